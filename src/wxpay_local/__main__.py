@@ -1,0 +1,3 @@
+from wxpay_local.cli import main
+
+main()

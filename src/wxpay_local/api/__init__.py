@@ -1,0 +1,18 @@
+"""One handler per catalogue endpoint, and the protocol pipeline that runs them.
+
+``HANDLERS`` maps an endpoint name to its handler; a test checks it covers ``spec.ENDPOINTS``.
+"""
+
+from __future__ import annotations
+
+from wxpay_local.api import pay, sandbox
+from wxpay_local.api.context import Call, Handler
+
+HANDLERS: dict[str, Handler] = {
+    "unifiedorder": pay.unifiedorder,
+    "orderquery": pay.orderquery,
+    "closeorder": pay.closeorder,
+    "getsignkey": sandbox.getsignkey,
+}
+
+__all__ = ["HANDLERS", "Call", "Handler"]

@@ -1,0 +1,46 @@
+"""What a handler receives, and the platform services it may use. Imports: domain, spec, codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wxpay_local.codes import SignType
+from wxpay_local.domain.clock import Clock
+from wxpay_local.domain.ids import Ids
+from wxpay_local.domain.model import Merchant
+from wxpay_local.domain.orders import OrderRules
+from wxpay_local.domain.ports import Tx
+from wxpay_local.spec.endpoint import Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """The services every request shares; built once by the app factory."""
+
+    clock: Clock
+    ids: Ids
+    order_rules: OrderRules
+    base_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One verified, validated request, inside its open transaction."""
+
+    tx: Tx
+    platform: Platform
+    endpoint: Endpoint
+    merchant: Merchant
+    sign_type: SignType
+    raw: Mapping[str, str]
+    values: Mapping[str, Any]
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name)
+        return "" if value is None else str(value)
+
+
+#: A handler returns the business fields of a SUCCESS answer or raises ``Rejected``.
+Handler = Callable[[Call], Mapping[str, str | int]]

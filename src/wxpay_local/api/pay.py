@@ -1,0 +1,114 @@
+"""Handlers for unifiedorder, orderquery and closeorder: typed request in, business fields out.
+
+Imports: api.context, codes, domain, timefmt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from wxpay_local.api.context import Call
+from wxpay_local.codes import TradeState, TradeType
+from wxpay_local.domain import orders
+from wxpay_local.domain.model import Order
+from wxpay_local.timefmt import wire_time
+
+Fields = Mapping[str, str | int]
+
+
+def unifiedorder(call: Call) -> Fields:
+    v = call.values
+    cmd = orders.PlaceOrder(
+        appid=v["appid"],
+        out_trade_no=v["out_trade_no"],
+        trade_type=TradeType(v["trade_type"]),
+        total_fee=v["total_fee"],
+        body=v["body"],
+        spbill_create_ip=v["spbill_create_ip"],
+        notify_url=v["notify_url"],
+        sign_type=call.sign_type,
+        nonce_str=v["nonce_str"],
+        device_info=call.text("device_info"),
+        detail=call.text("detail"),
+        attach=call.text("attach"),
+        fee_type=v.get("fee_type", "CNY"),
+        time_start=v.get("time_start"),
+        time_expire=v.get("time_expire"),
+        goods_tag=call.text("goods_tag"),
+        product_id=call.text("product_id"),
+        limit_pay=call.text("limit_pay"),
+        openid=call.text("openid"),
+        receipt=call.text("receipt"),
+        profit_sharing=call.text("profit_sharing"),
+        scene_info=call.text("scene_info"),
+    )
+    platform = call.platform
+    order = orders.place_order(
+        call.tx, platform.clock, platform.ids, call.merchant, cmd, platform.order_rules
+    )
+    answer: dict[str, str | int] = {
+        "trade_type": str(order.trade_type),
+        "prepay_id": order.prepay_id,
+    }
+    if order.trade_type is TradeType.NATIVE:
+        answer["code_url"] = f"weixin://wxpay/bizpayurl?pr={order.qr_code}"
+    elif order.trade_type is TradeType.MWEB:
+        answer["mweb_url"] = (
+            f"{platform.base_url}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={quote(order.prepay_id)}"
+            f"&package={order.id}"
+        )
+    return answer
+
+
+def order_fields(order: Order) -> dict[str, str | int]:
+    """orderquery's business fields: full payment fields once paid, identification otherwise."""
+    state = order.trade_state
+    fields: dict[str, str | int] = {"device_info": order.device_info}
+    payer_known = state in (
+        TradeState.SUCCESS,
+        TradeState.REFUND,
+        TradeState.USERPAYING,
+        TradeState.PAYERROR,
+    ) or (state is TradeState.REVOKED and order.payer_openid)
+    if payer_known:
+        fields["openid"] = order.payer_openid
+        fields["is_subscribe"] = order.is_subscribe
+    fields["trade_type"] = str(order.trade_type)
+    fields["trade_state"] = str(state)
+    if order.time_end is not None:
+        fields["bank_type"] = order.bank_type
+    fields["total_fee"] = order.total_fee
+    fields["fee_type"] = order.fee_type
+    if order.time_end is not None:
+        fields["cash_fee"] = order.cash_fee
+        fields["cash_fee_type"] = "CNY"
+        fields["transaction_id"] = order.transaction_id
+    fields["out_trade_no"] = order.out_trade_no
+    if order.time_end is not None:
+        fields["attach"] = order.attach  # attach is returned for paid orders only
+        fields["time_end"] = wire_time(order.time_end)
+    fields["trade_state_desc"] = state.desc
+    return fields
+
+
+def orderquery(call: Call) -> Fields:
+    order = orders.query_order(
+        call.tx,
+        call.platform.clock,
+        call.merchant,
+        call.text("transaction_id"),
+        call.text("out_trade_no"),
+    )
+    return order_fields(order)
+
+
+def closeorder(call: Call) -> Fields:
+    orders.close_order(
+        call.tx,
+        call.platform.clock,
+        call.merchant,
+        call.values["out_trade_no"],
+        call.platform.order_rules,
+    )
+    return {"result_msg": "OK"}

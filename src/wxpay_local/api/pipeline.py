@@ -1,0 +1,200 @@
+"""The merchant API pipeline: decode → find merchant → verify → validate → handle → encode.
+
+One function, ``process``, runs a request through the steps in the platform's order, inside one
+transaction, and returns the bytes to send plus what the request journal needs to explain them.
+It is synchronous: SQLite runs it on the event loop, PostgreSQL in a worker thread.
+Imports: codes, wire, spec, domain, api.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wxpay_local.api.context import Call, Handler, Platform
+from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
+from wxpay_local.domain.model import LIVE, SANDBOX, Merchant
+from wxpay_local.domain.ports import Store
+from wxpay_local.spec import ENDPOINTS, SANDBOX_ONLY, SANDBOX_PREFIXES
+from wxpay_local.spec.endpoint import Endpoint
+from wxpay_local.wire import envelope, signing
+from wxpay_local.wire.xml import NotUtf8, XmlError, decode
+
+SANDBOX_KEY_ERROR = "沙箱验证签名失败，请确认沙箱签名key是否正确(通过getsignkey调用生成)"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    endpoint: Endpoint
+    env: str
+
+
+def build_routes() -> dict[str, Route]:
+    """Every path the platform answers: production paths and their sandbox twins."""
+    routes: dict[str, Route] = {}
+    for endpoint in ENDPOINTS:
+        if endpoint.name not in SANDBOX_ONLY:
+            routes[endpoint.path] = Route(endpoint, LIVE)
+        for prefix in SANDBOX_PREFIXES:
+            routes[prefix + endpoint.path] = Route(endpoint, SANDBOX)
+            if endpoint.path.startswith("/secapi/"):  # gopay drops /secapi in the sandbox
+                routes[prefix + endpoint.path.removeprefix("/secapi")] = Route(endpoint, SANDBOX)
+    return routes
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The answer, and the facts the journal keeps about it."""
+
+    body: bytes
+    return_code: str = "SUCCESS"
+    result_code: str = ""
+    err_code: str = ""
+    message: str = ""
+    mch_id: str = ""
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+def _fault(exc: Fault, mch_id: str = "", **explanation: Any) -> Outcome:
+    if exc.detail:
+        explanation.setdefault("detail", exc.detail)
+    return Outcome(
+        envelope.fault(exc.return_msg),
+        return_code="FAIL",
+        message=exc.return_msg,
+        mch_id=mch_id,
+        explanation=explanation,
+    )
+
+
+def _sign_type(raw: Mapping[str, str], endpoint: Endpoint) -> SignType:
+    value = raw.get("sign_type", "")
+    if value == "":
+        sign_type = SignType.MD5
+    else:
+        try:
+            sign_type = SignType(value)
+        except ValueError:
+            raise Fault(
+                ReturnMsg.SIGN_TYPE_ERROR, detail=f"sign_type {value!r} is not MD5 or HMAC-SHA256"
+            ) from None
+    if sign_type not in endpoint.sign_types:
+        allowed = ", ".join(endpoint.sign_types)
+        raise Fault(ReturnMsg.SIGN_TYPE_ERROR, detail=f"{endpoint.name} accepts only {allowed}")
+    return sign_type
+
+
+def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Typed values of the endpoint's fields; unknown fields are signed but otherwise ignored."""
+    values: dict[str, Any] = {}
+    for spec_field in endpoint.request:
+        text = raw.get(spec_field.name, "")
+        if text == "":
+            if spec_field.required:
+                raise Fault(
+                    ReturnMsg.LACK_PARAMS, detail=f"required field {spec_field.name} is missing"
+                )
+            continue
+        values[spec_field.name] = spec_field.kind.parse(spec_field.name, text)
+    for check in endpoint.checks:
+        message = check(values)
+        if message is not None:
+            raise Fault(message, detail=f"rule failed: {check.__name__.strip('_')}")
+    return values
+
+
+def _merchant(tx: Any, raw: Mapping[str, str], env: str) -> Merchant:
+    mch_id = raw.get("mch_id", "")
+    if mch_id == "":
+        raise Fault(ReturnMsg.LACK_PARAMS, detail="required field mch_id is missing")
+    merchant: Merchant | None = tx.merchant(mch_id, env)
+    if merchant is None:
+        if env == SANDBOX and tx.merchant(mch_id, LIVE) is not None:
+            raise Fault(SANDBOX_KEY_ERROR, detail="no sandbox key issued yet: call getsignkey")
+        raise Fault(ReturnMsg.MCHID_NOT_EXIST, detail=f"no merchant with mch_id {mch_id}")
+    return merchant
+
+
+def process(
+    store: Store, platform: Platform, handlers: Mapping[str, Handler], route: Route, body: bytes
+) -> Outcome:
+    """Run one merchant API request; never raises for anything a client can send."""
+    endpoint = route.endpoint
+    if not body.strip():
+        return _fault(Fault(ReturnMsg.POST_DATA_EMPTY, detail="the request body is empty"))
+    try:
+        raw = decode(body)
+    except NotUtf8 as exc:
+        return _fault(Fault(ReturnMsg.NOT_UTF8, detail=f"body is not UTF-8: {exc}"))
+    except XmlError as exc:
+        return _fault(Fault(ReturnMsg.XML_FORMAT_ERROR, detail=f"bad XML: {exc}"))
+    mch_id = raw.get("mch_id", "")
+    try:
+        sign_type = _sign_type(raw, endpoint)
+    except Fault as exc:
+        return _fault(exc, mch_id)
+
+    key_env = LIVE if endpoint.name == "getsignkey" else route.env
+    merchant: Merchant | None = None
+    try:
+        with store.begin(write=endpoint.writes) as tx:
+            merchant = _merchant(tx, raw, key_env)
+            if not raw.get("sign"):
+                raise Fault(ReturnMsg.LACK_PARAMS, detail="required field sign is missing")
+            if not signing.verify(raw, merchant.api_key, sign_type):
+                mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
+                message = (
+                    SANDBOX_KEY_ERROR
+                    if route.env == SANDBOX and key_env == SANDBOX
+                    else ReturnMsg.SIGN_ERROR
+                )
+                return _fault(
+                    Fault(message),
+                    mch_id,
+                    signature=dataclasses.asdict(mismatch),
+                    detail="signature mismatch: compare signed_string with the string you signed",
+                )
+            values = validate(endpoint, raw)
+            appid = values.get("appid")
+            if appid is not None and not tx.is_bound(merchant.mch_id, appid):
+                code = ErrCode.APPID_MCHID_NOT_MATCH if tx.app(appid) else ErrCode.APPID_NOT_EXIST
+                raise Rejected(code)
+            call = Call(tx, platform, endpoint, merchant, sign_type, raw, values)
+            result = handlers[endpoint.name](call)
+    except Fault as exc:
+        return _fault(exc, mch_id)
+    except Rejected as exc:
+        if merchant is None or not endpoint.signed_response:
+            return Outcome(
+                envelope.unsigned(
+                    {
+                        "result_code": "FAIL",
+                        "err_code": str(exc.err_code),
+                        "err_code_des": exc.err_code_des,
+                    }
+                ),
+                result_code="FAIL",
+                err_code=str(exc.err_code),
+                message=exc.err_code_des,
+                mch_id=mch_id,
+            )
+        return Outcome(
+            envelope.signed(raw, exc, merchant.api_key, sign_type, platform.ids.nonce()),
+            result_code="FAIL",
+            err_code=str(exc.err_code),
+            message=exc.err_code_des,
+            mch_id=mch_id,
+        )
+    if not endpoint.signed_response:
+        return Outcome(envelope.unsigned(result), result_code="", mch_id=mch_id)
+    body_out = envelope.signed(
+        raw,
+        result,
+        merchant.api_key,
+        sign_type,
+        platform.ids.nonce(),
+        int_fields=endpoint.int_fields,
+    )
+    return Outcome(body_out, result_code="SUCCESS", mch_id=mch_id)

@@ -1,0 +1,314 @@
+"""``wxpay-local``: run the platform (serve, worker) and drive a running one (the control plane).
+
+Imports: everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wxpay_local import demo
+from wxpay_local.settings import Settings
+
+DEFAULT_URL = "http://127.0.0.1:8700"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        database_url=args.database_url,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        notify_schedule=getattr(args, "notify_schedule", None),
+        dispatcher=False if getattr(args, "no_dispatcher", False) else None,
+        closeorder_min_age_seconds=getattr(args, "closeorder_min_age", None),
+    )
+
+
+def _export(settings: Settings) -> None:
+    """Hand the settings to uvicorn's worker processes, which build the app from the env."""
+    os.environ["WXPAY_DATA_DIR"] = str(settings.data_dir)
+    os.environ["WXPAY_DATABASE_URL"] = settings.database_url
+    os.environ["WXPAY_NOTIFY_SCHEDULE"] = settings.notify_schedule
+    os.environ["WXPAY_HOST"] = settings.host
+    os.environ["WXPAY_PORT"] = str(settings.port)
+    os.environ["WXPAY_DISPATCHER"] = "1" if settings.dispatcher else "0"
+    os.environ["WXPAY_CLOSEORDER_MIN_AGE"] = str(settings.closeorder_min_age_seconds)
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for ``--workers`` > 1: every worker builds its app from the env."""
+    from wxpay_local.web import create_app
+
+    env = os.environ
+    return create_app(
+        Settings.from_env(
+            host=env.get("WXPAY_HOST"),
+            port=int(env["WXPAY_PORT"]) if "WXPAY_PORT" in env else None,
+            dispatcher=env.get("WXPAY_DISPATCHER", "1") == "1",
+            closeorder_min_age_seconds=int(env.get("WXPAY_CLOSEORDER_MIN_AGE", "300")),
+        )
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from wxpay_local.store import open_store
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.effective_database_url)
+    try:
+        seeded = None if args.no_demo else demo.seed_if_empty(store, settings)
+        print(demo.banner(store, settings, seeded), flush=True)
+    finally:
+        store.close()
+    _export(settings)
+    uvicorn.run(
+        "wxpay_local.cli:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http="httptools" if _has("httptools") else "h11",
+    )
+    return 0
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run only the notification dispatcher, against the same database as the servers."""
+    from wxpay_local.web import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+
+    async def main() -> None:
+        await asyncio.to_thread(app.load_clock) if not app.store.inline else app.load_clock()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        refresher = loop.create_task(app._refresh_clock())
+        runner = loop.create_task(app.dispatcher.run())
+        print(
+            f"wxpay-local worker delivering notifications from {settings.effective_database_url}",
+            flush=True,
+        )
+        await stop.wait()
+        app.dispatcher.stop()
+        refresher.cancel()
+        await asyncio.gather(runner, refresher, return_exceptions=True)
+
+    asyncio.run(main())
+    app.store.close()
+    return 0
+
+
+# control-plane commands ----------------------------------------------------------------------
+def _call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    try:
+        response = httpx.request(
+            method,
+            args.url.rstrip("/") + path,
+            json=body,
+            params=params,
+            timeout=30,
+            trust_env=False,
+        )
+    except httpx.HTTPError as exc:
+        sys.exit(f"cannot reach wxpay-local at {args.url}: {exc} (is `wxpay-local serve` running?)")
+    data = response.json()
+    if response.status_code >= 400:
+        sys.exit(f"error {data.get('error')}: {data.get('message')}")
+    return data
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_merchant(args: argparse.Namespace) -> int:
+    if args.action == "create":
+        body = {"name": args.name}
+        if args.mch_id:
+            body["mch_id"] = args.mch_id
+        _print(_call(args, "POST", "/_local/merchants", body))
+    elif args.action == "list":
+        for m in _call(args, "GET", "/_local/merchants")["merchants"]:
+            apps = ", ".join(f"{a['appid']} ({a['kind']})" for a in m["apps"])
+            print(f"{m['mch_id']}  {m['name']}  key={m['api_key']}  apps: {apps}")
+    return 0
+
+
+def cmd_payer(args: argparse.Namespace) -> int:
+    if args.action == "create":
+        body: dict[str, Any] = {"name": args.name, "balance": args.balance}
+        if args.card:
+            body["cards"] = args.card
+        _print(_call(args, "POST", "/_local/payers", body))
+    elif args.action == "list":
+        for p in _call(args, "GET", "/_local/payers")["payers"]:
+            cards = ", ".join(f"#{c['card_id']} {c['bank_type']}" for c in p["cards"]) or "none"
+            print(
+                f"{p['payer_id']:>4}  {p['name']:<12} balance {p['balance']:>10} fen  "
+                f"cards: {cards}"
+            )
+    else:
+        params = {"appid": args.appid} if args.appid else None
+        _print(_call(args, "GET", f"/_local/payers/{args.payer_id}", params=params))
+    return 0
+
+
+def cmd_pay(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"payer_id": args.payer, "action": "cancel" if args.cancel else "pay"}
+    if args.target.startswith("weixin://"):
+        body["code_url"] = args.target
+    else:
+        body["prepay_id"] = args.target
+    if args.card is not None:
+        body["card_id"] = args.card
+    if args.password is not None:
+        body["password"] = args.password
+    answer = _call(args, "POST", "/_local/pay", body)
+    print(f"{answer['outcome']}: {answer['message']}")
+    if answer.get("order"):
+        order = answer["order"]
+        print(
+            f"order {order['out_trade_no']} is {order['trade_state']}"
+            + (f", transaction_id {order['transaction_id']}" if order["transaction_id"] else "")
+        )
+    return 0 if answer["outcome"] == "SUCCESS" else 1
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    if args.action == "advance":
+        seconds = _duration(args.amount)
+        _print(_call(args, "POST", "/_local/clock/advance", {"seconds": seconds}))
+    elif args.action == "real":
+        _print(_call(args, "POST", "/_local/clock", {"real": True}))
+    else:
+        _print(_call(args, "GET", "/_local/clock"))
+    return 0
+
+
+def _duration(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def cmd_simple(args: argparse.Namespace) -> int:
+    routes = {
+        "reset": ("POST", "/_local/reset"),
+        "ledger": ("GET", "/_local/ledger"),
+        "notifications": ("GET", "/_local/notifications"),
+        "journal": ("GET", "/_local/journal"),
+    }
+    method, path = routes[args.command]
+    params = {"failures": "1"} if getattr(args, "failures", False) else None
+    _print(_call(args, method, path, {} if method == "POST" else None, params))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="wxpay-local", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def storage(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="data directory (default ./wxpay-data)")
+        p.add_argument("--database-url", help="postgresql://… (default: SQLite in the data dir)")
+        p.add_argument("--notify-schedule", choices=["wechat", "legacy", "fast"])
+
+    serve = sub.add_parser("serve", help="run the platform (creates demo data on first run)")
+    storage(serve)
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+    serve.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="do not deliver notifications here (run `wxpay-local worker`)",
+    )
+    serve.add_argument("--closeorder-min-age", type=int, help="seconds (platform: 300)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="deliver notifications (a separate process)")
+    storage(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    def remote(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--url", default=os.environ.get("WXPAY_URL", DEFAULT_URL))
+        return p
+
+    merchant = remote(sub.add_parser("merchant", help="create or list merchants"))
+    merchant.add_argument("action", choices=["create", "list"])
+    merchant.add_argument("--name", default="Merchant")
+    merchant.add_argument("--mch-id")
+    merchant.set_defaults(func=cmd_merchant)
+
+    payer = remote(sub.add_parser("payer", help="create, list or show payers"))
+    payer.add_argument("action", choices=["create", "list", "show"])
+    payer.add_argument("payer_id", nargs="?", type=int)
+    payer.add_argument("--name", default="Payer")
+    payer.add_argument("--balance", type=int, default=0, help="fen")
+    payer.add_argument("--card", action="append", help="bank_type, e.g. CMB_CREDIT (repeatable)")
+    payer.add_argument("--appid", help="with show: the payer's openid under this appid")
+    payer.set_defaults(func=cmd_payer)
+
+    pay = remote(sub.add_parser("pay", help="pay a prepay_id or code_url as a payer"))
+    pay.add_argument("target", help="prepay_id or weixin://wxpay/bizpayurl?pr=… code_url")
+    pay.add_argument("--payer", type=int, required=True, help="payer id")
+    pay.add_argument("--card", type=int, help="card id (default: the wallet)")
+    pay.add_argument("--password")
+    pay.add_argument("--cancel", action="store_true", help="walk away instead of paying")
+    pay.set_defaults(func=cmd_pay)
+
+    clock = remote(sub.add_parser("clock", help="show, advance (30s, 5m, 2h, 1d) or reset"))
+    clock.add_argument("action", choices=["show", "advance", "real"])
+    clock.add_argument("amount", nargs="?", default="0")
+    clock.set_defaults(func=cmd_clock)
+
+    for name, text in (
+        ("reset", "delete all data"),
+        ("ledger", "account balances"),
+        ("notifications", "notifications and attempts"),
+        ("journal", "the request journal"),
+    ):
+        p = remote(sub.add_parser(name, help=text))
+        if name == "journal":
+            p.add_argument("--failures", action="store_true")
+        p.set_defaults(func=cmd_simple)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.func(args))

@@ -1,0 +1,146 @@
+"""The WeChat Pay v2 vocabulary shared by every layer: states, types, error codes, the two errors.
+
+Imports: stdlib only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TradeType(StrEnum):
+    JSAPI = "JSAPI"
+    NATIVE = "NATIVE"
+    APP = "APP"
+    MWEB = "MWEB"
+    MICROPAY = "MICROPAY"
+
+
+class TradeState(StrEnum):
+    SUCCESS = "SUCCESS"
+    REFUND = "REFUND"
+    NOTPAY = "NOTPAY"
+    CLOSED = "CLOSED"
+    REVOKED = "REVOKED"
+    USERPAYING = "USERPAYING"
+    PAYERROR = "PAYERROR"
+    ACCEPT = "ACCEPT"
+
+    @property
+    def desc(self) -> str:
+        """The trade_state_desc the platform shows for this state (spec §5.4)."""
+        return _TRADE_STATE_DESC[self]
+
+
+_TRADE_STATE_DESC = {
+    TradeState.SUCCESS: "支付成功",
+    TradeState.REFUND: "订单发生过退款",
+    TradeState.NOTPAY: "订单未支付",
+    TradeState.CLOSED: "订单已关闭",
+    TradeState.REVOKED: "订单已撤销",
+    TradeState.USERPAYING: "需要用户输入支付密码",
+    TradeState.PAYERROR: "支付失败，请撤销订单",
+    TradeState.ACCEPT: "已接收，等待扣款",
+}
+
+
+class SignType(StrEnum):
+    MD5 = "MD5"
+    HMAC_SHA256 = "HMAC-SHA256"
+
+
+class AppKind(StrEnum):
+    """What kind of WeChat application an appid belongs to."""
+
+    OFFICIAL_ACCOUNT = "official_account"
+    MINI_PROGRAM = "mini_program"
+    APP = "app"
+
+
+class ErrCode(StrEnum):
+    """Business-layer err_code values; each carries the platform's default err_code_des."""
+
+    SYSTEMERROR = "SYSTEMERROR"
+    PARAM_ERROR = "PARAM_ERROR"
+    ORDERPAID = "ORDERPAID"
+    ORDERCLOSED = "ORDERCLOSED"
+    ORDERNOTEXIST = "ORDERNOTEXIST"
+    ORDERREVERSED = "ORDERREVERSED"
+    OUT_TRADE_NO_USED = "OUT_TRADE_NO_USED"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    NOAUTH = "NOAUTH"
+    NOTENOUGH = "NOTENOUGH"
+    APPID_NOT_EXIST = "APPID_NOT_EXIST"
+    MCHID_NOT_EXIST = "MCHID_NOT_EXIST"
+    APPID_MCHID_NOT_MATCH = "APPID_MCHID_NOT_MATCH"
+    TRADE_STATE_ERROR = "TRADE_STATE_ERROR"
+    FREQUENCY_LIMITED = "FREQUENCY_LIMITED"
+
+    @property
+    def desc(self) -> str:
+        return _ERR_DESC[self]
+
+
+_ERR_DESC = {
+    ErrCode.SYSTEMERROR: "系统错误",
+    ErrCode.PARAM_ERROR: "参数错误",
+    ErrCode.ORDERPAID: "该订单已支付",
+    ErrCode.ORDERCLOSED: "该订单已关闭",
+    ErrCode.ORDERNOTEXIST: "订单不存在",
+    ErrCode.ORDERREVERSED: "订单已撤销",
+    ErrCode.OUT_TRADE_NO_USED: "商户订单号重复",
+    ErrCode.INVALID_REQUEST: "201 商户订单号重复",
+    ErrCode.NOAUTH: "商户无此接口权限",
+    ErrCode.NOTENOUGH: "余额不足",
+    ErrCode.APPID_NOT_EXIST: "APPID不存在",
+    ErrCode.MCHID_NOT_EXIST: "MCHID不存在",
+    ErrCode.APPID_MCHID_NOT_MATCH: "appid和mch_id不匹配",
+    ErrCode.TRADE_STATE_ERROR: "订单状态错误",
+    ErrCode.FREQUENCY_LIMITED: "频率限制",
+}
+
+
+class Fault(Exception):
+    """The exchange failed: answered return_code=FAIL with return_msg, unsigned."""
+
+    def __init__(self, return_msg: str, *, detail: str | None = None) -> None:
+        super().__init__(return_msg)
+        self.return_msg = return_msg
+        #: An English explanation for the request journal (never sent on the wire).
+        self.detail = detail
+
+
+class Rejected(Exception):
+    """A business refusal: return_code=SUCCESS, result_code=FAIL, err_code, err_code_des, signed."""
+
+    def __init__(self, err_code: ErrCode, err_code_des: str | None = None) -> None:
+        super().__init__(f"{err_code}: {err_code_des or err_code.desc}")
+        self.err_code = err_code
+        self.err_code_des = err_code_des or err_code.desc
+
+
+class ReturnMsg:
+    """The platform's observed return_msg texts for protocol-level failures (spec §1.4)."""
+
+    SIGN_ERROR = "签名错误"
+    SIGN_TYPE_ERROR = "签名类型错误"
+    LACK_PARAMS = "缺少参数"
+    XML_FORMAT_ERROR = "XML格式错误"
+    POST_DATA_EMPTY = "post数据为空"
+    NOT_UTF8 = "编码格式错误"
+    REQUIRE_POST_METHOD = "请使用post方法"
+    MCHID_NOT_EXIST = "mch_id不存在"
+    BODY_TOO_LARGE = "请求数据过长"
+    JSAPI_OPENID = "JSAPI支付必须传openid"
+    NATIVE_PRODUCT_ID = "trade_type=NATIVE时，product_id为必填参数"
+    MWEB_SCENE_INFO = "trade_type=MWEB时，scene_info为必填参数"
+    NO_PRODUCT_AUTH = "商户号该产品权限未开通，请前往商户平台>产品中心检查后重试"
+    RATE_LIMITED = "频率限制"
+
+    @staticmethod
+    def bad_format(field: str) -> str:
+        return f"{field}参数格式错误"
+
+    @staticmethod
+    def bad_length(field: str) -> str:
+        return f"{field}参数长度有误"

@@ -1,0 +1,94 @@
+"""Demo data for a first ``wxpay-local serve``, and the banner that shows how to use it.
+
+Imports: domain, store, wire, settings.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from wxpay_local.codes import AppKind
+from wxpay_local.domain import setup
+from wxpay_local.domain.clock import TestClock
+from wxpay_local.domain.ids import Ids
+from wxpay_local.domain.model import LIVE, App
+from wxpay_local.settings import Settings
+from wxpay_local.store import SqlStore
+from wxpay_local.wire import signing
+from wxpay_local.wire.xml import encode
+
+DEMO_MCH_ID = "1900000109"
+DEMO_PAYERS = (
+    ("Alice", 100_000, ("CMB_DEBIT",)),
+    ("Bob", 5_000, ("ICBC_CREDIT",)),
+    ("Carol", 50, ()),
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    created: bool
+
+
+def seed_if_empty(store: SqlStore, settings: Settings) -> Seeded:
+    """Create the demo merchant (an app of each kind) and three payers, once."""
+    with store.begin() as tx:
+        if tx.merchants():
+            return Seeded(created=False)
+        ids, clock = Ids(settings.seed), TestClock()
+        setup.create_merchant(tx, ids, setup.NewMerchant(name="Demo Coffee", mch_id=DEMO_MCH_ID))
+        for name, balance, cards in DEMO_PAYERS:
+            setup.create_payer(tx, clock, ids, setup.NewPayer(name, balance, "123456", cards))
+    return Seeded(created=True)
+
+
+def banner(store: SqlStore, settings: Settings, seeded: Seeded | None) -> str:
+    base = settings.base_url
+    lines = [
+        f"wxpay-local serving the WeChat Pay v2 API at {base}",
+        f"  data: {settings.effective_database_url}",
+    ]
+    with store.begin(write=False) as tx:
+        merchant = tx.merchant(DEMO_MCH_ID, LIVE)
+        if merchant is None:
+            lines.append("  (no demo merchant: create one with `wxpay-local merchant create`)")
+            return "\n".join(lines)
+        apps = tx.apps_of(merchant.mch_id)
+        payers = tx.payers()[:3]
+    if seeded is not None and seeded.created:
+        lines.append("  first run: created the demo merchant and three demo payers")
+    lines += [
+        "",
+        f"  merchant  mch_id={merchant.mch_id}  api_key={merchant.api_key}",
+        *[f"  app       appid={a.appid}  kind={a.kind}  secret={a.secret}" for a in apps],
+        *[f"  payer     id={p.id}  name={p.name}  password={p.pay_password}" for p in payers],
+        "",
+        "  Try it: place a NATIVE order (a signed unifiedorder, ready to paste):",
+        "",
+        "  " + example_curl(base, merchant.mch_id, merchant.api_key, apps),
+        "",
+        "  then pay its code_url as Alice:"
+        "  wxpay-local pay 'weixin://wxpay/bizpayurl?pr=…' --payer 1",
+        f"  control plane: {base}/_local/openapi.json",
+    ]
+    return "\n".join(lines)
+
+
+def example_curl(base: str, mch_id: str, api_key: str, apps: list[App]) -> str:
+    appid = next((a.appid for a in apps if a.kind is AppKind.OFFICIAL_ACCOUNT), apps[0].appid)
+    fields: dict[str, str | int] = {
+        "appid": appid,
+        "mch_id": mch_id,
+        "nonce_str": "demo0nonce0for0the0readme0123456",
+        "body": "Demo Coffee-Latte",
+        "out_trade_no": "DEMO0001",
+        "total_fee": "1800",
+        "spbill_create_ip": "127.0.0.1",
+        "notify_url": "http://127.0.0.1:9/notify",
+        "trade_type": "NATIVE",
+        "product_id": "latte",
+    }
+    fields["sign"] = signing.sign(fields, api_key)
+    body = encode(fields).decode("utf-8")
+    return f"curl -s {base}/pay/unifiedorder -d {shlex.quote(body)}"

@@ -1,0 +1,1 @@
+"""Notification delivery: the outbox dispatcher and the judge of merchants' answers."""

@@ -1,0 +1,82 @@
+"""Rendering a notification and judging the merchant's answer (refunds spec §4.3–§4.4).
+
+Imports: codes, wire, domain.model, httpx.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from wxpay_local.codes import SignType
+from wxpay_local.domain.model import Notification
+from wxpay_local.wire import signing
+from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
+
+EXCERPT_CHARS = 300
+
+
+def render(notification: Notification, api_key: str, *, with_sign_type: bool = False) -> bytes:
+    """The notification body: alphabetical fields, strings in CDATA, amounts bare, signed.
+
+    Every attempt renders the same bytes: the fields (nonce included) are fixed at payment time.
+    """
+    fields: dict[str, str | int] = dict(sorted(notification.fields.items()))
+    if with_sign_type and notification.sign_type is not SignType.MD5:
+        fields["sign_type"] = str(notification.sign_type)
+    fields["sign"] = signing.sign(fields, api_key, notification.sign_type)
+    return encode(dict(sorted(fields.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    reason: str
+    http_status: int | None
+    latency_ms: int
+    excerpt: str
+
+
+def judge(status: int, body: bytes) -> tuple[bool, str]:
+    """Success means HTTP 200 and an ``<xml>`` whose return_code is SUCCESS; nothing else."""
+    if status != 200:
+        return False, f"HTTP status {status}"
+    text = body.strip().removeprefix(b"\xef\xbb\xbf").strip()
+    if not text:
+        return False, "empty body"
+    try:
+        fields = decode(text)
+    except NotUtf8:
+        return False, "answer is not UTF-8"
+    except XmlError as exc:
+        return False, f"answer is not a v2 XML document ({exc})"
+    code = fields.get("return_code")
+    if code is None:
+        return False, "answer has no return_code"
+    if code != "SUCCESS":
+        msg = fields.get("return_msg", "")
+        return False, f"return_code={code}" + (f" ({msg})" if msg else "")
+    return True, "acknowledged"
+
+
+async def deliver(client: httpx.AsyncClient, url: str, body: bytes, timeout: float) -> Verdict:
+    started = time.perf_counter()
+    try:
+        response = await client.post(
+            url, content=body, headers={"Content-Type": "text/xml"}, timeout=timeout
+        )
+    except httpx.TimeoutException:
+        return Verdict(False, f"timed out after {timeout:g} s", None, _ms(started), "")
+    except httpx.HTTPError as exc:
+        return Verdict(
+            False, f"connection failed: {exc.__class__.__name__}: {exc}", None, _ms(started), ""
+        )
+    ok, reason = judge(response.status_code, response.content)
+    excerpt = response.content[:EXCERPT_CHARS].decode("utf-8", "replace")
+    return Verdict(ok, reason, response.status_code, _ms(started), excerpt)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

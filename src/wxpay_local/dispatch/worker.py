@@ -1,0 +1,121 @@
+"""The outbox dispatcher: claim due notifications, deliver, record the attempt, reschedule.
+
+Runs inside the server process by default or alone (``wxpay-local worker``); several may run
+against one PostgreSQL database, each claiming with ``FOR UPDATE SKIP LOCKED`` under a lease.
+Due times follow the injected clock, so advancing the test clock moves through the retries.
+Imports: domain, dispatch.delivery, store (through domain.ports), httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from wxpay_local.dispatch.delivery import deliver, render
+from wxpay_local.domain.clock import Clock
+from wxpay_local.domain.model import DeliveryAttempt, Notification
+from wxpay_local.domain.notify import SCHEDULES, next_attempt_at
+from wxpay_local.timefmt import SHANGHAI
+
+log = logging.getLogger("wxpay_local.dispatch")
+
+LEASE = timedelta(seconds=60)
+
+
+def wall_clock() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Any,
+        clock: Clock,
+        *,
+        schedule: str = "wechat",
+        timeout: float = 5.0,
+        batch: int = 32,
+        poll_interval: float = 0.25,
+        wall: Callable[[], datetime] = wall_clock,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.schedule = SCHEDULES[schedule]
+        self.timeout = timeout
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.wall = wall
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        """Look for due work now (after a payment or a clock change) instead of at next poll."""
+        self._wake.set()
+
+    def _claim(self) -> list[tuple[Notification, str]]:
+        wall_now = self.wall()
+        with self.store.begin() as tx:
+            claimed = tx.claim_due_notifications(
+                self.clock.now(), wall_now, wall_now + LEASE, self.batch
+            )
+            return [(n, tx.merchant_by_id(n.merchant_id).api_key) for n in claimed]
+
+    def _record(self, notification: Notification, attempt: DeliveryAttempt) -> None:
+        made = notification.attempts + 1
+        first = notification.first_attempt_at or attempt.at
+        following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
+        status = "delivered" if attempt.ok else ("pending" if following else "exhausted")
+        with self.store.begin() as tx:
+            tx.record_attempt(attempt, status, following, first)
+
+    async def _deliver_one(self, notification: Notification, api_key: str) -> None:
+        assert self._client is not None
+        body = render(notification, api_key)
+        verdict = await deliver(self._client, notification.url, body, self.timeout)
+        attempt = DeliveryAttempt(
+            notification_id=notification.id,
+            number=notification.attempts + 1,
+            at=self.clock.now(),
+            ok=verdict.ok,
+            http_status=verdict.http_status,
+            latency_ms=verdict.latency_ms,
+            reason=verdict.reason,
+            excerpt=verdict.excerpt,
+        )
+        await self.store.run(lambda: self._record(notification, attempt))
+
+    async def tick(self) -> int:
+        """Deliver every notification due now; returns how many were attempted."""
+        claimed = await self.store.run(self._claim)
+        if claimed:
+            await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+        return len(claimed)
+
+    async def run(self) -> None:
+        self._client = httpx.AsyncClient(trust_env=False)
+        try:
+            while not self._stopping:
+                try:
+                    worked = await self.tick()
+                except Exception:
+                    log.exception("dispatcher tick failed; retrying")
+                    worked = 0
+                if worked:
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            await self._client.aclose()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()

@@ -1,0 +1,148 @@
+"""The platform's records as frozen values. Field names are the wire names, verbatim.
+
+Imports: codes, stdlib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
+
+LIVE = "live"
+SANDBOX = "sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    id: int
+    mch_id: str
+    env: str  # LIVE or SANDBOX: the sandbox is a tenant of its own with its own key
+    name: str
+    api_key: str
+    #: Fee rate in parts per million of the amount (0.6% = 6000).
+    fee_rate_ppm: int
+    notify_sign_type_header: bool = False
+    console_password: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    appid: str
+    kind: AppKind
+    secret: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    id: int
+    payer_id: int
+    bank_type: str  # e.g. CMB_CREDIT
+    last4: str
+
+    @property
+    def is_credit(self) -> bool:
+        return self.bank_type.endswith("_CREDIT")
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    id: int
+    name: str
+    pay_password: str
+    #: Whether micropay asks this payer for the password (see the micropay issue).
+    password_policy: str = "over_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order (unifiedorder or micropay) under one merchant tenant."""
+
+    id: int
+    merchant_id: int
+    mch_id: str
+    appid: str
+    out_trade_no: str
+    trade_type: TradeType
+    trade_state: TradeState
+    total_fee: int
+    body: str
+    spbill_create_ip: str
+    sign_type: SignType
+    created_at: datetime
+    notify_url: str = ""
+    device_info: str = ""
+    detail: str = ""
+    attach: str = ""
+    fee_type: str = "CNY"
+    time_start: datetime | None = None
+    time_expire: datetime | None = None
+    goods_tag: str = ""
+    product_id: str = ""
+    limit_pay: str = ""
+    openid: str = ""  # the openid sent by the merchant (JSAPI)
+    receipt: str = ""
+    profit_sharing: str = ""
+    scene_info: str = ""
+    nonce_str: str = ""
+    prepay_id: str = ""
+    prepay_expires_at: datetime | None = None
+    qr_code: str = ""
+    transaction_id: str = ""
+    payer_openid: str = ""
+    payer_id: int | None = None
+    bank_type: str = ""
+    cash_fee: int = 0
+    fee: int = 0
+    is_subscribe: str = "N"
+    time_end: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One notification event in the outbox; every delivery attempt sends the same content."""
+
+    id: int
+    kind: str  # "payment" or "refund"
+    merchant_id: int
+    order_id: int
+    url: str
+    fields: dict[str, str | int]
+    sign_type: SignType
+    status: str  # pending, delivered, exhausted
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    first_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    notification_id: int
+    number: int
+    at: datetime
+    ok: bool
+    http_status: int | None
+    latency_ms: int
+    reason: str
+    excerpt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount: int  # fen; positive credits the account, negative debits it
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTxn:
+    kind: str  # payment, topup, refund, reversal...
+    ref: str  # transaction_id or similar
+    postings: tuple[Posting, ...]
+    memo: str = ""
+    at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)

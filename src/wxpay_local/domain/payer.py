@@ -1,0 +1,144 @@
+"""The payer's side: paying an order from the wallet or a card, or walking away.
+
+What a real payer can produce: success, not enough balance, cancelling, a credit card refused
+because the merchant sent limit_pay=no_credit, a wrong payment password. Only success changes
+anything; every other outcome leaves the order payable (spec §5.4: NOTPAY stays NOTPAY).
+Imports: codes, domain.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from wxpay_local.codes import TradeState, TradeType
+from wxpay_local.domain import ledger
+from wxpay_local.domain.clock import Clock
+from wxpay_local.domain.ids import Ids
+from wxpay_local.domain.model import Order
+from wxpay_local.domain.notify import payment_fields
+from wxpay_local.domain.orders import effective_state
+from wxpay_local.domain.ports import Tx
+
+WALLET_BANK_TYPE = "OTHERS"
+
+
+class PayOutcome(StrEnum):
+    SUCCESS = "SUCCESS"
+    NOTENOUGH = "NOTENOUGH"
+    CANCELLED = "CANCELLED"
+    CREDIT_REFUSED = "CREDIT_REFUSED"
+    WRONG_PASSWORD = "WRONG_PASSWORD"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_EXPIRED = "ORDER_EXPIRED"
+    ORDER_PAID = "ORDER_PAID"
+    ORDER_CLOSED = "ORDER_CLOSED"
+    BUYER_MISMATCH = "BUYER_MISMATCH"
+    NO_SUCH_CARD = "NO_SUCH_CARD"
+    NO_SUCH_PAYER = "NO_SUCH_PAYER"
+    WRONG_TRADE_TYPE = "WRONG_TRADE_TYPE"
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    PayOutcome.SUCCESS: "支付成功",
+    PayOutcome.NOTENOUGH: "零钱余额不足，请更换支付方式",
+    PayOutcome.CANCELLED: "用户取消支付",
+    PayOutcome.CREDIT_REFUSED: "商户不支持信用卡支付，请更换支付方式",
+    PayOutcome.WRONG_PASSWORD: "支付密码错误，请重试",
+    PayOutcome.ORDER_NOT_FOUND: "订单不存在",
+    PayOutcome.ORDER_EXPIRED: "支付请求已失效，请重新发起支付",
+    PayOutcome.ORDER_PAID: "该订单已支付",
+    PayOutcome.ORDER_CLOSED: "该订单已关闭",
+    PayOutcome.BUYER_MISMATCH: "该订单不属于当前用户",
+    PayOutcome.NO_SUCH_CARD: "银行卡不存在",
+    PayOutcome.NO_SUCH_PAYER: "用户不存在",
+    PayOutcome.WRONG_TRADE_TYPE: "该支付方式不适用于此订单",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PayRequest:
+    payer_id: int
+    #: Either the prepay_id (JSAPI, APP, MWEB, NATIVE) or the ``pr=`` code of a code_url.
+    prepay_id: str = ""
+    qr_code: str = ""
+    card_id: int | None = None  # None pays from the wallet
+    password: str | None = None  # None: the caller does not simulate password entry
+    cancel: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PayResult:
+    outcome: PayOutcome
+    order: Order | None = None
+
+
+def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
+    """Pay (or decline to pay) an order as a simulated WeChat user."""
+    now = clock.now()
+    if req.qr_code:
+        found = tx.order_by_qr_code(req.qr_code, lock=True)
+    else:
+        found = tx.order_by_prepay_id(req.prepay_id, lock=True)
+    if found is None:
+        return PayResult(PayOutcome.ORDER_NOT_FOUND)
+    order = effective_state(found, now)
+    if order.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
+        return PayResult(PayOutcome.ORDER_PAID, order)
+    if order.trade_state is not TradeState.NOTPAY:
+        return PayResult(PayOutcome.ORDER_CLOSED, order)
+    if order.trade_type is TradeType.MICROPAY:
+        return PayResult(PayOutcome.WRONG_TRADE_TYPE, order)
+    if order.prepay_expires_at is not None and now >= order.prepay_expires_at:
+        return PayResult(PayOutcome.ORDER_EXPIRED, order)
+    payer = tx.payer(req.payer_id)
+    if payer is None:
+        return PayResult(PayOutcome.NO_SUCH_PAYER, order)
+    openid = tx.openid_of(payer.id, order.appid)
+    if order.trade_type is TradeType.JSAPI and openid != order.openid:
+        return PayResult(PayOutcome.BUYER_MISMATCH, order)
+    if req.cancel:
+        return PayResult(PayOutcome.CANCELLED, order)
+    if req.password is not None and not hmac.compare_digest(req.password, payer.pay_password):
+        return PayResult(PayOutcome.WRONG_PASSWORD, order)
+    if openid is None:  # a WeChat user has an openid under every appid they meet
+        openid = ids.openid()
+        tx.insert_openid(payer.id, order.appid, openid)
+
+    if req.card_id is None:
+        source, bank_type = ledger.wallet(payer.id), WALLET_BANK_TYPE
+        if tx.balance(source, lock=True) < order.total_fee:
+            return PayResult(PayOutcome.NOTENOUGH, order)
+    else:
+        card = next((c for c in tx.cards_of(payer.id) if c.id == req.card_id), None)
+        if card is None:
+            return PayResult(PayOutcome.NO_SUCH_CARD, order)
+        if card.is_credit and order.limit_pay == "no_credit":
+            return PayResult(PayOutcome.CREDIT_REFUSED, order)
+        source, bank_type = ledger.bank(card), card.bank_type
+
+    merchant = tx.merchant_by_id(order.merchant_id)
+    fee = ledger.fee_of(order.total_fee, merchant.fee_rate_ppm)
+    paid = replace(
+        order,
+        trade_state=TradeState.SUCCESS,
+        transaction_id=ids.transaction_id(now),
+        payer_openid=openid,
+        payer_id=payer.id,
+        bank_type=bank_type,
+        cash_fee=order.total_fee,
+        fee=fee,
+        time_end=now,
+        updated_at=now,
+    )
+    tx.update_order(paid)
+    tx.post(ledger.payment(paid.transaction_id, source, merchant, order.total_fee, fee, now))
+    tx.enqueue_notification(
+        "payment", merchant.id, paid.id, paid.notify_url, payment_fields(paid), paid.sign_type, now
+    )
+    return PayResult(PayOutcome.SUCCESS, paid)

@@ -1,0 +1,53 @@
+"""Settings, read once by the CLI or the app factory and passed down; never read at import.
+
+Imports: stdlib.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("wxpay-data")
+    #: ``postgresql://…`` or empty for SQLite in data_dir.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8700
+    #: Public base URL used in code_url / mweb_url pages (defaults to http://host:port).
+    public_url: str = ""
+    notify_schedule: str = "wechat"
+    notify_timeout_seconds: float = 5.0
+    #: Run the notification dispatcher inside the server process.
+    dispatcher: bool = True
+    closeorder_min_age_seconds: int = 300
+    #: Refuse notify_urls the real platform would refuse (loopback, private, odd ports).
+    strict_notify_url: bool = False
+    journal_flush_seconds: float = 0.2
+    seed: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or str(self.data_dir / "wxpay.sqlite3")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from ``WXPAY_*`` environment variables, then explicit overrides."""
+        env = os.environ
+        values: dict[str, object] = {}
+        if "WXPAY_DATA_DIR" in env:
+            values["data_dir"] = Path(env["WXPAY_DATA_DIR"])
+        if "WXPAY_DATABASE_URL" in env:
+            values["database_url"] = env["WXPAY_DATABASE_URL"]
+        if "WXPAY_NOTIFY_SCHEDULE" in env:
+            values["notify_schedule"] = env["WXPAY_NOTIFY_SCHEDULE"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

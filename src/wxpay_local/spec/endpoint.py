@@ -1,0 +1,50 @@
+"""What an endpoint is, as data: its path, request fields, conditional rules and error codes.
+
+Imports: codes, wire.fields, stdlib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wxpay_local.codes import ErrCode, SignType
+from wxpay_local.wire.fields import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: Kind
+    required: bool = False
+    doc: str = ""
+
+
+#: A cross-field rule over the typed request: returns a return_msg when violated, else None.
+Check = Callable[[Mapping[str, Any]], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One v2 API: everything routing, validation, the docs and the tests need to know."""
+
+    name: str
+    path: str
+    title: str
+    request: tuple[Field, ...]
+    errors: tuple[ErrCode, ...] = ()
+    checks: tuple[Check, ...] = ()
+    needs_cert: bool = False
+    #: Whether the request may change state (a read-only transaction is used otherwise).
+    writes: bool = True
+    signed_response: bool = True
+    sign_types: tuple[SignType, ...] = (SignType.MD5, SignType.HMAC_SHA256)
+    #: Response fields written bare (integers) rather than in CDATA.
+    int_fields: frozenset[str] = field(default_factory=frozenset)
+
+    def field(self, name: str) -> Field | None:
+        for candidate in self.request:
+            if candidate.name == name:
+                return candidate
+        return None

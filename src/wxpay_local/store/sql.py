@@ -1,0 +1,483 @@
+"""The one implementation of ``domain.ports.Tx``, over SQL that SQLite and PostgreSQL share.
+
+Statements are written with ``?`` placeholders and ``{lock}`` where a row lock is taken; each
+dialect rewrites them once (cached). Imports: domain, store.rows, stdlib.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+from wxpay_local.codes import SignType
+from wxpay_local.domain.ledger import is_balanced
+from wxpay_local.domain.model import (
+    App,
+    Card,
+    DeliveryAttempt,
+    LedgerTxn,
+    Merchant,
+    Notification,
+    Order,
+    Payer,
+)
+from wxpay_local.store import rows
+from wxpay_local.timefmt import to_millis
+
+_ORDER_SELECT = "SELECT " + ", ".join(rows.ORDER_COLUMNS) + " FROM orders"
+_ORDER_INSERT_COLUMNS = [c for c in rows.ORDER_COLUMNS if c != "id"]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Dialect:
+    """How one database spells placeholders and row locks."""
+
+    def __init__(self, placeholder: str, lock_clause: str, skip_locked: str) -> None:
+        self.placeholder = placeholder
+        self.lock_clause = lock_clause
+        self.skip_locked = skip_locked
+        self.sql = lru_cache(maxsize=256)(self._render)
+
+    def _render(self, template: str) -> str:
+        text = template.replace("{lock}", self.lock_clause).replace("{skip}", self.skip_locked)
+        return text.replace("?", self.placeholder) if self.placeholder != "?" else text
+
+
+SQLITE = Dialect("?", "", "")
+POSTGRES = Dialect("%s", " FOR UPDATE", " FOR UPDATE SKIP LOCKED")
+
+
+class SqlTx:
+    """One open transaction on one connection."""
+
+    def __init__(self, cursor: Cursor, dialect: Dialect) -> None:
+        self._cur = cursor
+        self._dialect = dialect
+
+    def _exec(self, template: str, params: Sequence[Any] = ()) -> Cursor:
+        self._cur.execute(self._dialect.sql(template), params)
+        return self._cur
+
+    def _one(self, template: str, params: Sequence[Any] = ()) -> Any:
+        return self._exec(template, params).fetchone()
+
+    def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._exec(template, params).fetchall()
+
+    # merchants and apps -------------------------------------------------------------------
+    def merchant(self, mch_id: str, env: str) -> Merchant | None:
+        row = self._one(
+            f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE mch_id = ? AND env = ?",
+            (mch_id, env),
+        )
+        return None if row is None else rows.merchant_from_row(row)
+
+    def merchant_by_id(self, merchant_id: int) -> Merchant:
+        row = self._one(
+            f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE id = ?", (merchant_id,)
+        )
+        return rows.merchant_from_row(row)
+
+    def merchants(self) -> list[Merchant]:
+        found = self._all(f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants ORDER BY id")
+        return [rows.merchant_from_row(r) for r in found]
+
+    def insert_merchant(
+        self,
+        mch_id: str,
+        env: str,
+        name: str,
+        api_key: str,
+        fee_rate_ppm: int,
+        console_password: str,
+    ) -> Merchant:
+        row = self._one(
+            "INSERT INTO merchants (mch_id, env, name, api_key, fee_rate_ppm, console_password,"
+            f" created_at) VALUES (?, ?, ?, ?, ?, ?, 0) RETURNING {rows.MERCHANT_COLUMNS}",
+            (mch_id, env, name, api_key, fee_rate_ppm, console_password),
+        )
+        return rows.merchant_from_row(row)
+
+    def update_merchant_key(self, merchant_id: int, api_key: str) -> None:
+        self._exec("UPDATE merchants SET api_key = ? WHERE id = ?", (api_key, merchant_id))
+
+    def app(self, appid: str) -> App | None:
+        row = self._one("SELECT appid, kind, secret, name FROM apps WHERE appid = ?", (appid,))
+        return None if row is None else rows.app_from_row(row)
+
+    def insert_app(self, app: App) -> None:
+        self._exec(
+            "INSERT INTO apps (appid, kind, secret, name) VALUES (?, ?, ?, ?)",
+            (app.appid, str(app.kind), app.secret, app.name),
+        )
+
+    def bind_app(self, mch_id: str, appid: str) -> None:
+        self._exec(
+            "INSERT INTO app_bindings (mch_id, appid) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (mch_id, appid),
+        )
+
+    def is_bound(self, mch_id: str, appid: str) -> bool:
+        found = self._one(
+            "SELECT 1 FROM app_bindings WHERE mch_id = ? AND appid = ?", (mch_id, appid)
+        )
+        return found is not None
+
+    def apps_of(self, mch_id: str) -> list[App]:
+        found = self._all(
+            "SELECT a.appid, a.kind, a.secret, a.name FROM apps a JOIN app_bindings b"
+            " ON a.appid = b.appid WHERE b.mch_id = ? ORDER BY a.kind, a.appid",
+            (mch_id,),
+        )
+        return [rows.app_from_row(r) for r in found]
+
+    # payers --------------------------------------------------------------------------------
+    def insert_payer(self, name: str, pay_password: str) -> Payer:
+        row = self._one(
+            "INSERT INTO payers (name, pay_password, password_policy) VALUES (?, ?, 'over_limit')"
+            " RETURNING id, name, pay_password, password_policy",
+            (name, pay_password),
+        )
+        return rows.payer_from_row(row)
+
+    def payer(self, payer_id: int) -> Payer | None:
+        row = self._one(
+            "SELECT id, name, pay_password, password_policy FROM payers WHERE id = ?", (payer_id,)
+        )
+        return None if row is None else rows.payer_from_row(row)
+
+    def payers(self) -> list[Payer]:
+        found = self._all("SELECT id, name, pay_password, password_policy FROM payers ORDER BY id")
+        return [rows.payer_from_row(r) for r in found]
+
+    def insert_openid(self, payer_id: int, appid: str, openid: str) -> None:
+        self._exec(
+            "INSERT INTO openids (openid, payer_id, appid) VALUES (?, ?, ?)",
+            (openid, payer_id, appid),
+        )
+
+    def openid_of(self, payer_id: int, appid: str) -> str | None:
+        row = self._one(
+            "SELECT openid FROM openids WHERE payer_id = ? AND appid = ?", (payer_id, appid)
+        )
+        return None if row is None else str(row[0])
+
+    def openids_of(self, payer_id: int) -> dict[str, str]:
+        found = self._all("SELECT appid, openid FROM openids WHERE payer_id = ?", (payer_id,))
+        return {appid: openid for appid, openid in found}
+
+    def payer_by_openid(self, openid: str) -> tuple[Payer, str] | None:
+        row = self._one(
+            "SELECT p.id, p.name, p.pay_password, p.password_policy, o.appid FROM openids o"
+            " JOIN payers p ON p.id = o.payer_id WHERE o.openid = ?",
+            (openid,),
+        )
+        return None if row is None else (rows.payer_from_row(row[:4]), row[4])
+
+    def insert_card(self, payer_id: int, bank_type: str, last4: str) -> Card:
+        row = self._one(
+            "INSERT INTO cards (payer_id, bank_type, last4) VALUES (?, ?, ?)"
+            " RETURNING id, payer_id, bank_type, last4",
+            (payer_id, bank_type, last4),
+        )
+        return rows.card_from_row(row)
+
+    def cards_of(self, payer_id: int) -> list[Card]:
+        found = self._all(
+            "SELECT id, payer_id, bank_type, last4 FROM cards WHERE payer_id = ? ORDER BY id",
+            (payer_id,),
+        )
+        return [rows.card_from_row(r) for r in found]
+
+    # orders --------------------------------------------------------------------------------
+    def _order(self, where: str, params: Sequence[Any], lock: bool) -> Order | None:
+        row = self._one(f"{_ORDER_SELECT} WHERE {where}" + ("{lock}" if lock else ""), params)
+        return None if row is None else rows.order_from_row(row)
+
+    def order_by_out_trade_no(
+        self, merchant_id: int, out_trade_no: str, *, lock: bool = False
+    ) -> Order | None:
+        return self._order(
+            "merchant_id = ? AND out_trade_no = ?", (merchant_id, out_trade_no), lock
+        )
+
+    def order_by_transaction_id(
+        self, merchant_id: int, transaction_id: str, *, lock: bool = False
+    ) -> Order | None:
+        return self._order(
+            "transaction_id = ? AND merchant_id = ?", (transaction_id, merchant_id), lock
+        )
+
+    def order_by_prepay_id(self, prepay_id: str, *, lock: bool = False) -> Order | None:
+        return self._order("prepay_id = ?", (prepay_id,), lock)
+
+    def order_by_qr_code(self, qr_code: str, *, lock: bool = False) -> Order | None:
+        return self._order("qr_code = ?", (qr_code,), lock)
+
+    def insert_order(self, order: Order) -> Order | None:
+        values = rows.order_params(order)[1:]
+        marks = ", ".join("?" for _ in values)
+        row = self._one(
+            f"INSERT INTO orders ({', '.join(_ORDER_INSERT_COLUMNS)}) VALUES ({marks})"
+            " ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING id",
+            values,
+        )
+        return None if row is None else replace(order, id=row[0])
+
+    def update_order(self, order: Order) -> None:
+        values = rows.order_params(order)
+        assignments = ", ".join(f"{c} = ?" for c in _ORDER_INSERT_COLUMNS)
+        self._exec(f"UPDATE orders SET {assignments} WHERE id = ?", [*values[1:], values[0]])
+
+    def orders(self, merchant_id: int | None, limit: int, offset: int) -> list[Order]:
+        if merchant_id is None:
+            found = self._all(f"{_ORDER_SELECT} ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        else:
+            found = self._all(
+                f"{_ORDER_SELECT} WHERE merchant_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                (merchant_id, limit, offset),
+            )
+        return [rows.order_from_row(r) for r in found]
+
+    # the ledger ----------------------------------------------------------------------------
+    def balance(self, account: str, *, lock: bool = False) -> int:
+        row = self._one(
+            "SELECT balance FROM accounts WHERE code = ?" + ("{lock}" if lock else ""), (account,)
+        )
+        return 0 if row is None else int(row[0])
+
+    def balances(self, prefix: str = "") -> dict[str, int]:
+        found = self._all(
+            "SELECT code, balance FROM accounts WHERE code LIKE ? ORDER BY code", (prefix + "%",)
+        )
+        return {code: int(balance) for code, balance in found}
+
+    def post(self, txn: LedgerTxn) -> None:
+        if not is_balanced(txn) or txn.at is None:
+            raise ValueError(f"unbalanced or undated ledger transaction {txn!r}")
+        txn_id = self._one(
+            "INSERT INTO ledger_txns (kind, ref, at, memo) VALUES (?, ?, ?, ?) RETURNING id",
+            (txn.kind, txn.ref, to_millis(txn.at), txn.memo),
+        )[0]
+        for posting in txn.postings:
+            after = self._one(
+                "INSERT INTO accounts (code, balance) VALUES (?, ?) ON CONFLICT (code)"
+                " DO UPDATE SET balance = accounts.balance + excluded.balance RETURNING balance",
+                (posting.account, posting.amount),
+            )[0]
+            self._exec(
+                "INSERT INTO postings (txn_id, account, amount, balance_after) VALUES (?, ?, ?, ?)",
+                (txn_id, posting.account, posting.amount, after),
+            )
+
+    # the notification outbox ---------------------------------------------------------------
+    def enqueue_notification(
+        self,
+        kind: str,
+        merchant_id: int,
+        order_id: int,
+        url: str,
+        fields: dict[str, str | int],
+        sign_type: SignType,
+        at: datetime,
+    ) -> int:
+        row = self._one(
+            "INSERT INTO notifications (kind, merchant_id, order_id, url, fields, sign_type,"
+            " status, attempts, created_at, next_attempt_at) VALUES"
+            " (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING id",
+            (
+                kind,
+                merchant_id,
+                order_id,
+                url,
+                json.dumps(fields, ensure_ascii=False),
+                str(sign_type),
+                to_millis(at),
+                to_millis(at),
+            ),
+        )
+        return int(row[0])
+
+    def claim_due_notifications(
+        self, due_by: datetime, wall_now: datetime, lease_until: datetime, limit: int
+    ) -> list[Notification]:
+        """Take up to ``limit`` notifications due by the platform clock, until ``lease_until``.
+
+        Other workers skip rows already locked (PostgreSQL) and rows under a live lease; leases
+        run on wall time so that a frozen test clock cannot strand a crashed worker's claim.
+        """
+        found = self._all(
+            "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?"
+            " AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?{skip}",
+            (to_millis(due_by), to_millis(wall_now), limit),
+        )
+        claimed: list[Notification] = []
+        for (notification_id,) in found:
+            row = self._one(
+                f"UPDATE notifications SET lease_until = ? WHERE id = ?"
+                f" RETURNING {rows.NOTIFICATION_COLUMNS}",
+                (to_millis(lease_until), notification_id),
+            )
+            claimed.append(rows.notification_from_row(row))
+        return claimed
+
+    def record_attempt(
+        self,
+        attempt: DeliveryAttempt,
+        status: str,
+        next_attempt_at: datetime | None,
+        first_attempt_at: datetime,
+    ) -> None:
+        self._exec(
+            "INSERT INTO delivery_attempts (notification_id, number, at, ok, http_status,"
+            " latency_ms, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                attempt.notification_id,
+                attempt.number,
+                to_millis(attempt.at),
+                int(attempt.ok),
+                attempt.http_status,
+                attempt.latency_ms,
+                attempt.reason,
+                attempt.excerpt,
+            ),
+        )
+        self._exec(
+            "UPDATE notifications SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
+            " first_attempt_at = COALESCE(first_attempt_at, ?), lease_until = NULL,"
+            " delivered_at = CASE WHEN ? = 1 THEN ? ELSE delivered_at END WHERE id = ?",
+            (
+                status,
+                rows.ms(next_attempt_at),
+                to_millis(first_attempt_at),
+                int(attempt.ok),
+                to_millis(attempt.at),
+                attempt.notification_id,
+            ),
+        )
+
+    def notification(self, notification_id: int) -> Notification | None:
+        row = self._one(
+            f"SELECT {rows.NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?",
+            (notification_id,),
+        )
+        return None if row is None else rows.notification_from_row(row)
+
+    def notifications(
+        self, merchant_id: int | None = None, order_id: int | None = None, limit: int = 100
+    ) -> list[Notification]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if merchant_id is not None:
+            conditions.append("merchant_id = ?")
+            params.append(merchant_id)
+        if order_id is not None:
+            conditions.append("order_id = ?")
+            params.append(order_id)
+        where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+        found = self._all(
+            f"SELECT {rows.NOTIFICATION_COLUMNS} FROM notifications{where}"
+            " ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [rows.notification_from_row(r) for r in found]
+
+    def attempts(self, notification_id: int) -> list[DeliveryAttempt]:
+        found = self._all(
+            "SELECT notification_id, number, at, ok, http_status, latency_ms, reason, excerpt"
+            " FROM delivery_attempts WHERE notification_id = ? ORDER BY number",
+            (notification_id,),
+        )
+        return [rows.attempt_from_row(r) for r in found]
+
+    def requeue_notification(self, notification_id: int, at: datetime) -> None:
+        self._exec(
+            "UPDATE notifications SET status = 'pending', next_attempt_at = ?, lease_until = NULL"
+            " WHERE id = ?",
+            (to_millis(at), notification_id),
+        )
+
+    # journal and settings ------------------------------------------------------------------
+    def insert_journal(self, entries: Sequence[dict[str, Any]]) -> None:
+        for entry in entries:
+            self._exec(
+                "INSERT INTO journal (at, method, path, endpoint, mch_id, request, response,"
+                " return_code, result_code, err_code, message, explanation, duration_us)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry["at"],
+                    entry["method"],
+                    entry["path"],
+                    entry["endpoint"],
+                    entry["mch_id"],
+                    entry["request"],
+                    entry["response"],
+                    entry["return_code"],
+                    entry["result_code"],
+                    entry["err_code"],
+                    entry["message"],
+                    json.dumps(entry["explanation"], ensure_ascii=False),
+                    entry["duration_us"],
+                ),
+            )
+
+    def journal(
+        self, mch_id: str | None, limit: int, before_id: int | None, only_failures: bool
+    ) -> list[dict[str, Any]]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if mch_id:
+            conditions.append("mch_id = ?")
+            params.append(mch_id)
+        if before_id is not None:
+            conditions.append("id < ?")
+            params.append(before_id)
+        if only_failures:
+            conditions.append("(return_code <> 'SUCCESS' OR result_code <> 'SUCCESS')")
+        where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+        found = self._all(
+            "SELECT id, at, method, path, endpoint, mch_id, request, response, return_code,"
+            f" result_code, err_code, message, explanation, duration_us FROM journal{where}"
+            " ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        names = (
+            "id",
+            "at",
+            "method",
+            "path",
+            "endpoint",
+            "mch_id",
+            "request",
+            "response",
+            "return_code",
+            "result_code",
+            "err_code",
+            "message",
+            "explanation",
+            "duration_us",
+        )
+        entries = [dict(zip(names, r, strict=True)) for r in found]
+        for entry in entries:
+            entry["explanation"] = json.loads(entry["explanation"])
+        return entries
+
+    def get_setting(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def put_setting(self, key: str, value: str) -> None:
+        self._exec(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

@@ -1,0 +1,21 @@
+"""The platform's time zone and wire time formats. Imports: stdlib only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+#: China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact.
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def wire_time(moment: datetime) -> str:
+    """``yyyyMMddHHmmss`` in Beijing time."""
+    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+
+
+def to_millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_millis(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, SHANGHAI)

@@ -1,0 +1,7 @@
+"""The ASGI edge and composition root: the merchant API, the control plane, later the pages."""
+
+from __future__ import annotations
+
+from wxpay_local.web.app import App, create_app
+
+__all__ = ["App", "create_app"]

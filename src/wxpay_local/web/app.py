@@ -1,0 +1,149 @@
+"""The composition root: ``create_app`` wires settings, store, clock, ids, dispatcher and routes.
+
+Merchant API paths go straight to ``web.merchant.handle`` (the hot path); everything else
+(the ``/_local`` control plane, later the pages) is a Starlette app behind it.
+Imports: everything below web.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timedelta
+
+from starlette.applications import Starlette
+
+from wxpay_local.api import HANDLERS
+from wxpay_local.api.context import Platform
+from wxpay_local.api.pipeline import build_routes
+from wxpay_local.dispatch.worker import Dispatcher
+from wxpay_local.domain.clock import TestClock
+from wxpay_local.domain.ids import Ids
+from wxpay_local.domain.orders import OrderRules
+from wxpay_local.settings import Settings
+from wxpay_local.store import SqlStore, open_store
+from wxpay_local.web import control, merchant
+from wxpay_local.web.journal import Journal
+from wxpay_local.web.merchant import Receive, Scope, Send
+
+log = logging.getLogger("wxpay_local")
+
+CLOCK_SETTING = "clock"
+CLOCK_REFRESH_SECONDS = 1.0
+
+
+class App:
+    """The ASGI application. Attributes are the wired services, for the control plane and tests."""
+
+    def __init__(self, settings: Settings, store: SqlStore, clock: TestClock, ids: Ids) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+        self.platform = Platform(
+            clock=clock,
+            ids=ids,
+            order_rules=OrderRules(
+                closeorder_min_age=timedelta(seconds=settings.closeorder_min_age_seconds)
+            ),
+            base_url=settings.base_url,
+        )
+        self.handlers = HANDLERS
+        self.routes = build_routes()
+        self.journal = Journal(store, settings.journal_flush_seconds)
+        self.dispatcher = Dispatcher(
+            store,
+            clock,
+            schedule=settings.notify_schedule,
+            timeout=settings.notify_timeout_seconds,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self.control = Starlette(routes=control.routes(self))
+
+    # the shared test clock -----------------------------------------------------------------
+    def load_clock(self) -> None:
+        """Adopt the clock state saved by any process (the control plane may run elsewhere)."""
+        with self.store.begin(write=False) as tx:
+            saved = tx.get_setting(CLOCK_SETTING)
+        if saved is None:
+            self.clock.offset, self.clock.frozen = timedelta(0), None
+            return
+        state = json.loads(saved)
+        self.clock.offset = timedelta(microseconds=state["offset_us"])
+        frozen = state.get("frozen")
+        self.clock.frozen = None if frozen is None else datetime.fromisoformat(frozen)
+
+    def save_clock(self) -> None:
+        state = {
+            "offset_us": int(self.clock.offset / timedelta(microseconds=1)),
+            "frozen": None if self.clock.frozen is None else self.clock.frozen.isoformat(),
+        }
+        with self.store.begin() as tx:
+            tx.put_setting(CLOCK_SETTING, json.dumps(state))
+
+    async def _refresh_clock(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_REFRESH_SECONDS)
+            try:
+                await self.store.run(self.load_clock)
+            except Exception:
+                log.exception("could not refresh the shared clock")
+
+    # lifecycle -----------------------------------------------------------------------------
+    async def startup(self) -> None:
+        await self.store.run(self.load_clock)
+        self.journal.start()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._refresh_clock()))
+        if self.settings.dispatcher:
+            self._tasks.append(loop.create_task(self.dispatcher.run()))
+
+    async def shutdown(self) -> None:
+        self.dispatcher.stop()
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.journal.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.routes.get(scope["path"])
+            if route is not None:
+                await merchant.handle(self, route, scope, receive, send)
+                return
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.control(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: SqlStore | None = None,
+    clock: TestClock | None = None,
+    ids: Ids | None = None,
+) -> App:
+    """An ASGI app over the given (or configured) store; the caller owns its lifecycle."""
+    settings = settings or Settings.from_env()
+    store = store or open_store(settings.effective_database_url)
+    return App(settings, store, clock or TestClock(), ids or Ids(settings.seed))

@@ -1,0 +1,58 @@
+"""The request journal: every merchant API call with its answer and, on failure, why.
+
+Entries are buffered in memory and written in one transaction every ``flush_seconds`` (and on
+shutdown and before every read), so journaling costs the hot path a list append, not a commit.
+Imports: store (through the store object), stdlib.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+log = logging.getLogger("wxpay_local.journal")
+
+MAX_TEXT = 16 * 1024
+
+
+def clip(body: bytes) -> str:
+    text = body[:MAX_TEXT].decode("utf-8", "replace")
+    return text if len(body) <= MAX_TEXT else text + "…[truncated]"
+
+
+class Journal:
+    def __init__(self, store: Any, flush_seconds: float = 0.2) -> None:
+        self.store = store
+        self.flush_seconds = flush_seconds
+        self._pending: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self._pending.append(entry)
+
+    def _write(self, entries: list[dict[str, Any]]) -> None:
+        with self.store.begin() as tx:
+            tx.insert_journal(entries)
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        entries, self._pending = self._pending, []
+        try:
+            await self.store.run(lambda: self._write(entries))
+        except Exception:
+            log.exception("could not write %d journal entries", len(entries))
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            await self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.flush()

@@ -1,0 +1,96 @@
+"""The merchant API as a bare ASGI endpoint: the hot path, kept free of framework layers.
+
+Reads the body (capped), runs ``api.pipeline.process`` on the store, journals the call and
+answers HTTP 200 with the XML. Non-POST requests get the platform's REQUIRE_POST_METHOD answer.
+Imports: api, wire, web.journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from wxpay_local.api.pipeline import Outcome, Route, process
+from wxpay_local.codes import Fault, ReturnMsg
+from wxpay_local.wire import envelope
+from wxpay_local.wire.xml import MAX_BODY_BYTES
+
+log = logging.getLogger("wxpay_local.api")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_HEADERS = [(b"content-type", b"text/xml; charset=utf-8")]
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None once it exceeds ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def send_xml(send: Send, body: bytes, status: int = 200) -> None:
+    headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
+    method = scope["method"]
+    body = b""
+    if method != "POST":
+        outcome = Outcome(
+            envelope.fault(ReturnMsg.REQUIRE_POST_METHOD),
+            return_code="FAIL",
+            message=ReturnMsg.REQUIRE_POST_METHOD,
+            explanation={"detail": f"{method} is not allowed; use POST"},
+        )
+    else:
+        read = await read_body(receive, MAX_BODY_BYTES)
+        if read is None:
+            fault = Fault(ReturnMsg.BODY_TOO_LARGE)
+            outcome = Outcome(
+                envelope.fault(fault.return_msg),
+                return_code="FAIL",
+                message=fault.return_msg,
+                explanation={"detail": f"body over {MAX_BODY_BYTES} bytes"},
+            )
+        else:
+            body = read
+            outcome = await app.store.run(
+                lambda: process(app.store, app.platform, app.handlers, route, body)
+            )
+    await send_xml(send, outcome.body)
+    app.journal.record(
+        {
+            "at": int(app.platform.clock.now().timestamp() * 1000),
+            "method": method,
+            "path": scope["path"],
+            "endpoint": route.endpoint.name,
+            "mch_id": outcome.mch_id,
+            "request": body.decode("utf-8", "replace")[:16384],
+            "response": outcome.body.decode("utf-8"),
+            "return_code": outcome.return_code,
+            "result_code": outcome.result_code,
+            "err_code": outcome.err_code,
+            "message": outcome.message,
+            "explanation": outcome.explanation,
+            "duration_us": int((time.perf_counter() - started) * 1_000_000),
+        }
+    )

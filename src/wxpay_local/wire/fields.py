@@ -1,0 +1,140 @@
+"""Field kinds: how one wire value is checked and turned into a typed value.
+
+Every syntactic rule of the request tables lives here and nowhere else; a violation raises
+``Fault`` with the platform's message pattern (``<field>参数格式错误`` / ``<field>参数长度有误``).
+Imports: codes, stdlib.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from wxpay_local.codes import Fault, ReturnMsg
+from wxpay_local.timefmt import SHANGHAI
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """Base kind: a string of at most ``max_len`` characters."""
+
+    max_len: int = 32
+
+    def parse(self, name: str, raw: str) -> Any:
+        if len(raw) > self.max_len:
+            raise Fault(
+                ReturnMsg.bad_length(name),
+                detail=f"{name} has {len(raw)} characters, at most {self.max_len} are allowed",
+            )
+        return self.convert(name, raw)
+
+    def convert(self, name: str, raw: str) -> Any:
+        return raw
+
+    def describe(self) -> str:
+        return f"String({self.max_len})"
+
+
+def _format_fault(name: str, why: str) -> Fault:
+    return Fault(ReturnMsg.bad_format(name), detail=f"{name}: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class Str(Kind):
+    pattern: str | None = None
+
+    def convert(self, name: str, raw: str) -> Any:
+        if self.pattern is not None and re.fullmatch(self.pattern, raw) is None:
+            raise _format_fault(name, f"{raw!r} does not match {self.pattern}")
+        return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Fen(Kind):
+    """An amount in fen: decimal digits only, no sign, no point, at least ``minimum``."""
+
+    max_len: int = 12
+    minimum: int = 1
+
+    def convert(self, name: str, raw: str) -> Any:
+        if not raw.isascii() or not raw.isdigit():
+            raise _format_fault(name, f"{raw!r} is not a whole number of fen")
+        value = int(raw)
+        if value < self.minimum:
+            raise _format_fault(name, f"{value} is below the minimum {self.minimum}")
+        return value
+
+    def describe(self) -> str:
+        return "Int (fen)"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(Kind):
+    values: tuple[str, ...] = ()
+
+    def convert(self, name: str, raw: str) -> Any:
+        if raw not in self.values:
+            raise _format_fault(name, f"{raw!r} is not one of {', '.join(self.values)}")
+        return raw
+
+    def describe(self) -> str:
+        return " | ".join(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Time14(Kind):
+    """``yyyyMMddHHmmss`` in Beijing time, returned as an aware datetime."""
+
+    max_len: int = 14
+
+    def convert(self, name: str, raw: str) -> Any:
+        if len(raw) != 14 or not raw.isdigit():
+            raise _format_fault(name, f"{raw!r} is not yyyyMMddHHmmss")
+        try:
+            return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
+        except ValueError:
+            raise _format_fault(name, f"{raw!r} is not a real date and time") from None
+
+    def describe(self) -> str:
+        return "yyyyMMddHHmmss"
+
+
+@dataclass(frozen=True, slots=True)
+class Json(Kind):
+    """JSON text; kept as the exact text (it is signed as sent), checked for well-formedness."""
+
+    def convert(self, name: str, raw: str) -> Any:
+        try:
+            json.loads(raw)
+        except ValueError:
+            raise _format_fault(name, "is not valid JSON") from None
+        return raw
+
+    def describe(self) -> str:
+        return f"JSON, String({self.max_len})"
+
+
+@dataclass(frozen=True, slots=True)
+class Ip(Kind):
+    max_len: int = 64
+
+    def convert(self, name: str, raw: str) -> Any:
+        try:
+            ipaddress.ip_address(raw)
+        except ValueError:
+            raise _format_fault(name, f"{raw!r} is not an IPv4 or IPv6 address") from None
+        return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Url(Kind):
+    max_len: int = 256
+
+    def convert(self, name: str, raw: str) -> Any:
+        if re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw) is None:
+            raise _format_fault(name, f"{raw!r} is not an absolute http(s) URL without a query")
+        return raw
