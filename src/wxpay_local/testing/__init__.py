@@ -1,0 +1,7 @@
+"""Testing support: run the platform inside a test suite (the pytest plugin builds on this)."""
+
+from __future__ import annotations
+
+from wxpay_local.testing.harness import Harness, MerchantInfo, MerchantSink, live_server, wait_for
+
+__all__ = ["Harness", "MerchantInfo", "MerchantSink", "live_server", "wait_for"]

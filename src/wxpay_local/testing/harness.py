@@ -1,0 +1,299 @@
+"""Run the platform inside a test: in-process over ASGI or live on a loopback port.
+
+``Harness`` wraps one running app with the control plane calls tests make all the time (create a
+merchant, a payer, pay, move the clock) and an SDK client per merchant. ``MerchantSink`` is a
+merchant's notify_url: it records what arrives and answers as told.
+Imports: web, sdk, store, settings, httpx, uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from wxpay_local.codes import SignType
+from wxpay_local.sdk import Client
+from wxpay_local.settings import Settings
+from wxpay_local.store import SqlStore
+from wxpay_local.web import App, create_app
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MerchantInfo:
+    mch_id: str
+    api_key: str
+    apps: dict[str, str]  # kind -> appid
+    secrets: dict[str, str]  # appid -> secret
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class _LoopTransport(httpx.BaseTransport):
+    """A synchronous httpx transport into an ASGI app running on a loop in another thread."""
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        self._loop = loop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        content = request.read()
+
+        async def roundtrip() -> httpx.Response:
+            inner = httpx.Request(
+                request.method, request.url, headers=request.headers, content=content
+            )
+            response = await self._asgi.handle_async_request(inner)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+        return asyncio.run_coroutine_threadsafe(roundtrip(), self._loop).result(60)
+
+
+@contextmanager
+def in_process(app: App) -> Iterator[httpx.BaseTransport]:
+    """Run the app's lifespan on an event loop in a thread; requests go straight into it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(app.startup(), loop).result(30)
+    try:
+        yield _LoopTransport(app, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(app.shutdown(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+class Harness:
+    def __init__(self, app: App, http: httpx.Client, base_url: str) -> None:
+        self.app = app
+        self.http = http
+        self.base_url = base_url
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls, store: SqlStore, *, live: bool = False, settings: Settings | None = None
+    ) -> Iterator[Harness]:
+        settings = settings or Settings(notify_timeout_seconds=2.0)
+        if live:
+            port = free_port()
+            settings = _with(settings, port=port)
+            app = create_app(settings, store=store)
+            with (
+                live_server(app, port) as base,
+                httpx.Client(base_url=base, timeout=30, trust_env=False) as http,
+            ):
+                yield cls(app, http, base)
+        else:
+            app = create_app(settings, store=store)
+            with (
+                in_process(app) as transport,
+                httpx.Client(transport=transport, base_url="http://testserver", timeout=30) as http,
+            ):
+                yield cls(app, http, "http://testserver")
+
+    # the control plane ---------------------------------------------------------------------
+    def control(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        expect: int = 200,
+        **params: Any,
+    ) -> Any:
+        response = self.http.request(method, path, json=body, params=params or None)
+        assert response.status_code == expect, (response.status_code, response.text)
+        return response.json()
+
+    def merchant(self, **fields: Any) -> MerchantInfo:
+        data = self.control("POST", "/_local/merchants", {"name": "Test shop", **fields})
+        return MerchantInfo(
+            mch_id=data["mch_id"],
+            api_key=data["api_key"],
+            apps={a["kind"]: a["appid"] for a in data["apps"]},
+            secrets={a["appid"]: a["secret"] for a in data["apps"]},
+        )
+
+    def payer(self, balance: int = 100_000, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.control(
+            "POST", "/_local/payers", {"name": "Payer", "balance": balance, **fields}
+        )
+        return result
+
+    def openid(self, payer_id: int, appid: str) -> str:
+        return str(self.control("GET", f"/_local/payers/{payer_id}", appid=appid)["openids"][appid])
+
+    def client(
+        self,
+        merchant: MerchantInfo,
+        kind: str = "official_account",
+        sign_type: SignType = SignType.MD5,
+    ) -> Client:
+        return Client(
+            self.base_url,
+            mch_id=merchant.mch_id,
+            api_key=merchant.api_key,
+            appid=merchant.apps[kind],
+            sign_type=sign_type,
+            http=self.http,
+        )
+
+    def pay(
+        self, payer_id: int, *, prepay_id: str = "", code_url: str = "", **fields: Any
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"payer_id": payer_id, **fields}
+        if prepay_id:
+            body["prepay_id"] = prepay_id
+        if code_url:
+            body["code_url"] = code_url
+        result: dict[str, Any] = self.control("POST", "/_local/pay", body)
+        return result
+
+    def advance(self, seconds: int) -> None:
+        self.control("POST", "/_local/clock/advance", {"seconds": seconds})
+
+    def dispatch(self) -> int:
+        return int(self.control("POST", "/_local/dispatch")["attempted"])
+
+    def notifications(self, mch_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.control("GET", "/_local/notifications", mch_id=mch_id)[
+            "notifications"
+        ]
+        return result
+
+    def journal(self, **params: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.control("GET", "/_local/journal", **params)["entries"]
+        return result
+
+    def ledger(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.control("GET", "/_local/ledger")
+        return result
+
+    def assert_ledger_balanced(self) -> None:
+        """The platform's money invariant: all balances sum to zero, no internal overdraft."""
+        ledger = self.ledger()
+        assert ledger["total"] == 0, ledger
+        overdrawn = {
+            k: v for k, v in ledger["accounts"].items() if v < 0 and not k.startswith("external:")
+        }
+        assert not overdrawn, overdrawn
+
+
+def _with(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Poll until predicate returns something truthy; fail loudly after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class MerchantSink:
+    """A merchant's notify endpoint on loopback: records requests, answers from a script."""
+
+    #: Answers to give, in order (status, body); the last one repeats.
+    answers: list[tuple[int, bytes]] = field(
+        default_factory=lambda: [
+            (
+                200,
+                b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
+                b"<return_msg><![CDATA[OK]]></return_msg></xml>",
+            )
+        ]
+    )
+    received: list[Received] = field(default_factory=list)
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                index = len(sink.received)
+                sink.received.append(Received(self.path, dict(self.headers), body))
+                if sink.delay:
+                    time.sleep(sink.delay)
+                status, answer = sink.answers[min(index, len(sink.answers) - 1)]
+                self.send_response(status)
+                self.send_header("content-type", "text/xml")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/wxpay/notify"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def answer_fail_then_success(self, failures: int) -> None:
+        fail = (
+            b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>busy</return_msg></xml>"
+        )
+        self.answers = [(200, fail)] * failures + [self.answers[-1]]
+
+    def __enter__(self) -> MerchantSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
