@@ -6,6 +6,7 @@ with one line saying so.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,28 +19,37 @@ from wxpay_local.testing import Harness, MerchantSink, live_server
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
 PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 
-_pg_schema_fresh = False
+_pg_session_url = ""
 
 
-def _fresh_pg_schema() -> None:
-    """Drop and recreate the test database's public schema once per session."""
-    global _pg_schema_fresh
-    if _pg_schema_fresh:
-        return
+def pg_session_url() -> str:
+    """A schema of this test session's own, so that concurrent runs cannot wipe each other."""
+    global _pg_session_url
+    if not _pg_session_url:
+        import psycopg
+
+        schema = f"wxpay_test_{os.getpid()}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in PG_URL else "?"
+        _pg_session_url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+        atexit.register(_drop_schema, schema)
+    return _pg_session_url
+
+
+def _drop_schema(schema: str) -> None:
     import psycopg
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    _pg_schema_fresh = True
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def make_store(kind: str, tmp_path: Path) -> SqlStore:
     if kind == "postgres":
         if not PG_URL:
             pytest.skip(PG_SKIP)
-        _fresh_pg_schema()
-        store = open_store(PG_URL)
+        store = open_store(pg_session_url())
         store.reset()
         return store
     return open_store(str(tmp_path / "wxpay.sqlite3"))
