@@ -133,6 +133,8 @@ def process(
     mch_id = raw.get("mch_id", "")
     try:
         sign_type = _sign_type(raw, endpoint)
+        if route.env == SANDBOX and sign_type is not SignType.MD5:
+            raise Fault(ReturnMsg.SIGN_TYPE_ERROR, detail="the sandbox supports MD5 only")
     except Fault as exc:
         return _fault(exc, mch_id)
 
