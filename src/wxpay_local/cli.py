@@ -31,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         notify_schedule=getattr(args, "notify_schedule", None),
         dispatcher=False if getattr(args, "no_dispatcher", False) else None,
         closeorder_min_age_seconds=getattr(args, "closeorder_min_age", None),
+        durability=getattr(args, "durability", None),
     )
 
 
@@ -43,6 +44,7 @@ def _export(settings: Settings) -> None:
     os.environ["WXPAY_PORT"] = str(settings.port)
     os.environ["WXPAY_DISPATCHER"] = "1" if settings.dispatcher else "0"
     os.environ["WXPAY_CLOSEORDER_MIN_AGE"] = str(settings.closeorder_min_age_seconds)
+    os.environ["WXPAY_DURABILITY"] = settings.durability
 
 
 def app_from_env() -> Any:
@@ -67,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url, durability=settings.durability)
     try:
         seeded = None if args.no_demo else demo.seed_if_empty(store, settings)
         print(demo.banner(store, settings, seeded), flush=True)
@@ -257,6 +259,11 @@ def parser() -> argparse.ArgumentParser:
         help="do not deliver notifications here (run `wxpay-local worker`)",
     )
     serve.add_argument("--closeorder-min-age", type=int, help="seconds (platform: 300)")
+    serve.add_argument(
+        "--durability",
+        choices=["full", "normal"],
+        help="SQLite: full = fsync before answering (default), normal = faster",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
 

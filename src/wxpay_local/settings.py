@@ -27,6 +27,8 @@ class Settings:
     #: Refuse notify_urls the real platform would refuse (loopback, private, odd ports).
     strict_notify_url: bool = False
     journal_flush_seconds: float = 0.2
+    #: SQLite: "full" (fsync before answering, with group commit) or "normal".
+    durability: str = "full"
     seed: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -145,5 +145,5 @@ def create_app(
 ) -> App:
     """An ASGI app over the given (or configured) store; the caller owns its lifecycle."""
     settings = settings or Settings.from_env()
-    store = store or open_store(settings.effective_database_url)
+    store = store or open_store(settings.effective_database_url, durability=settings.durability)
     return App(settings, store, clock or TestClock(), ids or Ids(settings.seed))

@@ -120,7 +120,7 @@ async def list_merchants(app: App, request: Request, data: dict[str, Any]) -> An
                 if m.env == LIVE
             ]
 
-    return {"merchants": await app.store.run(work)}
+    return {"merchants": await app.store.run(work, write=False)}
 
 
 async def get_merchant(app: App, request: Request, data: dict[str, Any]) -> Any:
@@ -133,7 +133,7 @@ async def get_merchant(app: App, request: Request, data: dict[str, Any]) -> Any:
                 raise ControlError(404, "NOT_FOUND", f"no merchant {mch_id}")
             return views.merchant_view(merchant, tx.apps_of(mch_id))
 
-    return await app.store.run(work)
+    return await app.store.run(work, write=False)
 
 
 # payers --------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ async def list_payers(app: App, request: Request, data: dict[str, Any]) -> Any:
         with app.store.begin(write=False) as tx:
             return [views.payer_view(tx, p.id) for p in tx.payers()]
 
-    return {"payers": await app.store.run(work)}
+    return {"payers": await app.store.run(work, write=False)}
 
 
 async def top_up(app: App, request: Request, data: dict[str, Any]) -> Any:
@@ -264,7 +264,7 @@ async def list_orders(app: App, request: Request, data: dict[str, Any]) -> Any:
                 merchant_id = merchant.id
             return [views.order_view(o) for o in tx.orders(merchant_id, limit, offset)]
 
-    return {"orders": await app.store.run(work)}
+    return {"orders": await app.store.run(work, write=False)}
 
 
 async def get_order(app: App, request: Request, data: dict[str, Any]) -> Any:
@@ -285,7 +285,7 @@ async def get_order(app: App, request: Request, data: dict[str, Any]) -> Any:
             ]
             return view
 
-    return await app.store.run(work)
+    return await app.store.run(work, write=False)
 
 
 async def get_ledger(app: App, request: Request, data: dict[str, Any]) -> Any:
@@ -293,7 +293,7 @@ async def get_ledger(app: App, request: Request, data: dict[str, Any]) -> Any:
         with app.store.begin(write=False) as tx:
             return tx.balances(request.query_params.get("prefix", ""))
 
-    accounts = await app.store.run(work)
+    accounts = await app.store.run(work, write=False)
     return {"accounts": accounts, "total": sum(accounts.values())}
 
 
@@ -311,7 +311,7 @@ async def list_notifications(app: App, request: Request, data: dict[str, Any]) -
                 for n in tx.notifications(merchant_id=merchant_id)
             ]
 
-    return {"notifications": await app.store.run(work)}
+    return {"notifications": await app.store.run(work, write=False)}
 
 
 async def redeliver(app: App, request: Request, data: dict[str, Any]) -> Any:
@@ -351,7 +351,7 @@ async def get_journal(app: App, request: Request, data: dict[str, Any]) -> Any:
                 q.get("failures") == "1",
             )
 
-    return {"entries": await app.store.run(work)}
+    return {"entries": await app.store.run(work, write=False)}
 
 
 # the clock and reset -------------------------------------------------------------------------

@@ -74,7 +74,8 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
         else:
             body = read
             outcome = await app.store.run(
-                lambda: process(app.store, app.platform, app.handlers, route, body)
+                lambda: process(app.store, app.platform, app.handlers, route, body),
+                write=route.endpoint.writes,
             )
     await send_xml(send, outcome.body)
     app.journal.record(
