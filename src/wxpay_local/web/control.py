@@ -46,6 +46,10 @@ class Op:
     query: tuple[str, ...] = ()
 
 
+MAX_ADVANCE_SECONDS = 10 * 366 * 86400
+#: The largest amount the control plane takes (10^11 fen = 1 billion yuan): far below BIGINT.
+MAX_AMOUNT = 10**11
+
 _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
 
 
@@ -62,7 +66,24 @@ def _check_body(op: Op, data: Any) -> dict[str, Any]:
         expected = _TYPES[schema["type"]]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ControlError(400, "BAD_FIELD", f"{name} must be of type {schema['type']}")
+        if expected is int and not -MAX_AMOUNT <= value <= MAX_AMOUNT:
+            raise ControlError(400, "BAD_FIELD", f"{name} is out of range")
+        if "enum" in schema and value not in schema["enum"]:
+            raise ControlError(400, "BAD_FIELD", f"{name} must be one of {schema['enum']}")
     return data
+
+
+def _int(text: str | None, name: str, default: int, maximum: int | None = None) -> int:
+    """A whole-number query or path parameter, or a 400 that says which one is wrong."""
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ControlError(400, "BAD_FIELD", f"{name} must be a whole number") from None
+    if value < 0:
+        raise ControlError(400, "BAD_FIELD", f"{name} must not be negative")
+    return value if maximum is None else min(value, maximum)
 
 
 def _endpoint(app: App, op: Op) -> Callable[[Request], Awaitable[Response]]:
@@ -157,10 +178,7 @@ async def create_payer(app: App, request: Request, data: dict[str, Any]) -> Any:
 
 
 def _payer_id(request: Request) -> int:
-    try:
-        return int(request.path_params["payer_id"])
-    except ValueError:
-        raise ControlError(404, "NOT_FOUND", "payer ids are integers") from None
+    return _int(request.path_params["payer_id"], "payer_id", 0)
 
 
 async def get_payer(app: App, request: Request, data: dict[str, Any]) -> Any:
@@ -251,8 +269,8 @@ async def pay(app: App, request: Request, data: dict[str, Any]) -> Any:
 # orders, ledger, notifications, journal -------------------------------------------------------
 async def list_orders(app: App, request: Request, data: dict[str, Any]) -> Any:
     mch_id = request.query_params.get("mch_id")
-    limit = min(int(request.query_params.get("limit", "50")), 500)
-    offset = int(request.query_params.get("offset", "0"))
+    limit = _int(request.query_params.get("limit"), "limit", 50, 500)
+    offset = _int(request.query_params.get("offset"), "offset", 0)
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
@@ -315,7 +333,7 @@ async def list_notifications(app: App, request: Request, data: dict[str, Any]) -
 
 
 async def redeliver(app: App, request: Request, data: dict[str, Any]) -> Any:
-    notification_id = int(request.path_params["notification_id"])
+    notification_id = _int(request.path_params["notification_id"], "notification_id", 0)
 
     def work() -> Any:
         with app.store.begin() as tx:
@@ -369,8 +387,8 @@ async def get_clock(app: App, request: Request, data: dict[str, Any]) -> Any:
 
 async def advance_clock(app: App, request: Request, data: dict[str, Any]) -> Any:
     seconds = data.get("seconds", 0)
-    if seconds < 0:
-        raise ControlError(400, "BAD_FIELD", "the clock only moves forward")
+    if not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        raise ControlError(400, "BAD_FIELD", "the clock moves forward, by ten years at most")
     app.clock.advance(timedelta(seconds=seconds))
     await app.store.run(app.save_clock)
     app.dispatcher.wake()
