@@ -66,7 +66,7 @@ def _check_body(op: Op, data: Any) -> dict[str, Any]:
         expected = _TYPES[schema["type"]]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ControlError(400, "BAD_FIELD", f"{name} must be of type {schema['type']}")
-        if expected is int and not -MAX_AMOUNT <= value <= MAX_AMOUNT:
+        if isinstance(value, int) and not -MAX_AMOUNT <= value <= MAX_AMOUNT:
             raise ControlError(400, "BAD_FIELD", f"{name} is out of range")
         if "enum" in schema and value not in schema["enum"]:
             raise ControlError(400, "BAD_FIELD", f"{name} must be one of {schema['enum']}")
