@@ -145,10 +145,10 @@ def place_order(
 ) -> Order:
     """unifiedorder: create the order, or re-enter an unpaid one with identical parameters."""
     now = clock.now()
-    _check_times(cmd, now)
-    _check_openid(tx, cmd)
     existing = tx.order_by_out_trade_no(merchant.id, cmd.out_trade_no, lock=True)
     if existing is None:
+        _check_times(cmd, now)
+        _check_openid(tx, cmd)
         fresh = _with_fresh_handle(_new_order(merchant, cmd, now), ids, now)
         inserted = tx.insert_order(fresh)
         if inserted is not None:
@@ -172,9 +172,11 @@ def _reenter(
     if cmd.time_expire is not None and cmd.time_expire != current.time_expire:
         if not rules.allow_time_expire_change:
             raise Rejected(ErrCode.INVALID_REQUEST)
+        _check_times(cmd, now)
     updated = replace(
         current,
         notify_url=cmd.notify_url,
+        time_start=cmd.time_start or current.time_start,
         spbill_create_ip=cmd.spbill_create_ip,
         time_expire=cmd.time_expire or current.time_expire,
         sign_type=cmd.sign_type,
