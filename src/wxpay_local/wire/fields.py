@@ -103,14 +103,18 @@ class Time14(Kind):
         return "yyyyMMddHHmmss"
 
 
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 @dataclass(frozen=True, slots=True)
 class Json(Kind):
     """JSON text; kept as the exact text (it is signed as sent), checked for well-formedness."""
 
     def convert(self, name: str, raw: str) -> Any:
         try:
-            json.loads(raw)
-        except ValueError:
+            json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
             raise _format_fault(name, "is not valid JSON") from None
         return raw
 

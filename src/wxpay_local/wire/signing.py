@@ -34,7 +34,7 @@ def sign(fields: Mapping[str, object], key: str, sign_type: SignType = SignType.
 def verify(fields: Mapping[str, str], key: str, sign_type: SignType = SignType.MD5) -> bool:
     """Whether fields carry a correct ``sign``, compared in constant time."""
     expected = sign(fields, key, sign_type)
-    return hmac.compare_digest(expected, fields.get("sign", ""))
+    return hmac.compare_digest(expected.encode(), fields.get("sign", "").encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class Mismatch:
 
 def explain_mismatch(fields: Mapping[str, str], key: str, sign_type: SignType) -> Mismatch:
     """Describe what the server signed and the likely reasons the client's sign differs."""
-    masked = key[:3] + "*" * max(0, len(key) - 6) + key[-3:]
+    masked = key[:3] + "*" * (len(key) - 6) + key[-3:] if len(key) > 12 else "*" * len(key)
     taking_part = tuple(sorted(k for k, v in fields.items() if k != "sign" and v != ""))
     expected = sign(fields, key, sign_type)
     received = fields.get("sign", "")
@@ -71,7 +71,7 @@ def explain_mismatch(fields: Mapping[str, str], key: str, sign_type: SignType) -
     if empty:
         hints.append("empty fields take no part in the signature: " + ", ".join(empty))
     other = SignType.HMAC_SHA256 if sign_type is SignType.MD5 else SignType.MD5
-    if hmac.compare_digest(sign(fields, key, other), received):
+    if hmac.compare_digest(sign(fields, key, other).encode(), received.encode()):
         hints.append(f"the sign matches {other}: send sign_type={other} or sign with {sign_type}")
     return Mismatch(
         algorithm=str(sign_type),

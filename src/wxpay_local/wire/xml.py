@@ -51,6 +51,8 @@ class _Reader:
             if name != "xml":
                 raise XmlError(f"the root element must be <xml>, not <{name}>")
         elif self.depth == 2:
+            if "".join(self.chunks).strip():
+                raise XmlError("text directly inside <xml>")
             self.current = name
             self.chunks.clear()
         else:
@@ -64,10 +66,8 @@ class _Reader:
                 raise XmlError("too many elements")
             self.fields[name] = "".join(self.chunks)
             self.current = None
-        elif self.depth == 1:
-            text = "".join(self.chunks).strip()
-            if text and self.current is None and not self.fields:
-                raise XmlError("text directly inside <xml>")
+        elif self.depth == 1 and "".join(self.chunks).strip():
+            raise XmlError("text directly inside <xml>")
         self.chunks.clear()
         self.depth -= 1
 
