@@ -75,6 +75,16 @@ class ErrCode(StrEnum):
     APPID_MCHID_NOT_MATCH = "APPID_MCHID_NOT_MATCH"
     TRADE_STATE_ERROR = "TRADE_STATE_ERROR"
     FREQUENCY_LIMITED = "FREQUENCY_LIMITED"
+    USERPAYING = "USERPAYING"
+    BANKERROR = "BANKERROR"
+    AUTHCODEEXPIRE = "AUTHCODEEXPIRE"
+    AUTH_CODE_ERROR = "AUTH_CODE_ERROR"
+    AUTH_CODE_INVALID = "AUTH_CODE_INVALID"
+    BUYER_MISMATCH = "BUYER_MISMATCH"
+    NOTSUPORTCARD = "NOTSUPORTCARD"
+    TRADE_ERROR = "TRADE_ERROR"
+    INVALID_TRANSACTIONID = "INVALID_TRANSACTIONID"
+    REVERSE_EXPIRE = "REVERSE_EXPIRE"
 
     @property
     def desc(self) -> str:
@@ -97,6 +107,16 @@ _ERR_DESC = {
     ErrCode.APPID_MCHID_NOT_MATCH: "appid和mch_id不匹配",
     ErrCode.TRADE_STATE_ERROR: "订单状态错误",
     ErrCode.FREQUENCY_LIMITED: "频率限制",
+    ErrCode.USERPAYING: "需要用户输入支付密码",
+    ErrCode.BANKERROR: "银行系统异常",
+    ErrCode.AUTHCODEEXPIRE: "101 付款码已过期，请退出重试",
+    ErrCode.AUTH_CODE_ERROR: "101 每个二维码仅限使用一次，请刷新再试",
+    ErrCode.AUTH_CODE_INVALID: "101 付款码无效，请重新扫码",
+    ErrCode.BUYER_MISMATCH: "支付帐号错误",
+    ErrCode.NOTSUPORTCARD: "不支持卡类型",
+    ErrCode.TRADE_ERROR: "交易错误",
+    ErrCode.INVALID_TRANSACTIONID: "无效transaction_id",
+    ErrCode.REVERSE_EXPIRE: "订单已超过撤销时间",
 }
 
 
@@ -113,10 +133,12 @@ class Fault(Exception):
 class Rejected(Exception):
     """A business refusal: return_code=SUCCESS, result_code=FAIL, err_code, err_code_des, signed."""
 
-    def __init__(self, err_code: ErrCode, err_code_des: str | None = None) -> None:
+    def __init__(self, err_code: ErrCode, err_code_des: str | None = None, **fields: str) -> None:
         super().__init__(f"{err_code}: {err_code_des or err_code.desc}")
         self.err_code = err_code
         self.err_code_des = err_code_des or err_code.desc
+        #: Business fields the refusal still carries (e.g. reverse's ``recall``).
+        self.fields = fields
 
 
 class ReturnMsg:
@@ -136,6 +158,7 @@ class ReturnMsg:
     MWEB_SCENE_INFO = "trade_type=MWEB时，scene_info为必填参数"
     NO_PRODUCT_AUTH = "商户号该产品权限未开通，请前往商户平台>产品中心检查后重试"
     RATE_LIMITED = "频率限制"
+    CERT_ERROR = "证书错误"
 
     @staticmethod
     def bad_format(field: str) -> str:

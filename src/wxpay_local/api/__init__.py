@@ -5,13 +5,18 @@
 
 from __future__ import annotations
 
-from wxpay_local.api import pay, sandbox
+from wxpay_local.api import pay, sandbox, tools
 from wxpay_local.api.context import Call, Handler
 
 HANDLERS: dict[str, Handler] = {
     "unifiedorder": pay.unifiedorder,
     "orderquery": pay.orderquery,
     "closeorder": pay.closeorder,
+    "micropay": pay.micropay,
+    "reverse": pay.reverse,
+    "authcodetoopenid": tools.authcodetoopenid,
+    "shorturl": tools.shorturl,
+    "report": tools.report,
     "getsignkey": sandbox.getsignkey,
 }
 

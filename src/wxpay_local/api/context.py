@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wxpay_local.codes import SignType
+from wxpay_local.codes import Rejected, SignType
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import Merchant
@@ -23,6 +23,27 @@ class Platform:
     ids: Ids
     order_rules: OrderRules
     base_url: str
+    #: /secapi/ paths refuse requests without the merchant's live client certificate.
+    require_client_cert: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCert:
+    """A client certificate that passed the TLS handshake (chained to the platform's CA)."""
+
+    serial: str
+    common_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTls:
+    """How the request arrived: over TLS or not, and with which client certificate."""
+
+    tls: bool
+    peer: PeerCert | None = None
+
+
+PLAIN_HTTP = ClientTls(tls=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,5 +63,6 @@ class Call:
         return "" if value is None else str(value)
 
 
-#: A handler returns the business fields of a SUCCESS answer or raises ``Rejected``.
-Handler = Callable[[Call], Mapping[str, str | int]]
+#: A handler returns the business fields of a SUCCESS answer, raises ``Rejected`` (nothing is
+#: written), or returns a ``Rejected`` (its writes are kept: e.g. a micropay left USERPAYING).
+Handler = Callable[[Call], Mapping[str, str | int] | Rejected]

@@ -1,4 +1,4 @@
-"""Handlers for unifiedorder, orderquery and closeorder: typed request in, business fields out.
+"""Handlers for the payment endpoints: typed request in, business fields (or a refusal) out.
 
 Imports: api.context, codes, domain, timefmt.
 """
@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from wxpay_local.api.context import Call
-from wxpay_local.codes import TradeState, TradeType
+from wxpay_local.codes import Rejected, TradeState, TradeType
+from wxpay_local.domain import micropay as mp
 from wxpay_local.domain import orders
 from wxpay_local.domain.model import Order
 from wxpay_local.timefmt import wire_time
@@ -112,3 +113,60 @@ def closeorder(call: Call) -> Fields:
         call.platform.order_rules,
     )
     return {"result_msg": "OK"}
+
+
+def micropay(call: Call) -> Fields | Rejected:
+    v = call.values
+    cmd = mp.Micropay(
+        appid=v["appid"],
+        out_trade_no=v["out_trade_no"],
+        total_fee=v["total_fee"],
+        body=v["body"],
+        auth_code=v["auth_code"],
+        spbill_create_ip=v["spbill_create_ip"],
+        sign_type=call.sign_type,
+        nonce_str=v["nonce_str"],
+        device_info=call.text("device_info"),
+        detail=call.text("detail"),
+        attach=call.text("attach"),
+        fee_type=v.get("fee_type", "CNY"),
+        time_start=v.get("time_start"),
+        time_expire=v.get("time_expire"),
+        goods_tag=call.text("goods_tag"),
+        limit_pay=call.text("limit_pay"),
+        receipt=call.text("receipt"),
+        profit_sharing=call.text("profit_sharing"),
+        scene_info=call.text("scene_info"),
+    )
+    platform = call.platform
+    result = mp.micropay(call.tx, platform.clock, platform.ids, call.merchant, cmd)
+    if result.refusal is not None:
+        return result.refusal  # the order stays (USERPAYING / PAYERROR): commit, then refuse
+    order = result.order
+    if order.time_end is None:
+        raise RuntimeError("a micropay answered as success is paid")
+    return {
+        "openid": order.payer_openid,
+        "is_subscribe": order.is_subscribe,
+        "trade_type": str(order.trade_type),
+        "bank_type": order.bank_type,
+        "fee_type": order.fee_type,
+        "total_fee": order.total_fee,
+        "cash_fee_type": "CNY",
+        "cash_fee": order.cash_fee,
+        "transaction_id": order.transaction_id,
+        "out_trade_no": order.out_trade_no,
+        "attach": order.attach,
+        "time_end": wire_time(order.time_end),
+    }
+
+
+def reverse(call: Call) -> Fields:
+    mp.reverse(
+        call.tx,
+        call.platform.clock,
+        call.merchant,
+        call.text("transaction_id"),
+        call.text("out_trade_no"),
+    )
+    return {"recall": "N"}

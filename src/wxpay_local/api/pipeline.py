@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wxpay_local.api.context import Call, Handler, Platform
+from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Handler, Platform
 from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
 from wxpay_local.domain.model import LIVE, SANDBOX, Merchant
-from wxpay_local.domain.ports import Store
-from wxpay_local.spec import ENDPOINTS, SANDBOX_ONLY, SANDBOX_PREFIXES
+from wxpay_local.domain.ports import Store, Tx
+from wxpay_local.spec import ALIASES, ENDPOINTS, SANDBOX_ONLY, SANDBOX_PREFIXES
 from wxpay_local.spec.endpoint import Endpoint
 from wxpay_local.wire import envelope, signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode
@@ -41,6 +41,9 @@ def build_routes() -> dict[str, Route]:
             routes[prefix + endpoint.path] = Route(endpoint, SANDBOX)
             if endpoint.path.startswith("/secapi/"):  # gopay drops /secapi in the sandbox
                 routes[prefix + endpoint.path.removeprefix("/secapi")] = Route(endpoint, SANDBOX)
+    by_name = {e.name: e for e in ENDPOINTS}
+    for path, name in ALIASES.items():
+        routes[path] = Route(by_name[name], LIVE)
     return routes
 
 
@@ -117,8 +120,81 @@ def _merchant(tx: Any, raw: Mapping[str, str], env: str) -> Merchant:
     return merchant
 
 
+def _refusal(
+    exc: Rejected,
+    merchant: Merchant | None,
+    endpoint: Endpoint,
+    raw: Mapping[str, str],
+    sign_type: SignType,
+    platform: Platform,
+    mch_id: str,
+) -> Outcome:
+    if merchant is None or not endpoint.signed_response:
+        fields = {
+            "result_code": "FAIL",
+            "err_code": str(exc.err_code),
+            "err_code_des": exc.err_code_des,
+            **exc.fields,
+        }
+        body = envelope.unsigned(fields)
+    else:
+        body = envelope.signed(raw, exc, merchant.api_key, sign_type, platform.ids.nonce())
+    return Outcome(
+        body,
+        result_code="FAIL",
+        err_code=str(exc.err_code),
+        message=exc.err_code_des,
+        mch_id=mch_id,
+    )
+
+
+def check_certificate(tx: Tx, platform: Platform, merchant: Merchant, client: ClientTls) -> str:
+    """Refuse a /secapi/ call without this merchant's live API certificate; returns a warning
+    for the journal when the check is relaxed."""
+    problem = certificate_problem(tx, platform, merchant, client)
+    if problem is None:
+        return ""
+    if not platform.require_client_cert:
+        return f"certificate check relaxed; the real platform would refuse: {problem}"
+    raise Fault(ReturnMsg.CERT_ERROR, detail=problem)
+
+
+def certificate_problem(
+    tx: Tx, platform: Platform, merchant: Merchant, client: ClientTls
+) -> str | None:
+    if not client.tls:
+        return "the request did not come over HTTPS (mutual TLS) — use the HTTPS port"
+    peer = client.peer
+    if peer is None:
+        return "no client certificate was presented (send apiclient_cert.pem + apiclient_key.pem)"
+    issued = tx.merchant_cert(peer.serial)
+    if issued is None:
+        return f"certificate serial {peer.serial} (CN={peer.common_name}) was not issued here"
+    if issued.mch_id != merchant.mch_id:
+        return (
+            f"certificate serial {peer.serial} belongs to merchant {issued.mch_id}, "
+            f"not to {merchant.mch_id}"
+        )
+    if issued.revoked_at is not None:
+        return (
+            f"certificate serial {peer.serial} was replaced at "
+            f"{issued.revoked_at.isoformat()}; use the current one"
+        )
+    now = platform.clock.now()
+    if now > issued.not_after:
+        return f"certificate serial {peer.serial} expired at {issued.not_after.isoformat()}"
+    if now < issued.not_before:
+        return f"certificate serial {peer.serial} is not valid before {issued.not_before}"
+    return None
+
+
 def process(
-    store: Store, platform: Platform, handlers: Mapping[str, Handler], route: Route, body: bytes
+    store: Store,
+    platform: Platform,
+    handlers: Mapping[str, Handler],
+    route: Route,
+    body: bytes,
+    client: ClientTls = PLAIN_HTTP,
 ) -> Outcome:
     """Run one merchant API request; never raises for anything a client can send."""
     endpoint = route.endpoint
@@ -140,20 +216,19 @@ def process(
 
     key_env = LIVE if endpoint.name == "getsignkey" else route.env
     merchant: Merchant | None = None
+    warning = ""
     try:
         with store.begin(write=endpoint.writes) as tx:
             merchant = _merchant(tx, raw, key_env)
+            if endpoint.needs_cert:
+                warning = check_certificate(tx, platform, merchant, client)
             if not raw.get("sign"):
                 raise Fault(ReturnMsg.LACK_PARAMS, detail="required field sign is missing")
             if not signing.verify(raw, merchant.api_key, sign_type):
                 mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
-                message = (
-                    SANDBOX_KEY_ERROR
-                    if route.env == SANDBOX and key_env == SANDBOX
-                    else ReturnMsg.SIGN_ERROR
-                )
+                sandboxed = route.env == SANDBOX and key_env == SANDBOX
                 return _fault(
-                    Fault(message),
+                    Fault(SANDBOX_KEY_ERROR if sandboxed else ReturnMsg.SIGN_ERROR),
                     mch_id,
                     signature=dataclasses.asdict(mismatch),
                     detail="signature mismatch: compare signed_string with the string you signed",
@@ -168,35 +243,21 @@ def process(
     except Fault as exc:
         return _fault(exc, mch_id)
     except Rejected as exc:
-        if merchant is None or not endpoint.signed_response:
-            return Outcome(
-                envelope.unsigned(
-                    {
-                        "result_code": "FAIL",
-                        "err_code": str(exc.err_code),
-                        "err_code_des": exc.err_code_des,
-                    }
-                ),
-                result_code="FAIL",
-                err_code=str(exc.err_code),
-                message=exc.err_code_des,
-                mch_id=mch_id,
-            )
-        return Outcome(
-            envelope.signed(raw, exc, merchant.api_key, sign_type, platform.ids.nonce()),
-            result_code="FAIL",
-            err_code=str(exc.err_code),
-            message=exc.err_code_des,
-            mch_id=mch_id,
+        return _refusal(exc, merchant, endpoint, raw, sign_type, platform, mch_id)
+    if isinstance(result, Rejected):
+        outcome = _refusal(result, merchant, endpoint, raw, sign_type, platform, mch_id)
+    elif not endpoint.signed_response:
+        outcome = Outcome(envelope.unsigned(result), result_code="SUCCESS", mch_id=mch_id)
+    else:
+        body_out = envelope.signed(
+            raw,
+            result,
+            merchant.api_key,
+            sign_type,
+            platform.ids.nonce(),
+            int_fields=endpoint.int_fields,
         )
-    if not endpoint.signed_response:
-        return Outcome(envelope.unsigned(result), result_code="", mch_id=mch_id)
-    body_out = envelope.signed(
-        raw,
-        result,
-        merchant.api_key,
-        sign_type,
-        platform.ids.nonce(),
-        int_fields=endpoint.int_fields,
-    )
-    return Outcome(body_out, result_code="SUCCESS", mch_id=mch_id)
+        outcome = Outcome(body_out, result_code="SUCCESS", mch_id=mch_id)
+    if warning:
+        outcome.explanation["warning"] = warning
+    return outcome

@@ -50,6 +50,10 @@ class Ids:
         """The ``pr=`` part of a Native code_url."""
         return self._alnum(7)
 
+    def auth_code(self) -> str:
+        """A WeChat payment code: 18 digits starting 10 to 15."""
+        return "1" + self._rng.choice("012345") + self._digits(16)
+
     def nonce(self, n: int = 16) -> str:
         return self._alnum(n)
 

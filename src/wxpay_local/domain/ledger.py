@@ -65,3 +65,19 @@ def topup(ref: str, payer_id: int, amount: int, at: datetime) -> LedgerTxn:
 
 def is_balanced(txn: LedgerTxn) -> bool:
     return sum(p.amount for p in txn.postings) == 0
+
+
+def reversal(
+    ref: str, source: str, merchant: Merchant, amount: int, fee: int, at: datetime
+) -> LedgerTxn:
+    """A payment undone in full: the payer gets everything back, the fee included."""
+    return LedgerTxn(
+        kind="reversal",
+        ref=ref,
+        postings=(
+            Posting(merchant_account(merchant), -(amount - fee)),
+            Posting(FEE_INCOME, -fee),
+            Posting(source, amount),
+        ),
+        at=at,
+    )

@@ -53,7 +53,7 @@ class Payer:
     name: str
     pay_password: str
     #: Whether micropay asks this payer for the password (see the micropay issue).
-    password_policy: str = "over_limit"
+    password_policy: str = "platform"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,39 @@ class Order:
     is_subscribe: str = "N"
     time_end: datetime | None = None
     updated_at: datetime | None = None
+    #: micropay: the payment code charged, and until when the payer may enter the password.
+    auth_code: str = ""
+    password_deadline: datetime | None = None
+    password_free: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuthCode:
+    """A payment code (付款码) shown in the payer's app: 18 digits, single use, short-lived."""
+
+    auth_code: str
+    payer_id: int
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    order_id: int | None = None
+    #: Set by authcodetoopenid: only this merchant may charge the code afterwards.
+    reserved_mch_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantCert:
+    """An API client certificate issued to a merchant (CN = mch_id)."""
+
+    id: int
+    mch_id: str
+    serial: str
+    cert_pem: str
+    key_pem: str
+    not_before: datetime
+    not_after: datetime
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

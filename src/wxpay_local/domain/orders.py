@@ -80,11 +80,18 @@ class PlaceOrder:
 
 
 def effective_state(order: Order, now: datetime) -> Order:
-    """The order as of ``now``: an unpaid order past its expiry reads as CLOSED.
+    """The order as of ``now``: an unpaid order past its expiry reads as CLOSED, a password
+    prompt left unanswered past its window as PAYERROR.
 
     Expiry is applied lazily, on read, so that no background sweep is needed; write paths
     persist the closed state when they touch the order.
     """
+    if order.trade_state is TradeState.USERPAYING:
+        if order.password_deadline is not None and now > order.password_deadline:
+            return replace(
+                order, trade_state=TradeState.PAYERROR, updated_at=order.password_deadline
+            )
+        return order
     if order.trade_state is not TradeState.NOTPAY:
         return order
     deadline = order.time_expire or order.created_at + DEFAULT_ORDER_LIFETIME
@@ -183,6 +190,7 @@ def _reenter(
         updated_at=now,
     )
     if updated.prepay_expires_at is None or now >= updated.prepay_expires_at:
+        tx.retire_handles(current)
         updated = _with_fresh_handle(updated, ids, now)
     tx.update_order(updated)
     return updated

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 from wxpay_local.codes import TradeState, TradeType
 from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
-from wxpay_local.domain.model import Order
+from wxpay_local.domain.model import LIVE, Order
 from wxpay_local.domain.notify import payment_fields
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.ports import Tx
@@ -86,6 +87,9 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
     else:
         found = tx.order_by_prepay_id(req.prepay_id, lock=True)
     if found is None:
+        stale = tx.order_by_stale_handle(req.qr_code or req.prepay_id)
+        if stale is not None:
+            return PayResult(PayOutcome.ORDER_EXPIRED, effective_state(stale, now))
         return PayResult(PayOutcome.ORDER_NOT_FOUND)
     order = effective_state(found, now)
     if order.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
@@ -110,26 +114,54 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
         openid = ids.openid()
         tx.insert_openid(payer.id, order.appid, openid)
 
-    if req.card_id is None:
-        source, bank_type = ledger.wallet(payer.id), WALLET_BANK_TYPE
-        if tx.balance(source, lock=True) < order.total_fee:
-            return PayResult(PayOutcome.NOTENOUGH, order)
-    else:
-        card = next((c for c in tx.cards_of(payer.id) if c.id == req.card_id), None)
-        if card is None:
-            return PayResult(PayOutcome.NO_SUCH_CARD, order)
-        if card.is_credit and order.limit_pay == "no_credit":
-            return PayResult(PayOutcome.CREDIT_REFUSED, order)
-        source, bank_type = ledger.bank(card), card.bank_type
+    outcome, paid = charge(tx, ids, now, order, payer.id, openid, req.card_id)
+    if paid is None:
+        return PayResult(outcome, order)
+    tx.enqueue_notification(
+        "payment",
+        paid.merchant_id,
+        paid.id,
+        paid.notify_url,
+        payment_fields(paid),
+        paid.sign_type,
+        now,
+    )
+    return PayResult(PayOutcome.SUCCESS, paid)
 
+
+def charge(
+    tx: Tx,
+    ids: Ids,
+    now: datetime,
+    order: Order,
+    payer_id: int,
+    openid: str,
+    card_id: int | None,
+) -> tuple[PayOutcome, Order | None]:
+    """Move the order's amount from the payer's wallet (or card) to the merchant, net of fee.
+
+    The order becomes SUCCESS with its transaction_id; on NOTENOUGH, CREDIT_REFUSED or
+    NO_SUCH_CARD nothing changes. The caller holds the order's row lock.
+    """
+    if card_id is None:
+        source, bank_type = ledger.wallet(payer_id), WALLET_BANK_TYPE
+        if tx.balance(source, lock=True) < order.total_fee:
+            return PayOutcome.NOTENOUGH, None
+    else:
+        card = next((c for c in tx.cards_of(payer_id) if c.id == card_id), None)
+        if card is None:
+            return PayOutcome.NO_SUCH_CARD, None
+        if card.is_credit and order.limit_pay == "no_credit":
+            return PayOutcome.CREDIT_REFUSED, None
+        source, bank_type = ledger.bank(card), card.bank_type
     merchant = tx.merchant_by_id(order.merchant_id)
     fee = ledger.fee_of(order.total_fee, merchant.fee_rate_ppm)
     paid = replace(
         order,
         trade_state=TradeState.SUCCESS,
-        transaction_id=ids.transaction_id(now),
+        transaction_id=order.transaction_id or ids.transaction_id(now),
         payer_openid=openid,
-        payer_id=payer.id,
+        payer_id=payer_id,
         bank_type=bank_type,
         cash_fee=order.total_fee,
         fee=fee,
@@ -137,8 +169,6 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
         updated_at=now,
     )
     tx.update_order(paid)
-    tx.post(ledger.payment(paid.transaction_id, source, merchant, order.total_fee, fee, now))
-    tx.enqueue_notification(
-        "payment", merchant.id, paid.id, paid.notify_url, payment_fields(paid), paid.sign_type, now
-    )
-    return PayResult(PayOutcome.SUCCESS, paid)
+    if merchant.env == LIVE:  # the sandbox keeps its own orders but moves no money (spec §1.6)
+        tx.post(ledger.payment(paid.transaction_id, source, merchant, order.total_fee, fee, now))
+    return PayOutcome.SUCCESS, paid

@@ -1,4 +1,4 @@
-"""The payment endpoints: unifiedorder, orderquery, closeorder (spec §4.2–§4.4).
+"""The payment endpoints: unifiedorder, orderquery, closeorder, micropay, reverse (spec §4).
 
 Imports: codes, wire.fields, spec.endpoint.
 """
@@ -96,6 +96,78 @@ ORDERQUERY = Endpoint(
     writes=False,
     errors=(ErrCode.ORDERNOTEXIST, ErrCode.APPID_MCHID_NOT_MATCH, ErrCode.SYSTEMERROR),
     int_fields=ORDER_INTS | {f"coupon_fee_{n}" for n in range(10)},
+)
+
+MICROPAY = Endpoint(
+    name="micropay",
+    path="/pay/micropay",
+    title="付款码支付 (charge a payment code, synchronously)",
+    request=(
+        *COMMON,
+        Field("device_info", Str(32), doc="Terminal / store id"),
+        Field("body", Str(128), required=True, doc="Product description"),
+        Field("detail", Json(6144), doc="Goods detail, JSON"),
+        Field("attach", Str(127), doc="Merchant data echoed back"),
+        Field("out_trade_no", Str(32, OUT_TRADE_NO), required=True, doc="Merchant order number"),
+        Field("total_fee", Fen(), required=True, doc="Amount in fen, at least 1"),
+        Field("fee_type", Choice(16, ("CNY",)), doc="Currency, CNY only"),
+        Field("spbill_create_ip", Ip(), required=True, doc="IP of the calling machine"),
+        Field("goods_tag", Str(32), doc="Coupon tag"),
+        Field("limit_pay", Choice(32, ("no_credit",)), doc="no_credit forbids credit cards"),
+        Field("time_start", Time14(), doc="Creation time, Beijing"),
+        Field("time_expire", Time14(), doc="At least 1 minute after the start"),
+        Field("receipt", Choice(8, ("Y",)), doc="Y shows an e-invoice entry"),
+        Field("auth_code", Str(128), required=True, doc="The payer's payment code, 18 digits"),
+        Field("profit_sharing", Choice(16, ("Y", "N")), doc="Y freezes funds for sharing"),
+        Field("scene_info", Json(256), doc="Store information, JSON"),
+        Field("version", Str(32), doc="1.0 for per-item discounts"),
+    ),
+    errors=(
+        ErrCode.SYSTEMERROR,
+        ErrCode.BANKERROR,
+        ErrCode.USERPAYING,
+        ErrCode.PARAM_ERROR,
+        ErrCode.ORDERPAID,
+        ErrCode.NOAUTH,
+        ErrCode.AUTHCODEEXPIRE,
+        ErrCode.NOTENOUGH,
+        ErrCode.NOTSUPORTCARD,
+        ErrCode.ORDERCLOSED,
+        ErrCode.ORDERREVERSED,
+        ErrCode.AUTH_CODE_ERROR,
+        ErrCode.AUTH_CODE_INVALID,
+        ErrCode.BUYER_MISMATCH,
+        ErrCode.OUT_TRADE_NO_USED,
+        ErrCode.INVALID_REQUEST,
+        ErrCode.TRADE_ERROR,
+        ErrCode.APPID_NOT_EXIST,
+        ErrCode.APPID_MCHID_NOT_MATCH,
+    ),
+    int_fields=ORDER_INTS,
+)
+
+REVERSE = Endpoint(
+    name="reverse",
+    path="/secapi/pay/reverse",
+    title="撤销订单 (reverse a micropay order; client certificate required)",
+    request=(
+        *COMMON,
+        Field("transaction_id", Str(32), doc="WeChat order number (preferred)"),
+        Field("out_trade_no", Str(32, OUT_TRADE_NO), doc="Merchant order number"),
+    ),
+    checks=(_one_order_id,),
+    needs_cert=True,
+    errors=(
+        ErrCode.SYSTEMERROR,
+        ErrCode.INVALID_TRANSACTIONID,
+        ErrCode.PARAM_ERROR,
+        ErrCode.REVERSE_EXPIRE,
+        ErrCode.INVALID_REQUEST,
+        ErrCode.TRADE_ERROR,
+        ErrCode.ORDERNOTEXIST,
+        ErrCode.APPID_NOT_EXIST,
+        ErrCode.APPID_MCHID_NOT_MATCH,
+    ),
 )
 
 CLOSEORDER = Endpoint(

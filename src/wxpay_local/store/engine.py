@@ -27,6 +27,10 @@ from wxpay_local.store.sql import POSTGRES, SQLITE, SqlTx
 T = TypeVar("T")
 
 TABLES = (
+    "auth_codes",
+    "merchant_certs",
+    "reports",
+    "short_urls",
     "delivery_attempts",
     "notifications",
     "postings",
@@ -104,6 +108,8 @@ class SqlStore:
         """One transaction: committed when the block ends, rolled back if it raises."""
         if self.is_postgres:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                if not write:  # one snapshot for every query of a read
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield SqlTx(cur, POSTGRES)
             return
         conn = self._sqlite()

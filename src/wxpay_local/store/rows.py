@@ -24,10 +24,18 @@ from wxpay_local.timefmt import from_millis, to_millis
 
 ORDER_COLUMNS = tuple(f.name for f in fields(Order))
 _ORDER_TIMES = frozenset(
-    {"created_at", "time_start", "time_expire", "prepay_expires_at", "time_end", "updated_at"}
+    {
+        "created_at",
+        "time_start",
+        "time_expire",
+        "prepay_expires_at",
+        "time_end",
+        "updated_at",
+        "password_deadline",
+    }
 )
 #: Stored as NULL when empty, so that their unique indexes ignore unpaid/handle-less orders.
-_NULL_WHEN_EMPTY = frozenset({"prepay_id", "qr_code", "transaction_id"})
+_NULL_WHEN_EMPTY = frozenset({"prepay_id", "qr_code", "transaction_id", "auth_code"})
 
 MERCHANT_COLUMNS = "id, mch_id, env, name, api_key, fee_rate_ppm, console_password"
 NOTIFICATION_COLUMNS = (
@@ -54,6 +62,8 @@ def order_params(order: Order) -> list[Any]:
             value = None
         elif isinstance(value, (TradeType, TradeState, SignType)):
             value = str(value)
+        elif isinstance(value, bool):
+            value = int(value)
         values.append(value)
     return values
 
@@ -67,6 +77,7 @@ def order_from_row(row: tuple[Any, ...]) -> Order:
     data["trade_type"] = TradeType(data["trade_type"])
     data["trade_state"] = TradeState(data["trade_state"])
     data["sign_type"] = SignType(data["sign_type"])
+    data["password_free"] = bool(data["password_free"])
     return Order(**data)
 
 

@@ -17,16 +17,18 @@ from wxpay_local.codes import SignType
 from wxpay_local.domain.ledger import is_balanced
 from wxpay_local.domain.model import (
     App,
+    AuthCode,
     Card,
     DeliveryAttempt,
     LedgerTxn,
     Merchant,
+    MerchantCert,
     Notification,
     Order,
     Payer,
 )
 from wxpay_local.store import rows
-from wxpay_local.timefmt import to_millis
+from wxpay_local.timefmt import from_millis, to_millis
 
 _ORDER_SELECT = "SELECT " + ", ".join(rows.ORDER_COLUMNS) + " FROM orders"
 _ORDER_INSERT_COLUMNS = [c for c in rows.ORDER_COLUMNS if c != "id"]
@@ -143,7 +145,7 @@ class SqlTx:
     # payers --------------------------------------------------------------------------------
     def insert_payer(self, name: str, pay_password: str) -> Payer:
         row = self._one(
-            "INSERT INTO payers (name, pay_password, password_policy) VALUES (?, ?, 'over_limit')"
+            "INSERT INTO payers (name, pay_password, password_policy) VALUES (?, ?, 'platform')"
             " RETURNING id, name, pay_password, password_policy",
             (name, pay_password),
         )
@@ -237,6 +239,71 @@ class SqlTx:
         values = rows.order_params(order)
         assignments = ", ".join(f"{c} = ?" for c in _ORDER_INSERT_COLUMNS)
         self._exec(f"UPDATE orders SET {assignments} WHERE id = ?", [*values[1:], values[0]])
+
+    def order_by_id(self, order_id: int, *, lock: bool = False) -> Order | None:
+        return self._order("id = ?", (order_id,), lock)
+
+    def retire_handles(self, order: Order) -> None:
+        for handle in (order.prepay_id, order.qr_code):
+            if handle:
+                self._exec(
+                    "INSERT INTO stale_handles (handle, order_id) VALUES (?, ?)"
+                    " ON CONFLICT (handle) DO NOTHING",
+                    (handle, order.id),
+                )
+
+    def order_by_stale_handle(self, handle: str) -> Order | None:
+        row = self._one("SELECT order_id FROM stale_handles WHERE handle = ?", (handle,))
+        return None if row is None else self.order_by_id(row[0])
+
+    def orders_awaiting_password(self, payer_id: int) -> list[Order]:
+        found = self._all(
+            f"{_ORDER_SELECT} WHERE payer_id = ? AND trade_state = 'USERPAYING' ORDER BY id DESC",
+            (payer_id,),
+        )
+        return [rows.order_from_row(r) for r in found]
+
+    def password_free_payments_since(self, payer_id: int, since: datetime) -> int:
+        row = self._one(
+            "SELECT COUNT(*) FROM orders WHERE payer_id = ? AND trade_type = 'MICROPAY'"
+            " AND password_free = 1 AND time_end >= ?",
+            (payer_id, to_millis(since)),
+        )
+        return int(row[0])
+
+    # payment codes -------------------------------------------------------------------------
+    def insert_auth_code(self, code: AuthCode) -> bool:
+        row = self._one(
+            "INSERT INTO auth_codes (auth_code, payer_id, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (auth_code) DO NOTHING RETURNING auth_code",
+            (code.auth_code, code.payer_id, to_millis(code.created_at), to_millis(code.expires_at)),
+        )
+        return row is not None
+
+    def auth_code(self, auth_code: str, *, lock: bool = False) -> AuthCode | None:
+        row = self._one(
+            "SELECT auth_code, payer_id, created_at, expires_at, used_at, order_id,"
+            " reserved_mch_id FROM auth_codes WHERE auth_code = ?" + ("{lock}" if lock else ""),
+            (auth_code,),
+        )
+        if row is None:
+            return None
+        return AuthCode(
+            auth_code=row[0],
+            payer_id=row[1],
+            created_at=from_millis(row[2]),
+            expires_at=from_millis(row[3]),
+            used_at=rows.dt(row[4]),
+            order_id=row[5],
+            reserved_mch_id=row[6] or "",
+        )
+
+    def update_auth_code(self, code: AuthCode) -> None:
+        self._exec(
+            "UPDATE auth_codes SET used_at = ?, order_id = ?, reserved_mch_id = ?"
+            " WHERE auth_code = ?",
+            (rows.ms(code.used_at), code.order_id, code.reserved_mch_id or None, code.auth_code),
+        )
 
     def orders(self, merchant_id: int | None, limit: int, offset: int) -> list[Order]:
         if merchant_id is None:
@@ -405,6 +472,100 @@ class SqlTx:
             " WHERE id = ?",
             (to_millis(at), notification_id),
         )
+
+    # reports and short URLs ----------------------------------------------------------------
+    def insert_report(self, mch_id: str, at: datetime, interface_url: str, fields: str) -> None:
+        self._exec(
+            "INSERT INTO reports (mch_id, at, interface_url, fields) VALUES (?, ?, ?, ?)",
+            (mch_id, to_millis(at), interface_url, fields),
+        )
+
+    def reports(self, mch_id: str, limit: int) -> list[dict[str, Any]]:
+        found = self._all(
+            "SELECT id, at, interface_url, fields FROM reports WHERE mch_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (mch_id, limit),
+        )
+        return [
+            {
+                "id": r[0],
+                "at": from_millis(r[1]).isoformat(),
+                "interface_url": r[2],
+                "fields": json.loads(r[3]),
+            }
+            for r in found
+        ]
+
+    def short_code_of(self, long_url: str) -> str | None:
+        row = self._one("SELECT code FROM short_urls WHERE long_url = ?", (long_url,))
+        return None if row is None else str(row[0])
+
+    def long_url_of(self, code: str) -> str | None:
+        row = self._one("SELECT long_url FROM short_urls WHERE code = ?", (code,))
+        return None if row is None else str(row[0])
+
+    def insert_short_url(self, code: str, long_url: str, mch_id: str, at: datetime) -> None:
+        self._exec(
+            "INSERT INTO short_urls (code, long_url, mch_id, created_at) VALUES (?, ?, ?, ?)",
+            (code, long_url, mch_id, to_millis(at)),
+        )
+
+    # merchant certificates -----------------------------------------------------------------
+    _CERT_COLUMNS = (
+        "id, mch_id, serial, cert_pem, key_pem, not_before, not_after, created_at, revoked_at"
+    )
+
+    @staticmethod
+    def _cert(row: Any) -> MerchantCert:
+        return MerchantCert(
+            id=row[0],
+            mch_id=row[1],
+            serial=row[2],
+            cert_pem=row[3],
+            key_pem=row[4],
+            not_before=from_millis(row[5]),
+            not_after=from_millis(row[6]),
+            created_at=from_millis(row[7]),
+            revoked_at=rows.dt(row[8]),
+        )
+
+    def insert_merchant_cert(self, cert: MerchantCert) -> MerchantCert:
+        row = self._one(
+            "INSERT INTO merchant_certs (mch_id, serial, cert_pem, key_pem, not_before,"
+            f" not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {self._CERT_COLUMNS}",
+            (
+                cert.mch_id,
+                cert.serial,
+                cert.cert_pem,
+                cert.key_pem,
+                to_millis(cert.not_before),
+                to_millis(cert.not_after),
+                to_millis(cert.created_at),
+            ),
+        )
+        return self._cert(row)
+
+    def merchant_cert(self, serial: str) -> MerchantCert | None:
+        row = self._one(
+            f"SELECT {self._CERT_COLUMNS} FROM merchant_certs WHERE serial = ?", (serial,)
+        )
+        return None if row is None else self._cert(row)
+
+    def merchant_certs(self, mch_id: str) -> list[MerchantCert]:
+        found = self._all(
+            f"SELECT {self._CERT_COLUMNS} FROM merchant_certs WHERE mch_id = ? ORDER BY id DESC",
+            (mch_id,),
+        )
+        return [self._cert(r) for r in found]
+
+    def revoke_merchant_certs(self, mch_id: str, at: datetime) -> None:
+        self._exec(
+            "UPDATE merchant_certs SET revoked_at = ? WHERE mch_id = ? AND revoked_at IS NULL",
+            (to_millis(at), mch_id),
+        )
+
+    def set_password_policy(self, payer_id: int, policy: str) -> None:
+        self._exec("UPDATE payers SET password_policy = ? WHERE id = ?", (policy, payer_id))
 
     # journal and settings ------------------------------------------------------------------
     def insert_journal(self, entries: Sequence[dict[str, Any]]) -> None:

@@ -66,6 +66,8 @@ def _check_body(op: Op, data: Any) -> dict[str, Any]:
         expected = _TYPES[schema["type"]]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ControlError(400, "BAD_FIELD", f"{name} must be of type {schema['type']}")
+        if isinstance(value, str) and ("\x00" in value or len(value) > 4096):
+            raise ControlError(400, "BAD_FIELD", f"{name} must be text of at most 4096 characters")
         if isinstance(value, int) and not -MAX_AMOUNT <= value <= MAX_AMOUNT:
             raise ControlError(400, "BAD_FIELD", f"{name} is out of range")
         if "enum" in schema and value not in schema["enum"]:

@@ -13,13 +13,6 @@ from typing import Any
 
 log = logging.getLogger("wxpay_local.journal")
 
-MAX_TEXT = 16 * 1024
-
-
-def clip(body: bytes) -> str:
-    text = body[:MAX_TEXT].decode("utf-8", "replace")
-    return text if len(body) <= MAX_TEXT else text + "…[truncated]"
-
 
 class Journal:
     def __init__(self, store: Any, flush_seconds: float = 0.2) -> None:

@@ -26,6 +26,13 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _HEADERS = [(b"content-type", b"text/xml; charset=utf-8")]
 
 
+def printable(body: bytes, limit: int = 16384) -> str:
+    """Body text for the journal: undecodable bytes replaced, NUL shown as \\x00 (PostgreSQL
+    text cannot hold NUL), long bodies clipped."""
+    text = body[:limit].decode("utf-8", "replace").replace("\x00", "\\x00")
+    return text if len(body) <= limit else text + "…[clipped]"
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The request body, or None once it exceeds ``limit`` bytes."""
     chunks: list[bytes] = []
@@ -85,8 +92,8 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
             "path": scope["path"],
             "endpoint": route.endpoint.name,
             "mch_id": outcome.mch_id,
-            "request": body.decode("utf-8", "replace")[:16384],
-            "response": outcome.body.decode("utf-8"),
+            "request": printable(body),
+            "response": printable(outcome.body),
             "return_code": outcome.return_code,
             "result_code": outcome.result_code,
             "err_code": outcome.err_code,

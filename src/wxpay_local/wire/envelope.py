@@ -42,6 +42,7 @@ def signed(
         fields["result_code"] = "FAIL"
         fields["err_code"] = str(outcome.err_code)
         fields["err_code_des"] = outcome.err_code_des
+        fields.update(outcome.fields)
     else:
         fields["result_code"] = "SUCCESS"
         for name, value in outcome.items():

@@ -428,8 +428,8 @@ def test_reentry_after_2h_issues_a_fresh_prepay_id(world: World) -> None:
     assert again.qr_code != first.qr_code
     assert again.prepay_expires_at == world.clock.now() + 2 * HOUR
     assert again.created_at == first.created_at
-    # the old handle is gone, the new one pays
-    assert world.pay(first, payer).outcome is PayOutcome.ORDER_NOT_FOUND
+    # the old handle reads as expired, the new one pays
+    assert world.pay(first, payer).outcome is PayOutcome.ORDER_EXPIRED
     assert world.pay(again, payer).outcome is PayOutcome.SUCCESS
 
 
