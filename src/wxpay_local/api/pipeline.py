@@ -224,6 +224,8 @@ def process(
                 warning = check_certificate(tx, platform, merchant, client)
             if not raw.get("sign"):
                 raise Fault(ReturnMsg.LACK_PARAMS, detail="required field sign is missing")
+            if len(raw["sign"]) > 64:
+                raise Fault(ReturnMsg.bad_length("sign"), detail="sign has more than 64 characters")
             if not signing.verify(raw, merchant.api_key, sign_type):
                 mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
                 sandboxed = route.env == SANDBOX and key_env == SANDBOX
