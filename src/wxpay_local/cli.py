@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,68 +33,87 @@ def _settings(args: argparse.Namespace) -> Settings:
         dispatcher=False if getattr(args, "no_dispatcher", False) else None,
         closeorder_min_age_seconds=getattr(args, "closeorder_min_age", None),
         durability=getattr(args, "durability", None),
+        tls_port=getattr(args, "tls_port", None),
+        require_client_cert=False if getattr(args, "no_client_cert", False) else None,
     )
 
 
-def _export(settings: Settings) -> None:
-    """Hand the settings to uvicorn's worker processes, which build the app from the env."""
-    os.environ["WXPAY_DATA_DIR"] = str(settings.data_dir)
-    os.environ["WXPAY_DATABASE_URL"] = settings.database_url
-    os.environ["WXPAY_NOTIFY_SCHEDULE"] = settings.notify_schedule
-    os.environ["WXPAY_HOST"] = settings.host
-    os.environ["WXPAY_PORT"] = str(settings.port)
-    os.environ["WXPAY_DISPATCHER"] = "1" if settings.dispatcher else "0"
-    os.environ["WXPAY_CLOSEORDER_MIN_AGE"] = str(settings.closeorder_min_age_seconds)
-    os.environ["WXPAY_DURABILITY"] = settings.durability
+def _run_loop(main: Any) -> None:
+    """Run a coroutine on uvloop when installed (the measured-fastest loop), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
-def app_from_env() -> Any:
-    """uvicorn factory for ``--workers`` > 1: every worker builds its app from the env."""
+def _serve_process(
+    settings: Settings, listeners: Any, sockets: list[Any] | None, log_level: str
+) -> None:
+    """One server process: the app on the HTTP and HTTPS listeners."""
+    import gc
+
     from wxpay_local.web import create_app
+    from wxpay_local.web.serve import serve, servers
 
-    env = os.environ
-    return create_app(
-        Settings.from_env(
-            host=env.get("WXPAY_HOST"),
-            port=int(env["WXPAY_PORT"]) if "WXPAY_PORT" in env else None,
-            dispatcher=env.get("WXPAY_DISPATCHER", "1") == "1",
-            closeorder_min_age_seconds=int(env.get("WXPAY_CLOSEORDER_MIN_AGE", "300")),
-        )
-    )
+    app = create_app(settings)
+    gc.freeze()  # start-up objects never need collecting again
+    _run_loop(serve(servers(app, listeners, log_level), sockets))
+
+
+def _bind(host: str, port: int) -> Any:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import multiprocessing
+    from datetime import datetime
 
     from wxpay_local.store import open_store
+    from wxpay_local.timefmt import SHANGHAI
+    from wxpay_local.web.serve import Listeners
+    from wxpay_local.web.tls import ensure_files
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.effective_database_url, durability=settings.durability)
     try:
         seeded = None if args.no_demo else demo.seed_if_empty(store, settings)
-        print(demo.banner(store, settings, seeded), flush=True)
+        tls = None
+        if settings.effective_tls_port:
+            tls = ensure_files(store, settings.data_dir, datetime.now(SHANGHAI))
+        print(demo.banner(store, settings, seeded, tls), flush=True)
     finally:
         store.close()
-    _export(settings)
-    uvicorn.run(
-        "wxpay_local.cli:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=False,
-        loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
-    )
+    listeners = Listeners(settings.host, settings.port, settings.effective_tls_port, tls)
+    if args.workers <= 1:
+        _serve_process(settings, listeners, None, args.log_level)
+        return 0
+    sockets = [_bind(settings.host, settings.port)]
+    if settings.effective_tls_port:
+        sockets.append(_bind(settings.host, settings.effective_tls_port))
+    spawn = multiprocessing.get_context("spawn")
+    workers = [
+        spawn.Process(target=_serve_process, args=(settings, listeners, sockets, args.log_level))
+        for _ in range(args.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(10)
     return 0
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -155,6 +175,8 @@ def _print(data: Any) -> None:
 
 
 def cmd_merchant(args: argparse.Namespace) -> int:
+    if args.action == "cert":
+        return _merchant_cert(args)
     if args.action == "create":
         body = {"name": args.name}
         if args.mch_id:
@@ -167,7 +189,53 @@ def cmd_merchant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merchant_cert(args: argparse.Namespace) -> int:
+    """Write the merchant's certificate files, as the platform's download gives them."""
+    import base64
+
+    if not args.mch_id_arg:
+        sys.exit("usage: wxpay-local merchant cert MCH_ID [--out DIR] [--rotate]")
+    mch_id = args.mch_id_arg
+    path = f"/_local/merchants/{mch_id}/cert"
+    data = _call(args, "POST", path + "/rotate", {}) if args.rotate else _call(args, "GET", path)
+    folder = Path(args.out or f"./wxpay-certs/{mch_id}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("apiclient_cert.pem", "apiclient_key.pem", "rootca.pem"):
+        (folder / name).write_text(data[name])
+    (folder / "apiclient_key.pem").chmod(0o600)
+    (folder / "apiclient_cert.p12").write_bytes(base64.b64decode(data["apiclient_cert.p12"]))
+    print(
+        f"certificate for merchant {mch_id}"
+        + (" (rotated: the old one no longer works)" if args.rotate else "")
+    )
+    print(f"  serial       {data['serial']}")
+    print(f"  valid        {data['not_before']}  to  {data['not_after']}")
+    for name in ("apiclient_cert.pem", "apiclient_key.pem", "apiclient_cert.p12", "rootca.pem"):
+        print(f"  {name:<18} {folder / name}")
+    print(f"  p12 password {data['p12_password']}")
+    print(f"  HTTPS        {data['https_url']}  (trust rootca.pem)")
+    return 0
+
+
+def _payer_id_of(args: argparse.Namespace, who: str) -> int:
+    if who.isdigit():
+        return int(who)
+    return int(_call(args, "GET", f"/_local/openids/{who}")["payer_id"])
+
+
 def cmd_payer(args: argparse.Namespace) -> int:
+    if args.action == "code":
+        payer_id = _payer_id_of(args, args.who or "")
+        code = _call(args, "POST", f"/_local/payers/{payer_id}/codes", {})
+        print(code["auth_code"])
+        print(f"valid until {code['expires_at']}, single use", file=sys.stderr)
+        return 0
+    if args.action == "confirm":
+        payer_id = _payer_id_of(args, args.who or "")
+        prompt: dict[str, Any] = {"cancel": True} if args.cancel else {"password": args.password}
+        answer = _call(args, "POST", f"/_local/payers/{payer_id}/confirm", prompt)
+        print(f"{answer['outcome']}: {answer['message']}")
+        return 0 if answer["outcome"] in ("SUCCESS", "CANCELLED") else 1
     if args.action == "create":
         body: dict[str, Any] = {"name": args.name, "balance": args.balance}
         if args.card:
@@ -182,7 +250,8 @@ def cmd_payer(args: argparse.Namespace) -> int:
             )
     else:
         params = {"appid": args.appid} if args.appid else None
-        _print(_call(args, "GET", f"/_local/payers/{args.payer_id}", params=params))
+        payer_id = _payer_id_of(args, args.who or "")
+        _print(_call(args, "GET", f"/_local/payers/{payer_id}", params=params))
     return 0
 
 
@@ -250,7 +319,19 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the platform (creates demo data on first run)")
     storage(serve)
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default 8700)")
+    serve.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="HTTPS port for /secapi/ with client certificates (default port+1; 0: no HTTPS)",
+    )
+    serve.add_argument(
+        "--no-client-cert",
+        action="store_true",
+        help="let /secapi/ calls through without a client certificate (the journal warns; "
+        "the real platform refuses them)",
+    )
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     serve.add_argument(
@@ -276,14 +357,25 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     merchant = remote(sub.add_parser("merchant", help="create or list merchants"))
-    merchant.add_argument("action", choices=["create", "list"])
+    merchant.add_argument("action", choices=["create", "list", "cert"])
+    merchant.add_argument("mch_id_arg", nargs="?", metavar="MCH_ID", help="with cert")
+    merchant.add_argument("--out", help="with cert: folder for the files")
+    merchant.add_argument("--rotate", action="store_true", help="with cert: issue a new one")
     merchant.add_argument("--name", default="Merchant")
     merchant.add_argument("--mch-id")
     merchant.set_defaults(func=cmd_merchant)
 
-    payer = remote(sub.add_parser("payer", help="create, list or show payers"))
-    payer.add_argument("action", choices=["create", "list", "show"])
-    payer.add_argument("payer_id", nargs="?", type=int)
+    payer = remote(
+        sub.add_parser(
+            "payer",
+            help="create, list, show payers; code: a payment code; "
+            "confirm: answer a micropay password prompt",
+        )
+    )
+    payer.add_argument("action", choices=["create", "list", "show", "code", "confirm"])
+    payer.add_argument("who", nargs="?", metavar="PAYER", help="payer id or one of its openids")
+    payer.add_argument("--password", help="with confirm: the payment password")
+    payer.add_argument("--cancel", action="store_true", help="with confirm: close the prompt")
     payer.add_argument("--name", default="Payer")
     payer.add_argument("--balance", type=int, default=0, help="fen")
     payer.add_argument("--card", action="append", help="bank_type, e.g. CMB_CREDIT (repeatable)")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from wxpay_local.codes import AppKind
 from wxpay_local.domain import setup
@@ -15,6 +17,9 @@ from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, App
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
+from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.web.certs import current_cert, write_files
+from wxpay_local.web.tls import TlsFiles, load_ca
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import encode
 
@@ -43,12 +48,14 @@ def seed_if_empty(store: SqlStore, settings: Settings) -> Seeded:
     return Seeded(created=True)
 
 
-def banner(store: SqlStore, settings: Settings, seeded: Seeded | None) -> str:
+def banner(
+    store: SqlStore, settings: Settings, seeded: Seeded | None, tls: TlsFiles | None = None
+) -> str:
     base = settings.base_url
-    lines = [
-        f"wxpay-local serving the WeChat Pay v2 API at {base}",
-        f"  data: {settings.effective_database_url}",
-    ]
+    lines = [f"wxpay-local serving the WeChat Pay v2 API at {base}"]
+    if tls is not None:
+        lines.append(f"  HTTPS (mutual TLS, /secapi/): {settings.tls_base_url}  CA: {tls.ca}")
+    lines.append(f"  data: {settings.effective_database_url}")
     with store.begin(write=False) as tx:
         merchant = tx.merchant(DEMO_MCH_ID, LIVE)
         if merchant is None:
@@ -56,6 +63,12 @@ def banner(store: SqlStore, settings: Settings, seeded: Seeded | None) -> str:
             return "\n".join(lines)
         apps = tx.apps_of(merchant.mch_id)
         payers = tx.payers()[:3]
+    cert_files: dict[str, Path] = {}
+    if tls is not None:
+        ca = load_ca(store, datetime.now(SHANGHAI))
+        with store.begin() as tx:
+            cert = current_cert(tx, ca, merchant.mch_id, merchant.name, datetime.now(SHANGHAI))
+        cert_files = write_files(cert, ca.cert_pem, settings.data_dir / "certs" / merchant.mch_id)
     if seeded is not None and seeded.created:
         lines.append("  first run: created the demo merchant and three demo payers")
     lines += [
@@ -63,6 +76,7 @@ def banner(store: SqlStore, settings: Settings, seeded: Seeded | None) -> str:
         f"  merchant  mch_id={merchant.mch_id}  api_key={merchant.api_key}",
         *[f"  app       appid={a.appid}  kind={a.kind}  secret={a.secret}" for a in apps],
         *[f"  payer     id={p.id}  name={p.name}  password={p.pay_password}" for p in payers],
+        *[f"  cert      {path}" for name, path in cert_files.items() if name != "rootca.pem"],
         "",
         "  Try it: place a NATIVE order (a signed unifiedorder, ready to paste):",
         "",

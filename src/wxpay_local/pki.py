@@ -173,23 +173,8 @@ def pkcs12_bundle(issued: Issued, ca_pem: str, password: str) -> bytes:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class PeerCert:
-    """What the server learned of a client certificate that passed the TLS handshake."""
-
-    serial: str
-    common_name: str
-    not_before: datetime
-    not_after: datetime
-
-
-def peer_cert(der: bytes) -> PeerCert:
+def peer_identity(der: bytes) -> tuple[str, str]:
+    """(serial in uppercase hex, subject CN) of a DER certificate."""
     cert = x509.load_der_x509_certificate(der)
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    common_name = str(names[0].value) if names else ""
-    return PeerCert(
-        serial=format(cert.serial_number, "X"),
-        common_name=common_name,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-    )
+    return format(cert.serial_number, "X"), str(names[0].value) if names else ""

@@ -17,6 +17,10 @@ class Settings:
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8700
+    #: The HTTPS port (mutual TLS for /secapi/); None: port + 1; 0: no HTTPS listener.
+    tls_port: int | None = None
+    #: /secapi/ paths demand the merchant's client certificate (the platform's rule).
+    require_client_cert: bool = True
     #: Public base URL used in code_url / mweb_url pages (defaults to http://host:port).
     public_url: str = ""
     notify_schedule: str = "wechat"
@@ -35,6 +39,14 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or str(self.data_dir / "wxpay.sqlite3")
+
+    @property
+    def effective_tls_port(self) -> int:
+        return self.port + 1 if self.tls_port is None else self.tls_port
+
+    @property
+    def tls_base_url(self) -> str:
+        return f"https://{self.host}:{self.effective_tls_port}"
 
     @property
     def base_url(self) -> str:

@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import Client
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
+from wxpay_local.timefmt import SHANGHAI
 from wxpay_local.web import App, create_app
+from wxpay_local.web.serve import Listeners, serve, servers
+from wxpay_local.web.tls import TlsFiles, ensure_files
 
 T = TypeVar("T")
 
@@ -45,23 +50,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+def live_server(
+    app: Any, port: int | None = None, *, tls_port: int = 0, tls_files: TlsFiles | None = None
+) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (and HTTPS on tls_port) in a thread."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    found = servers(app, Listeners("127.0.0.1", port, tls_port, tls_files), "warning")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(serve(found, signals=False),), daemon=True
+    )
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
+    deadline = time.monotonic() + 15
+    while not all(server.started for server in found):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(10)
+        found[0].should_exit = True
+        thread.join(15)
+        loop.close()
 
 
 class _LoopTransport(httpx.BaseTransport):
@@ -106,6 +116,9 @@ class Harness:
         self.app = app
         self.http = http
         self.base_url = base_url
+        #: The HTTPS listener (live harnesses only) and the CA file that signs its certificate.
+        self.tls_url = ""
+        self.ca_file: Path | None = None
 
     @classmethod
     @contextmanager
@@ -114,14 +127,19 @@ class Harness:
     ) -> Iterator[Harness]:
         settings = settings or Settings(notify_timeout_seconds=2.0)
         if live:
-            port = free_port()
-            settings = _with(settings, port=port)
-            app = create_app(settings, store=store)
-            with (
-                live_server(app, port) as base,
-                httpx.Client(base_url=base, timeout=30, trust_env=False) as http,
-            ):
-                yield cls(app, http, base)
+            port, tls_port = free_port(), free_port()
+            with tempfile.TemporaryDirectory(prefix="wxpay-tls-") as folder:
+                settings = _with(settings, port=port, tls_port=tls_port, data_dir=Path(folder))
+                tls = ensure_files(store, settings.data_dir, datetime.now(SHANGHAI))
+                app = create_app(settings, store=store)
+                with (
+                    live_server(app, port, tls_port=tls_port, tls_files=tls) as base,
+                    httpx.Client(base_url=base, timeout=30, trust_env=False) as http,
+                ):
+                    harness = cls(app, http, base)
+                    harness.tls_url = settings.tls_base_url
+                    harness.ca_file = tls.ca
+                    yield harness
         else:
             app = create_app(settings, store=store)
             with (

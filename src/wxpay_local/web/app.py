@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -48,6 +49,7 @@ class App:
                 closeorder_min_age=timedelta(seconds=settings.closeorder_min_age_seconds)
             ),
             base_url=settings.base_url,
+            require_client_cert=settings.require_client_cert,
         )
         self.handlers = HANDLERS
         self.routes = build_routes()
@@ -59,7 +61,19 @@ class App:
             timeout=settings.notify_timeout_seconds,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._ca: Any = None
         self.control = Starlette(routes=control.routes(self))
+
+    def certificate_authority(self) -> Any:
+        """The platform CA (created in the database on first use), cached per process."""
+        if self._ca is None:
+            from datetime import datetime
+
+            from wxpay_local.timefmt import SHANGHAI
+            from wxpay_local.web.tls import load_ca
+
+            self._ca = load_ca(self.store, datetime.now(SHANGHAI))
+        return self._ca
 
     # the shared test clock -----------------------------------------------------------------
     def load_clock(self) -> None:

@@ -23,6 +23,8 @@ from wxpay_local.domain.model import LIVE
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.web import views
 
+SHORT_PREFIX = "weixin://wxpay/s/"
+
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
 
@@ -247,10 +249,15 @@ async def pay(app: App, request: Request, data: dict[str, Any]) -> Any:
                 if found is None:
                     raise ControlError(404, "NOT_FOUND", "give payer_id or a known openid")
                 payer_id = found[0].id
+            code_url = data.get("code_url", "")
+            if code_url.startswith(SHORT_PREFIX):  # a /tools/shorturl link: resolve it first
+                code_url = tx.long_url_of(code_url.removeprefix(SHORT_PREFIX)) or ""
+                if not code_url:
+                    raise ControlError(404, "NOT_FOUND", "no such short URL")
             req = PayRequest(
                 payer_id=payer_id,
                 prepay_id=data.get("prepay_id", ""),
-                qr_code=_qr_code(data["code_url"]) if data.get("code_url") else "",
+                qr_code=_qr_code(code_url) if code_url else "",
                 card_id=data.get("card_id"),
                 password=data.get("password"),
                 cancel=action == "cancel",
@@ -574,11 +581,17 @@ OPS: tuple[Op, ...] = (
 )
 
 
+def all_ops() -> tuple[Op, ...]:
+    from wxpay_local.web.control_extra import EXTRA_OPS
+
+    return OPS + EXTRA_OPS
+
+
 def openapi() -> dict[str, Any]:
     from wxpay_local import __version__
 
     paths: dict[str, Any] = {}
-    for op in OPS:
+    for op in all_ops():
         entry: dict[str, Any] = {
             "summary": op.summary,
             "operationId": op.handler.__name__,
@@ -626,7 +639,7 @@ def openapi() -> dict[str, Any]:
 
 
 def routes(app: App) -> list[Route]:
-    table = [Route(op.path, _endpoint(app, op), methods=[op.method]) for op in OPS]
+    table = [Route(op.path, _endpoint(app, op), methods=[op.method]) for op in all_ops()]
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi())

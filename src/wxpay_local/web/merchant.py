@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from wxpay_local import pki
+from wxpay_local.api.context import PLAIN_HTTP, ClientTls, PeerCert
 from wxpay_local.api.pipeline import Outcome, Route, process
 from wxpay_local.codes import Fault, ReturnMsg
 from wxpay_local.wire import envelope
@@ -24,6 +26,17 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _HEADERS = [(b"content-type", b"text/xml; charset=utf-8")]
+
+
+def client_tls(scope: Scope) -> ClientTls:
+    """How the request came: plain HTTP, or TLS with (or without) a client certificate."""
+    if scope.get("scheme") != "https":
+        return PLAIN_HTTP
+    der = scope.get("extensions", {}).get("tls", {}).get("client_cert_der")
+    if der is None:
+        return ClientTls(tls=True)
+    serial, common_name = pki.peer_identity(der)
+    return ClientTls(tls=True, peer=PeerCert(serial, common_name))
 
 
 def printable(body: bytes, limit: int = 16384) -> str:
@@ -80,8 +93,9 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
             )
         else:
             body = read
+            client = client_tls(scope) if route.endpoint.needs_cert else PLAIN_HTTP
             outcome = await app.store.run(
-                lambda: process(app.store, app.platform, app.handlers, route, body),
+                lambda: process(app.store, app.platform, app.handlers, route, body, client),
                 write=route.endpoint.writes,
             )
     await send_xml(send, outcome.body)

@@ -1,0 +1,252 @@
+"""Control-plane operations for payment codes, the password prompt, certificates and reports.
+
+Imports: domain, web.control, web.certs, web.tls, starlette.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from wxpay_local.domain import micropay, paycodes
+from wxpay_local.domain.model import LIVE, MerchantCert
+from wxpay_local.domain.payer import PayOutcome
+from wxpay_local.web import certs, views
+from wxpay_local.web.control import _B, _I, _S, ControlError, Op, _int, _payer_id
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+
+# payment codes and the password prompt ------------------------------------------------------
+async def new_code(app: App, request: Request, data: dict[str, Any]) -> Any:
+    payer_id = _payer_id(request)
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            if tx.payer(payer_id) is None:
+                raise ControlError(404, "NOT_FOUND", f"no payer {payer_id}")
+            code = paycodes.issue_code(tx, app.clock, app.ids, payer_id)
+        return {"auth_code": code.auth_code, "expires_at": views.iso(code.expires_at)}
+
+    return await app.store.run(work)
+
+
+async def pending(app: App, request: Request, data: dict[str, Any]) -> Any:
+    payer_id = _payer_id(request)
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return [
+                views.order_view(o)
+                | {"order_id": o.id, "password_deadline": views.iso(o.password_deadline)}
+                for o in micropay.waiting_orders(tx, app.clock, payer_id)
+            ]
+
+    return {"orders": await app.store.run(work, write=False)}
+
+
+async def confirm(app: App, request: Request, data: dict[str, Any]) -> Any:
+    """Answer the password prompt of a micropay waiting for this payer (newest by default)."""
+    payer_id = _payer_id(request)
+    if not data.get("cancel") and "password" not in data:
+        raise ControlError(400, "MISSING_FIELD", "give password, or cancel: true")
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            waiting = micropay.waiting_orders(tx, app.clock, payer_id)
+            wanted = data.get("out_trade_no")
+            chosen = next((o for o in waiting if not wanted or o.out_trade_no == wanted), None)
+            if chosen is None:
+                return {
+                    "outcome": str(PayOutcome.ORDER_NOT_FOUND),
+                    "message": "没有等待输入密码的订单",
+                    "order": None,
+                }
+            outcome, order = micropay.confirm_payment(
+                tx,
+                app.clock,
+                app.ids,
+                chosen.id,
+                payer_id,
+                password=data.get("password"),
+                cancel=bool(data.get("cancel")),
+                card_id=data.get("card_id"),
+            )
+        return {
+            "outcome": str(outcome),
+            "message": outcome.message,
+            "order": None if order is None else views.order_view(order),
+        }
+
+    return await app.store.run(work)
+
+
+async def set_policy(app: App, request: Request, data: dict[str, Any]) -> Any:
+    payer_id = _payer_id(request)
+    policy = data["password_policy"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            if tx.payer(payer_id) is None:
+                raise ControlError(404, "NOT_FOUND", f"no payer {payer_id}")
+            tx.set_password_policy(payer_id, policy)
+        return {"payer_id": payer_id, "password_policy": policy}
+
+    return await app.store.run(work)
+
+
+# certificates ---------------------------------------------------------------------------------
+def _cert_view(cert: MerchantCert, ca_pem: str, app: App) -> dict[str, Any]:
+    return {
+        "mch_id": cert.mch_id,
+        "serial": cert.serial,
+        "not_before": views.iso(cert.not_before),
+        "not_after": views.iso(cert.not_after),
+        "apiclient_cert.pem": cert.cert_pem,
+        "apiclient_key.pem": cert.key_pem,
+        "apiclient_cert.p12": base64.b64encode(certs.p12(cert, ca_pem)).decode(),
+        "p12_password": cert.mch_id,
+        "rootca.pem": ca_pem,
+        "https_url": app.settings.tls_base_url,
+    }
+
+
+async def get_cert(app: App, request: Request, data: dict[str, Any]) -> Any:
+    mch_id = request.path_params["mch_id"]
+    ca = await app.store.run(app.certificate_authority)
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            merchant = tx.merchant(mch_id, LIVE)
+            if merchant is None:
+                raise ControlError(404, "NOT_FOUND", f"no merchant {mch_id}")
+            return certs.current_cert(tx, ca, mch_id, merchant.name, app.clock.now())
+
+    cert = await app.store.run(work)
+    return _cert_view(cert, ca.cert_pem, app)
+
+
+async def rotate_cert(app: App, request: Request, data: dict[str, Any]) -> Any:
+    from datetime import timedelta
+
+    mch_id = request.path_params["mch_id"]
+    days = data.get("valid_days")
+    if days is not None and not 1 <= days <= 3650:
+        raise ControlError(400, "BAD_FIELD", "valid_days is between 1 and 3650")
+    ca = await app.store.run(app.certificate_authority)
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            merchant = tx.merchant(mch_id, LIVE)
+            if merchant is None:
+                raise ControlError(404, "NOT_FOUND", f"no merchant {mch_id}")
+            valid = None if days is None else timedelta(days=days)
+            return certs.rotate(tx, ca, mch_id, merchant.name, app.clock.now(), valid)
+
+    cert = await app.store.run(work)
+    return _cert_view(cert, ca.cert_pem, app)
+
+
+async def get_ca(app: App, request: Request, data: dict[str, Any]) -> Any:
+    ca = await app.store.run(app.certificate_authority)
+    return {"ca.pem": ca.cert_pem, "https_url": app.settings.tls_base_url}
+
+
+# reports and short URLs ----------------------------------------------------------------------
+async def list_reports(app: App, request: Request, data: dict[str, Any]) -> Any:
+    mch_id = request.query_params.get("mch_id", "")
+    limit = _int(request.query_params.get("limit"), "limit", 50, 500)
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return tx.reports(mch_id, limit)
+
+    return {"reports": await app.store.run(work, write=False)}
+
+
+async def resolve_short(app: App, request: Request, data: dict[str, Any]) -> Any:
+    code = request.path_params["code"]
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return tx.long_url_of(code)
+
+    long_url = await app.store.run(work, write=False)
+    if long_url is None:
+        raise ControlError(404, "NOT_FOUND", f"no short URL {code}")
+    return {"short_url": f"weixin://wxpay/s/{code}", "long_url": long_url}
+
+
+async def whose_openid(app: App, request: Request, data: dict[str, Any]) -> Any:
+    openid = request.path_params["openid"]
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return tx.payer_by_openid(openid)
+
+    found = await app.store.run(work, write=False)
+    if found is None:
+        raise ControlError(404, "NOT_FOUND", f"no payer has openid {openid}")
+    return {"payer_id": found[0].id, "name": found[0].name, "appid": found[1]}
+
+
+EXTRA_OPS: tuple[Op, ...] = (
+    Op(
+        "GET",
+        "/_local/openids/{openid}",
+        "Which payer (and app) an openid belongs to",
+        whose_openid,
+    ),
+    Op(
+        "POST",
+        "/_local/payers/{payer_id}/codes",
+        "A fresh payment code (auth_code, 18 digits, valid one minute, single use)",
+        new_code,
+    ),
+    Op(
+        "GET",
+        "/_local/payers/{payer_id}/pending",
+        "The payer's micropay orders waiting for the password",
+        pending,
+    ),
+    Op(
+        "POST",
+        "/_local/payers/{payer_id}/confirm",
+        "Answer the password prompt: password (right or wrong), or cancel",
+        confirm,
+        {"password": _S, "cancel": _B, "card_id": _I, "out_trade_no": _S},
+    ),
+    Op(
+        "POST",
+        "/_local/payers/{payer_id}/policy",
+        "When micropay asks this payer for the password: platform, always, never",
+        set_policy,
+        {"password_policy": {"type": "string", "enum": list(micropay.POLICIES)}},
+        ("password_policy",),
+    ),
+    Op(
+        "GET",
+        "/_local/merchants/{mch_id}/cert",
+        "The merchant's API certificate: PEM cert and key, PKCS#12 (base64, password mch_id)",
+        get_cert,
+    ),
+    Op(
+        "POST",
+        "/_local/merchants/{mch_id}/cert/rotate",
+        "Issue a new API certificate; the old one stops working",
+        rotate_cert,
+        {"valid_days": _I},
+    ),
+    Op("GET", "/_local/tls/ca", "The platform CA to trust for the HTTPS port", get_ca),
+    Op(
+        "GET",
+        "/_local/reports",
+        "交易保障 reports a merchant sent",
+        list_reports,
+        query=("mch_id", "limit"),
+    ),
+    Op("GET", "/_local/shorturl/{code}", "Resolve a weixin://wxpay/s/… short URL", resolve_short),
+)
