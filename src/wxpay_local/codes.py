@@ -85,6 +85,15 @@ class ErrCode(StrEnum):
     TRADE_ERROR = "TRADE_ERROR"
     INVALID_TRANSACTIONID = "INVALID_TRANSACTIONID"
     REVERSE_EXPIRE = "REVERSE_EXPIRE"
+    REFUND_FEE_MISMATCH = "REFUND_FEE_MISMATCH"
+    TRADE_OVERDUE = "TRADE_OVERDUE"
+    ERROR = "ERROR"
+    REFUNDNOTEXIST = "REFUNDNOTEXIST"
+    CERT_ERROR = "CERT_ERROR"
+    BIZERR_NEED_RETRY = "BIZERR_NEED_RETRY"
+    USER_ACCOUNT_ABNORMAL = "USER_ACCOUNT_ABNORMAL"
+    INVALID_REQ_TOO_MUCH = "INVALID_REQ_TOO_MUCH"
+    ORDER_NOT_READY = "ORDER_NOT_READY"
 
     @property
     def desc(self) -> str:
@@ -117,6 +126,15 @@ _ERR_DESC = {
     ErrCode.TRADE_ERROR: "交易错误",
     ErrCode.INVALID_TRANSACTIONID: "无效transaction_id",
     ErrCode.REVERSE_EXPIRE: "订单已超过撤销时间",
+    ErrCode.REFUND_FEE_MISMATCH: "订单金额或退款金额与之前请求不一致，请核实后再试",
+    ErrCode.TRADE_OVERDUE: "订单已经超过退款期限",
+    ErrCode.ERROR: "业务错误",
+    ErrCode.REFUNDNOTEXIST: "退款订单查询失败",
+    ErrCode.CERT_ERROR: "证书校验错误",
+    ErrCode.BIZERR_NEED_RETRY: "退款业务流程错误，需要商户触发重试来解决",
+    ErrCode.USER_ACCOUNT_ABNORMAL: "用户账户异常或已注销，不能原路退回，请使用其他方式进行退款。",
+    ErrCode.INVALID_REQ_TOO_MUCH: "无效请求过多",
+    ErrCode.ORDER_NOT_READY: "订单处理中，暂时无法退款，请稍后再试",
 }
 
 

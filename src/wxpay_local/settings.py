@@ -21,6 +21,8 @@ class Settings:
     tls_port: int | None = None
     #: /secapi/ paths demand the merchant's client certificate (the platform's rule).
     require_client_cert: bool = True
+    #: Seconds (platform clock) an accepted refund stays PROCESSING before it succeeds.
+    refund_settle_seconds: float = 5.0
     #: Public base URL used in code_url / mweb_url pages (defaults to http://host:port).
     public_url: str = ""
     notify_schedule: str = "wechat"

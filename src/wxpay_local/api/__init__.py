@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from wxpay_local.api import pay, sandbox, tools
+from wxpay_local.api import pay, refund, sandbox, tools
 from wxpay_local.api.context import Call, Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -14,6 +14,8 @@ HANDLERS: dict[str, Handler] = {
     "closeorder": pay.closeorder,
     "micropay": pay.micropay,
     "reverse": pay.reverse,
+    "refund": refund.refund,
+    "refundquery": refund.refundquery,
     "authcodetoopenid": tools.authcodetoopenid,
     "shorturl": tools.shorturl,
     "report": tools.report,

@@ -25,6 +25,8 @@ class Platform:
     base_url: str
     #: /secapi/ paths refuse requests without the merchant's live client certificate.
     require_client_cert: bool = True
+    #: How long an accepted refund stays PROCESSING before it succeeds (platform clock).
+    refund_settle_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,22 +12,39 @@ import httpx
 
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import Notification
-from wxpay_local.wire import signing
+from wxpay_local.wire import crypto, signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
 
 EXCERPT_CHARS = 300
 
 
 def render(notification: Notification, api_key: str, *, with_sign_type: bool = False) -> bytes:
-    """The notification body: alphabetical fields, strings in CDATA, amounts bare, signed.
+    """The notification body. Payments: alphabetical fields, strings in CDATA, amounts bare,
+    signed. Refunds: unsigned outer fields and ``req_info`` encrypted with the key (§5).
 
-    Every attempt renders the same bytes: the fields (nonce included) are fixed at payment time.
+    Every attempt renders the same bytes: the fields (nonce included) are fixed when the
+    notification is written.
     """
+    if notification.kind == "refund":
+        return render_refund(notification, api_key)
     fields: dict[str, str | int] = dict(sorted(notification.fields.items()))
     if with_sign_type and notification.sign_type is not SignType.MD5:
         fields["sign_type"] = str(notification.sign_type)
     fields["sign"] = signing.sign(fields, api_key, notification.sign_type)
     return encode(dict(sorted(fields.items())))
+
+
+def render_refund(notification: Notification, api_key: str) -> bytes:
+    outer = notification.fields
+    plaintext = crypto.root_document(outer["req_info"])
+    req_info = crypto.encrypt_req_info(plaintext, api_key)
+    return (
+        "<xml>\n<return_code>SUCCESS</return_code>\n"
+        f"<appid><![CDATA[{outer['appid']}]]></appid>\n"
+        f"<mch_id><![CDATA[{outer['mch_id']}]]></mch_id>\n"
+        f"<nonce_str><![CDATA[{outer['nonce_str']}]]></nonce_str>\n"
+        f"<req_info><![CDATA[{req_info}]]></req_info>\n</xml>"
+    ).encode()
 
 
 @dataclass(frozen=True, slots=True)

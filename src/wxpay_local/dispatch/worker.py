@@ -18,8 +18,10 @@ import httpx
 
 from wxpay_local.dispatch.delivery import deliver, render
 from wxpay_local.domain.clock import Clock
+from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import DeliveryAttempt, Notification
 from wxpay_local.domain.notify import SCHEDULES, next_attempt_at
+from wxpay_local.domain.refunds import settle_due
 from wxpay_local.timefmt import SHANGHAI
 
 log = logging.getLogger("wxpay_local.dispatch")
@@ -42,7 +44,9 @@ class Dispatcher:
         batch: int = 32,
         poll_interval: float = 0.25,
         wall: Callable[[], datetime] = wall_clock,
+        ids: Ids | None = None,
     ) -> None:
+        self.ids = ids or Ids()
         self.store = store
         self.clock = clock
         self.schedule = SCHEDULES[schedule]
@@ -90,8 +94,14 @@ class Dispatcher:
         )
         await self.store.run(lambda: self._record(notification, attempt))
 
+    def _settle_refunds(self) -> int:
+        with self.store.begin() as tx:
+            return settle_due(tx, self.clock, self.ids)
+
     async def tick(self) -> int:
-        """Deliver every notification due now; returns how many were attempted."""
+        """Settle refunds that are due, then deliver every notification due now; returns how
+        many notifications were attempted."""
+        await self.store.run(self._settle_refunds)
         claimed = await self.store.run(self._claim)
         if claimed:
             await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
 
@@ -25,6 +26,8 @@ class Merchant:
     fee_rate_ppm: int
     notify_sign_type_header: bool = False
     console_password: str = ""
+    #: Where refund notifications go when a refund request names no notify_url.
+    refund_notify_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,35 @@ class Order:
     auth_code: str = ""
     password_deadline: datetime | None = None
     password_free: bool = False
+    #: The card the order was paid with (None: the wallet).
+    card_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """One refund of a paid order: PROCESSING, then SUCCESS, CHANGE or REFUNDCLOSE."""
+
+    id: int
+    merchant_id: int
+    order_id: int
+    out_refund_no: str
+    refund_id: str
+    refund_fee: int
+    #: The share of the order's fee given back to the merchant with this refund.
+    fee_returned: int
+    refund_fee_type: str
+    refund_desc: str
+    refund_account: str
+    notify_url: str
+    refund_status: str
+    refund_channel: str
+    recv_account: str
+    request_source: str
+    sign_type: SignType
+    created_at: datetime
+    updated_at: datetime
+    settle_at: datetime | None = None
+    success_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +175,9 @@ class Notification:
     merchant_id: int
     order_id: int
     url: str
-    fields: dict[str, str | int]
+    #: payment: the notification's fields; refund: appid, mch_id, nonce_str and req_info (the
+    #: plaintext fields, encrypted when rendered).
+    fields: dict[str, Any]
     sign_type: SignType
     status: str  # pending, delivered, exhausted
     attempts: int

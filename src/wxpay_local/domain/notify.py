@@ -6,9 +6,10 @@ Imports: codes, domain.model, stdlib.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from wxpay_local.domain.model import Order
-from wxpay_local.timefmt import wire_time
+from wxpay_local.domain.model import Order, Refund
+from wxpay_local.timefmt import SHANGHAI, wire_time
 
 #: Waits before each retry, in seconds. The first delivery is immediate, so the current
 #: schedule makes 16 deliveries, the last 24 h 04 min after the first (refunds spec §4.5).
@@ -73,3 +74,31 @@ def payment_fields(order: Order) -> dict[str, str | int]:
         "transaction_id": order.transaction_id,
     }
     return {k: v for k, v in fields.items() if v != ""}
+
+
+def refund_fields(refund: Refund, order: Order, nonce: str) -> dict[str, Any]:
+    """A refund notification: the outer fields, and the plaintext of ``req_info`` (§5.4)."""
+    inner: dict[str, str | int] = {
+        "out_refund_no": refund.out_refund_no,
+        "out_trade_no": order.out_trade_no,
+        "refund_account": refund.refund_account,
+        "refund_fee": refund.refund_fee,
+        "refund_id": refund.refund_id,
+        "refund_recv_accout": refund.recv_account,  # sic: the platform's spelling
+        "refund_request_source": refund.request_source,
+        "refund_status": refund.refund_status,
+        "settlement_refund_fee": refund.refund_fee,
+        "settlement_total_fee": order.total_fee,
+        "total_fee": order.total_fee,
+        "transaction_id": order.transaction_id,
+    }
+    if refund.success_time is not None:
+        inner["success_time"] = refund.success_time.astimezone(SHANGHAI).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
+    return {
+        "appid": order.appid,
+        "mch_id": order.mch_id,
+        "nonce_str": nonce,
+        "req_info": dict(sorted(inner.items())),
+    }

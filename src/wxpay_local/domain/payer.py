@@ -167,6 +167,7 @@ def charge(
         fee=fee,
         time_end=now,
         updated_at=now,
+        card_id=card_id,
     )
     tx.update_order(paid)
     if merchant.env == LIVE:  # the sandbox keeps its own orders but moves no money (spec §1.6)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from wxpay_local.spec.endpoint import Endpoint, Field
 from wxpay_local.spec.pay import CLOSEORDER, MICROPAY, ORDERQUERY, REVERSE, UNIFIEDORDER
+from wxpay_local.spec.refund import REFUND, REFUNDQUERY
 from wxpay_local.spec.sandbox import GETSIGNKEY
 from wxpay_local.spec.tools import AUTHCODETOOPENID, REPORT, SHORTURL
 
@@ -17,6 +18,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     CLOSEORDER,
     MICROPAY,
     REVERSE,
+    REFUND,
+    REFUNDQUERY,
     AUTHCODETOOPENID,
     SHORTURL,
     REPORT,

@@ -37,7 +37,9 @@ _ORDER_TIMES = frozenset(
 #: Stored as NULL when empty, so that their unique indexes ignore unpaid/handle-less orders.
 _NULL_WHEN_EMPTY = frozenset({"prepay_id", "qr_code", "transaction_id", "auth_code"})
 
-MERCHANT_COLUMNS = "id, mch_id, env, name, api_key, fee_rate_ppm, console_password"
+MERCHANT_COLUMNS = (
+    "id, mch_id, env, name, api_key, fee_rate_ppm, console_password, refund_notify_url"
+)
 NOTIFICATION_COLUMNS = (
     "id, kind, merchant_id, order_id, url, fields, sign_type, status, attempts, created_at, "
     "next_attempt_at, first_attempt_at, delivered_at"
@@ -90,6 +92,7 @@ def merchant_from_row(row: tuple[Any, ...]) -> Merchant:
         api_key=row[4],
         fee_rate_ppm=row[5],
         console_password=row[6],
+        refund_notify_url=row[7],
     )
 
 

@@ -28,6 +28,7 @@ from wxpay_local.domain.model import (
     Payer,
 )
 from wxpay_local.store import rows
+from wxpay_local.store.sql_refunds import RefundStatements
 from wxpay_local.timefmt import from_millis, to_millis
 
 _ORDER_SELECT = "SELECT " + ", ".join(rows.ORDER_COLUMNS) + " FROM orders"
@@ -58,7 +59,7 @@ SQLITE = Dialect("?", "", "")
 POSTGRES = Dialect("%s", " FOR UPDATE", " FOR UPDATE SKIP LOCKED")
 
 
-class SqlTx:
+class SqlTx(RefundStatements):
     """One open transaction on one connection."""
 
     def __init__(self, cursor: Cursor, dialect: Dialect) -> None:

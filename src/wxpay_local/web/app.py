@@ -50,6 +50,7 @@ class App:
             ),
             base_url=settings.base_url,
             require_client_cert=settings.require_client_cert,
+            refund_settle_seconds=settings.refund_settle_seconds,
         )
         self.handlers = HANDLERS
         self.routes = build_routes()
@@ -59,6 +60,7 @@ class App:
             clock,
             schedule=settings.notify_schedule,
             timeout=settings.notify_timeout_seconds,
+            ids=ids,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None

@@ -306,6 +306,7 @@ async def get_order(app: App, request: Request, data: dict[str, Any]) -> Any:
             if order is None:
                 raise ControlError(404, "NOT_FOUND", f"no order {out_trade_no} at {mch_id}")
             view = views.order_view(order)
+            view["refunds"] = [views.refund_view(r) for r in tx.refunds_of(order.id)]
             view["notifications"] = [
                 views.notification_view(n, tx.attempts(n.id))
                 for n in tx.notifications(order_id=order.id)
@@ -326,6 +327,7 @@ async def get_ledger(app: App, request: Request, data: dict[str, Any]) -> Any:
 
 async def list_notifications(app: App, request: Request, data: dict[str, Any]) -> Any:
     mch_id = request.query_params.get("mch_id")
+    kind = request.query_params.get("kind")
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
@@ -336,6 +338,7 @@ async def list_notifications(app: App, request: Request, data: dict[str, Any]) -
             return [
                 views.notification_view(n, tx.attempts(n.id))
                 for n in tx.notifications(merchant_id=merchant_id)
+                if kind is None or n.kind == kind
             ]
 
     return {"notifications": await app.store.run(work, write=False)}
@@ -541,7 +544,7 @@ OPS: tuple[Op, ...] = (
         "/_local/notifications",
         "Notifications with every delivery attempt",
         list_notifications,
-        query=("mch_id",),
+        query=("mch_id", "kind"),
     ),
     Op(
         "POST",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from wxpay_local.domain import micropay, paycodes
+from wxpay_local.domain import micropay, paycodes, refunds
 from wxpay_local.domain.model import LIVE, MerchantCert
 from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.web import certs, views
@@ -193,7 +193,78 @@ async def whose_openid(app: App, request: Request, data: dict[str, Any]) -> Any:
     return {"payer_id": found[0].id, "name": found[0].name, "appid": found[1]}
 
 
+# refunds --------------------------------------------------------------------------------------
+async def order_refunds(app: App, request: Request, data: dict[str, Any]) -> Any:
+    mch_id, out_trade_no = request.path_params["mch_id"], request.path_params["out_trade_no"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            merchant = tx.merchant(mch_id, LIVE)
+            order = (
+                None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
+            )
+            if order is None:
+                raise ControlError(404, "NOT_FOUND", f"no order {out_trade_no} at {mch_id}")
+            refunds.settle_order(tx, app.clock, app.ids, order.id)
+            return [views.refund_view(r) for r in tx.refunds_of(order.id)]
+
+    return {"refunds": await app.store.run(work)}
+
+
+async def force_refund(app: App, request: Request, data: dict[str, Any]) -> Any:
+    """Decide a PROCESSING refund's outcome now (CHANGE → SUCCESS: handled by hand)."""
+    refund_id = request.path_params["refund_id"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            refund = tx.refund_by_any_id(refund_id)
+            if refund is None:
+                raise ControlError(404, "NOT_FOUND", f"no refund {refund_id}")
+            done = refunds.finish(tx, app.ids, refund, data["refund_status"], app.clock.now())
+            return views.refund_view(done)
+
+    answer = await app.store.run(work)
+    app.dispatcher.wake()
+    return answer
+
+
+async def set_refund_notify_url(app: App, request: Request, data: dict[str, Any]) -> Any:
+    mch_id = request.path_params["mch_id"]
+    url = data["refund_notify_url"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ControlError(400, "BAD_FIELD", "refund_notify_url is an http(s) URL or empty")
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            merchant = tx.merchant(mch_id, LIVE)
+            if merchant is None:
+                raise ControlError(404, "NOT_FOUND", f"no merchant {mch_id}")
+            tx.set_refund_notify_url(merchant.id, url)
+        return {"mch_id": mch_id, "refund_notify_url": url}
+
+    return await app.store.run(work)
+
+
 EXTRA_OPS: tuple[Op, ...] = (
+    Op(
+        "GET", "/_local/orders/{mch_id}/{out_trade_no}/refunds", "An order's refunds", order_refunds
+    ),
+    Op(
+        "POST",
+        "/_local/refunds/{refund_id}/outcome",
+        "Force a PROCESSING refund to SUCCESS, CHANGE or REFUNDCLOSE (CHANGE → SUCCESS too)",
+        force_refund,
+        {"refund_status": {"type": "string", "enum": ["SUCCESS", "CHANGE", "REFUNDCLOSE"]}},
+        ("refund_status",),
+    ),
+    Op(
+        "POST",
+        "/_local/merchants/{mch_id}/refund-notify-url",
+        "The merchant platform's refund notification URL (used when a refund names none)",
+        set_refund_notify_url,
+        {"refund_notify_url": _S},
+        ("refund_notify_url",),
+    ),
     Op(
         "GET",
         "/_local/openids/{openid}",

@@ -9,7 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from wxpay_local.domain import ledger
-from wxpay_local.domain.model import App, Card, DeliveryAttempt, Merchant, Notification, Order
+from wxpay_local.domain.model import (
+    App,
+    Card,
+    DeliveryAttempt,
+    Merchant,
+    Notification,
+    Order,
+    Refund,
+)
 from wxpay_local.domain.ports import Tx
 
 
@@ -98,11 +106,31 @@ def notification_view(n: Notification, attempts: list[DeliveryAttempt]) -> dict[
         "kind": n.kind,
         "url": n.url,
         "status": n.status,
-        "out_trade_no": n.fields.get("out_trade_no"),
-        "transaction_id": n.fields.get("transaction_id"),
+        "out_trade_no": n.fields.get("out_trade_no")
+        or n.fields.get("req_info", {}).get("out_trade_no"),
+        "transaction_id": n.fields.get("transaction_id")
+        or n.fields.get("req_info", {}).get("transaction_id"),
+        "refund_id": n.fields.get("req_info", {}).get("refund_id"),
         "sign_type": str(n.sign_type),
         "attempts": [attempt_view(a) for a in attempts],
         "created_at": iso(n.created_at),
         "next_attempt_at": iso(n.next_attempt_at),
         "delivered_at": iso(n.delivered_at),
+    }
+
+
+def refund_view(refund: Refund) -> dict[str, Any]:
+    return {
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.out_refund_no,
+        "refund_fee": refund.refund_fee,
+        "fee_returned": refund.fee_returned,
+        "refund_status": refund.refund_status,
+        "refund_account": refund.refund_account,
+        "refund_recv_accout": refund.recv_account,
+        "refund_desc": refund.refund_desc,
+        "notify_url": refund.notify_url or None,
+        "created_at": iso(refund.created_at),
+        "settle_at": iso(refund.settle_at),
+        "success_time": iso(refund.success_time),
     }
