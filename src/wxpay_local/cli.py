@@ -34,6 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         closeorder_min_age_seconds=getattr(args, "closeorder_min_age", None),
         durability=getattr(args, "durability", None),
         tls_port=getattr(args, "tls_port", None),
+        refund_settle_seconds=getattr(args, "refund_settle_seconds", None),
         require_client_cert=False if getattr(args, "no_client_cert", False) else None,
     )
 
@@ -276,6 +277,31 @@ def cmd_pay(args: argparse.Namespace) -> int:
     return 0 if answer["outcome"] == "SUCCESS" else 1
 
 
+def cmd_refund(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        if len(args.ids) != 2:
+            sys.exit("usage: wxpay-local refund list MCH_ID OUT_TRADE_NO")
+        mch_id, out_trade_no = args.ids
+        found = _call(args, "GET", f"/_local/orders/{mch_id}/{out_trade_no}/refunds")["refunds"]
+        if not found:
+            print("no refunds")
+        for r in found:
+            print(
+                f"{r['refund_id']}  {r['out_refund_no']:<20} {r['refund_fee']:>8} fen  "
+                f"{r['refund_status']:<11} {r['refund_recv_accout']}"
+            )
+        return 0
+    if len(args.ids) != 2:
+        sys.exit("usage: wxpay-local refund outcome REFUND_ID SUCCESS|CHANGE|REFUNDCLOSE")
+    refund_id, status = args.ids
+    _print(
+        _call(
+            args, "POST", f"/_local/refunds/{refund_id}/outcome", {"refund_status": status.upper()}
+        )
+    )
+    return 0
+
+
 def cmd_clock(args: argparse.Namespace) -> int:
     if args.action == "advance":
         seconds = _duration(args.amount)
@@ -302,7 +328,11 @@ def cmd_simple(args: argparse.Namespace) -> int:
         "journal": ("GET", "/_local/journal"),
     }
     method, path = routes[args.command]
-    params = {"failures": "1"} if getattr(args, "failures", False) else None
+    params: dict[str, str] = {}
+    if getattr(args, "failures", False):
+        params["failures"] = "1"
+    if getattr(args, "kind", None):
+        params["kind"] = args.kind
     _print(_call(args, method, path, {} if method == "POST" else None, params))
     return 0
 
@@ -340,6 +370,11 @@ def parser() -> argparse.ArgumentParser:
         help="do not deliver notifications here (run `wxpay-local worker`)",
     )
     serve.add_argument("--closeorder-min-age", type=int, help="seconds (platform: 300)")
+    serve.add_argument(
+        "--refund-settle-seconds",
+        type=float,
+        help="platform seconds before an accepted refund succeeds (default 5)",
+    )
     serve.add_argument(
         "--durability",
         choices=["full", "normal"],
@@ -390,6 +425,13 @@ def parser() -> argparse.ArgumentParser:
     pay.add_argument("--cancel", action="store_true", help="walk away instead of paying")
     pay.set_defaults(func=cmd_pay)
 
+    refund = remote(sub.add_parser("refund", help="an order's refunds, or force an outcome"))
+    refund.add_argument("action", choices=["list", "outcome"])
+    refund.add_argument(
+        "ids", nargs="*", help="list: MCH_ID OUT_TRADE_NO; outcome: REFUND_ID STATUS"
+    )
+    refund.set_defaults(func=cmd_refund)
+
     clock = remote(sub.add_parser("clock", help="show, advance (30s, 5m, 2h, 1d) or reset"))
     clock.add_argument("action", choices=["show", "advance", "real"])
     clock.add_argument("amount", nargs="?", default="0")
@@ -404,6 +446,8 @@ def parser() -> argparse.ArgumentParser:
         p = remote(sub.add_parser(name, help=text))
         if name == "journal":
             p.add_argument("--failures", action="store_true")
+        if name == "notifications":
+            p.add_argument("--kind", choices=["payment", "refund"])
         p.set_defaults(func=cmd_simple)
     return root
 
