@@ -141,11 +141,15 @@ _ERR_DESC = {
 class Fault(Exception):
     """The exchange failed: answered return_code=FAIL with return_msg, unsigned."""
 
-    def __init__(self, return_msg: str, *, detail: str | None = None) -> None:
+    def __init__(
+        self, return_msg: str, *, detail: str | None = None, error_code: str | None = None
+    ) -> None:
         super().__init__(return_msg)
         self.return_msg = return_msg
         #: An English explanation for the request journal (never sent on the wire).
         self.detail = detail
+        #: The bill downloads' numeric ``error_code`` (e.g. 20002 for No Bill Exist).
+        self.error_code = error_code
 
 
 class Rejected(Exception):

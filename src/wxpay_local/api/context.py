@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,20 @@ class Call:
         return "" if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file answer (bills): sent as it is produced, chunk by chunk, never held whole.
+
+    ``chunks`` is consumed after the request's transaction has ended; each ``next()`` opens
+    its own short read, so a million-row day streams in flat memory.
+    """
+
+    chunks: Iterator[bytes]
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 #: A handler returns the business fields of a SUCCESS answer, raises ``Rejected`` (nothing is
-#: written), or returns a ``Rejected`` (its writes are kept: e.g. a micropay left USERPAYING).
-Handler = Callable[[Call], Mapping[str, str | int] | Rejected]
+#: written), returns a ``Rejected`` (its writes are kept: e.g. a micropay left USERPAYING), or
+#: returns a ``Download``.
+Handler = Callable[[Call], Mapping[str, str | int] | Rejected | Download]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Handler, Platform
+from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Download, Handler, Platform
 from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
 from wxpay_local.domain.model import LIVE, SANDBOX, Merchant
 from wxpay_local.domain.ports import Store, Tx
@@ -58,13 +58,45 @@ class Outcome:
     message: str = ""
     mch_id: str = ""
     explanation: dict[str, Any] = field(default_factory=dict)
+    #: A file answer to stream instead of ``body``.
+    download: Download | None = None
+
+
+#: How bill downloads word the generic protocol failures (refunds spec §6.8).
+BILL_FAULTS = {
+    ReturnMsg.SIGN_ERROR: ("sign error", "20001"),
+    ReturnMsg.LACK_PARAMS: ("missing parameter", "20001"),
+    ReturnMsg.XML_FORMAT_ERROR: ("data format error", "20001"),
+    ReturnMsg.POST_DATA_EMPTY: ("empty post data", "20001"),
+    ReturnMsg.REQUIRE_POST_METHOD: ("require POST method", "20001"),
+    ReturnMsg.NOT_UTF8: ("data format error", "20001"),
+    ReturnMsg.BODY_TOO_LARGE: ("data format error", "20001"),
+    ReturnMsg.MCHID_NOT_EXIST: ("invalid parameter", "20001"),
+    ReturnMsg.SIGN_TYPE_ERROR: ("invalid parameter", "20001"),
+}
+
+
+def bill_fault(exc: Fault) -> Fault:
+    """The bill endpoints' wording of a protocol failure."""
+    if exc.error_code is not None:
+        return exc
+    if exc.return_msg.endswith("参数长度有误") or exc.return_msg.endswith("参数格式错误"):
+        field = exc.return_msg.removesuffix("参数长度有误").removesuffix("参数格式错误")
+        wording = (
+            ("nonce_str too long", "20001")
+            if field == "nonce_str"
+            else (f"invalid {field}", "20001")
+        )
+    else:
+        wording = BILL_FAULTS.get(exc.return_msg, ("invalid parameter", "20001"))
+    return Fault(wording[0], detail=exc.detail or exc.return_msg, error_code=wording[1])
 
 
 def _fault(exc: Fault, mch_id: str = "", **explanation: Any) -> Outcome:
     if exc.detail:
         explanation.setdefault("detail", exc.detail)
     return Outcome(
-        envelope.fault(exc.return_msg),
+        envelope.fault(exc.return_msg, exc.error_code),
         return_code="FAIL",
         message=exc.return_msg,
         mch_id=mch_id,
@@ -197,6 +229,30 @@ def process(
     client: ClientTls = PLAIN_HTTP,
 ) -> Outcome:
     """Run one merchant API request; never raises for anything a client can send."""
+    return reworded(route.endpoint, _process(store, platform, handlers, route, body, client))
+
+
+def reworded(endpoint: Endpoint, outcome: Outcome) -> Outcome:
+    """A protocol failure in the bill endpoints' own words (``sign error``, ``error_code``)."""
+    if (
+        endpoint.bill_faults
+        and outcome.return_code == "FAIL"
+        and b"<error_code>" not in outcome.body
+    ):
+        fault = bill_fault(Fault(outcome.message))
+        outcome.body = envelope.fault(fault.return_msg, fault.error_code)
+        outcome.message = fault.return_msg
+    return outcome
+
+
+def _process(
+    store: Store,
+    platform: Platform,
+    handlers: Mapping[str, Handler],
+    route: Route,
+    body: bytes,
+    client: ClientTls = PLAIN_HTTP,
+) -> Outcome:
     endpoint = route.endpoint
     if not body.strip():
         return _fault(Fault(ReturnMsg.POST_DATA_EMPTY, detail="the request body is empty"))
@@ -246,7 +302,9 @@ def process(
         return _fault(exc, mch_id)
     except Rejected as exc:
         return _refusal(exc, merchant, endpoint, raw, sign_type, platform, mch_id)
-    if isinstance(result, Rejected):
+    if isinstance(result, Download):
+        outcome = Outcome(b"", result_code="SUCCESS", mch_id=mch_id, download=result)
+    elif isinstance(result, Rejected):
         outcome = _refusal(result, merchant, endpoint, raw, sign_type, platform, mch_id)
     elif not endpoint.signed_response:
         outcome = Outcome(envelope.unsigned(result), result_code="SUCCESS", mch_id=mch_id)

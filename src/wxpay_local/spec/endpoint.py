@@ -38,6 +38,9 @@ class Endpoint:
     needs_cert: bool = False
     #: Whether the request may change state (a read-only transaction is used otherwise).
     writes: bool = True
+    #: Bill downloads answer protocol failures in their own words, with an ``error_code``
+    #: (``sign error``/20001 rather than 签名错误): see ``api.pipeline.BILL_FAULTS``.
+    bill_faults: bool = False
     signed_response: bool = True
     sign_types: tuple[SignType, ...] = (SignType.MD5, SignType.HMAC_SHA256)
     #: Response fields written bare (integers) rather than in CDATA.

@@ -1,12 +1,16 @@
 """The one implementation of ``domain.ports.Tx``, over SQL that SQLite and PostgreSQL share.
 
 Statements are written with ``?`` placeholders and ``{lock}`` where a row lock is taken; each
-dialect rewrites them once (cached). Imports: domain, store.rows, stdlib.
+dialect rewrites them once (cached). Merchants and app bindings, read on every request, are
+cached per process (``IdentityCache``). Imports: domain, store.rows, stdlib.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -33,12 +37,20 @@ from wxpay_local.timefmt import from_millis, to_millis
 
 _ORDER_SELECT = "SELECT " + ", ".join(rows.ORDER_COLUMNS) + " FROM orders"
 _ORDER_INSERT_COLUMNS = [c for c in rows.ORDER_COLUMNS if c != "id"]
+_MERCHANT_BY_MCH_ID = f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE mch_id = ? AND env = ?"
 
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+
+
+#: Statements that change what ``IdentityCache`` holds (merchant rows, app bindings).
+_CHANGES_IDENTITY = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+(?:merchants|app_bindings)\b",
+    re.IGNORECASE,
+)
 
 
 class Dialect:
@@ -49,26 +61,152 @@ class Dialect:
         self.lock_clause = lock_clause
         self.skip_locked = skip_locked
         self.sql = lru_cache(maxsize=256)(self._render)
+        #: (the statement, whether it changes a merchant or an app binding), cached.
+        self.plan = lru_cache(maxsize=512)(self._plan)
 
     def _render(self, template: str) -> str:
         text = template.replace("{lock}", self.lock_clause).replace("{skip}", self.skip_locked)
         return text.replace("?", self.placeholder) if self.placeholder != "?" else text
+
+    def _plan(self, template: str) -> tuple[str, bool]:
+        return self._render(template), _CHANGES_IDENTITY.match(template) is not None
 
 
 SQLITE = Dialect("?", "", "")
 POSTGRES = Dialect("%s", " FOR UPDATE", " FOR UPDATE SKIP LOCKED")
 
 
+class IdentityCache:
+    """Merchants by (mch_id, env) and app bindings (mch_id, appid), read on every merchant API
+    request, kept per process for at most ``ttl`` seconds.
+
+    Only what exists is cached (an unknown merchant or an unbound appid is always looked up), so
+    a merchant or binding created anywhere is seen at once. A change made in this process
+    (any statement on ``merchants`` or ``app_bindings``) empties the cache and turns it off
+    until its transaction has ended, then empties it again, before the caller is answered. A
+    change made by another process (another worker, the CLI) applies here within ``ttl``;
+    a request signed with a key this process has not seen yet is checked again against the
+    database (see ``api.pipeline``), so a new key works everywhere at once.
+    """
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._merchants: dict[tuple[str, str], tuple[float, Merchant]] = {}
+        self._bound: dict[tuple[str, str], float] = {}
+        #: Bumped by every change: a lookup that began before one must not fill the cache.
+        self._generation = 0
+        #: Transactions that changed identity rows and have not ended yet (cache off).
+        self._changing = 0
+        self._lock = threading.Lock()
+
+    def token(self) -> int | None:
+        """Taken before a database lookup, handed to ``put_*`` after it; None: do not cache."""
+        return None if self._changing else self._generation
+
+    def merchant(self, key: tuple[str, str]) -> Merchant | None:
+        if self._changing:
+            return None
+        hit = self._merchants.get(key)
+        if hit is None:
+            return None
+        if hit[0] < time.monotonic():
+            self._merchants.pop(key, None)
+            return None
+        return hit[1]
+
+    def put_merchant(self, key: tuple[str, str], merchant: Merchant, token: int | None) -> None:
+        with self._lock:
+            if token is not None and token == self._generation and not self._changing:
+                self._merchants[key] = (time.monotonic() + self.ttl, merchant)
+
+    def bound(self, key: tuple[str, str]) -> bool:
+        if self._changing:
+            return False
+        until = self._bound.get(key)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            self._bound.pop(key, None)
+            return False
+        return True
+
+    def put_bound(self, key: tuple[str, str], token: int | None) -> None:
+        with self._lock:
+            if token is not None and token == self._generation and not self._changing:
+                self._bound[key] = time.monotonic() + self.ttl
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._merchants.clear()
+            self._bound.clear()
+
+    def change_begins(self) -> None:
+        with self._lock:
+            self._changing += 1
+            self._generation += 1
+            self._merchants.clear()
+            self._bound.clear()
+
+    def change_ends(self) -> None:
+        with self._lock:
+            self._changing -= 1
+            self._generation += 1
+            self._merchants.clear()
+            self._bound.clear()
+
+
+class Session:
+    """One database transaction (shared by the requests of a group commit): whether it changed
+    cached identity rows, so that the cache stays off until it has ended."""
+
+    __slots__ = ("changed",)
+
+    def __init__(self) -> None:
+        self.changed = False
+
+    def change(self, cache: IdentityCache) -> None:
+        if not self.changed:
+            self.changed = True
+            cache.change_begins()
+
+    def end(self, cache: IdentityCache) -> None:
+        """Called once the transaction committed or rolled back."""
+        if self.changed:
+            self.changed = False
+            cache.change_ends()
+
+
 class SqlTx(RefundStatements):
     """One open transaction on one connection."""
 
-    def __init__(self, cursor: Cursor, dialect: Dialect) -> None:
+    def __init__(
+        self,
+        cursor: Cursor,
+        dialect: Dialect,
+        cache: IdentityCache | None = None,
+        session: Session | None = None,
+    ) -> None:
         self._cur = cursor
         self._dialect = dialect
+        self._cache = cache
+        self._session = session
 
     def _exec(self, template: str, params: Sequence[Any] = ()) -> Cursor:
-        self._cur.execute(self._dialect.sql(template), params)
+        sql, changes_identity = self._dialect.plan(template)
+        if changes_identity:
+            self.changes_identity()
+        self._cur.execute(sql, params)
         return self._cur
+
+    def changes_identity(self) -> None:
+        """This transaction changes merchants or app bindings: keep the cache out of it."""
+        if self._cache is None:
+            return
+        if self._session is not None:
+            self._session.change(self._cache)
+        else:
+            self._cache.clear()
 
     def _one(self, template: str, params: Sequence[Any] = ()) -> Any:
         return self._exec(template, params).fetchone()
@@ -78,11 +216,24 @@ class SqlTx(RefundStatements):
 
     # merchants and apps -------------------------------------------------------------------
     def merchant(self, mch_id: str, env: str) -> Merchant | None:
-        row = self._one(
-            f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE mch_id = ? AND env = ?",
-            (mch_id, env),
-        )
-        return None if row is None else rows.merchant_from_row(row)
+        cache = self._cache
+        if cache is not None:
+            hit = cache.merchant((mch_id, env))
+            if hit is not None:
+                return hit
+        return self.merchant_uncached(mch_id, env)
+
+    def merchant_uncached(self, mch_id: str, env: str) -> Merchant | None:
+        """The merchant as the database has it now (and cached again)."""
+        cache = self._cache
+        token = None if cache is None else cache.token()
+        row = self._one(_MERCHANT_BY_MCH_ID, (mch_id, env))
+        if row is None:
+            return None
+        merchant = rows.merchant_from_row(row)
+        if cache is not None:
+            cache.put_merchant((mch_id, env), merchant, token)
+        return merchant
 
     def merchant_by_id(self, merchant_id: int) -> Merchant:
         row = self._one(
@@ -130,10 +281,18 @@ class SqlTx(RefundStatements):
         )
 
     def is_bound(self, mch_id: str, appid: str) -> bool:
+        cache = self._cache
+        if cache is not None and cache.bound((mch_id, appid)):
+            return True
+        token = None if cache is None else cache.token()
         found = self._one(
             "SELECT 1 FROM app_bindings WHERE mch_id = ? AND appid = ?", (mch_id, appid)
         )
-        return found is not None
+        if found is None:
+            return False
+        if cache is not None:
+            cache.put_bound((mch_id, appid), token)
+        return True
 
     def apps_of(self, mch_id: str) -> list[App]:
         found = self._all(

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from wxpay_local import pki
-from wxpay_local.api.context import PLAIN_HTTP, ClientTls, PeerCert
-from wxpay_local.api.pipeline import Outcome, Route, process
+from wxpay_local.api.context import PLAIN_HTTP, ClientTls, Download, PeerCert
+from wxpay_local.api.pipeline import Outcome, Route, process, reworded
 from wxpay_local.codes import Fault, ReturnMsg
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import MAX_BODY_BYTES
@@ -70,16 +70,34 @@ async def send_xml(send: Send, body: bytes, status: int = 200) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def send_download(app: Any, send: Send, download: Download) -> None:
+    """Stream a file answer; each chunk is produced by a short read of its own."""
+    headers = [(b"content-type", download.content_type.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in download.headers]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    chunks = download.chunks
+    while True:
+        chunk = await app.store.run(lambda: next(chunks, None), write=False)
+        if chunk is None:
+            break
+        if chunk:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     started = time.perf_counter()
     method = scope["method"]
     body = b""
     if method != "POST":
-        outcome = Outcome(
-            envelope.fault(ReturnMsg.REQUIRE_POST_METHOD),
-            return_code="FAIL",
-            message=ReturnMsg.REQUIRE_POST_METHOD,
-            explanation={"detail": f"{method} is not allowed; use POST"},
+        outcome = reworded(
+            route.endpoint,
+            Outcome(
+                envelope.fault(ReturnMsg.REQUIRE_POST_METHOD),
+                return_code="FAIL",
+                message=ReturnMsg.REQUIRE_POST_METHOD,
+                explanation={"detail": f"{method} is not allowed; use POST"},
+            ),
         )
     else:
         read = await read_body(receive, MAX_BODY_BYTES)
@@ -98,7 +116,10 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
                 lambda: process(app.store, app.platform, app.handlers, route, body, client),
                 write=route.endpoint.writes,
             )
-    await send_xml(send, outcome.body)
+    if outcome.download is not None:
+        await send_download(app, send, outcome.download)
+    else:
+        await send_xml(send, outcome.body)
     app.journal.record(
         {
             "at": int(app.platform.clock.now().timestamp() * 1000),

@@ -19,8 +19,15 @@ from wxpay_local.wire.xml import encode
 _ECHOED = ("appid", "mch_id", "device_info")
 
 
-def fault(return_msg: str) -> bytes:
-    return encode({"return_code": "FAIL", "return_msg": return_msg})
+def fault(return_msg: str, error_code: str | None = None) -> bytes:
+    if error_code is None:
+        return encode({"return_code": "FAIL", "return_msg": return_msg})
+    # The bill downloads' layout: one element per line, error_code (not err_code) last.
+    return (
+        f"<xml><return_code><![CDATA[FAIL]]></return_code>\n"
+        f"<return_msg><![CDATA[{return_msg}]]></return_msg>\n"
+        f"<error_code><![CDATA[{error_code}]]></error_code>\n</xml>"
+    ).encode()
 
 
 def signed(
