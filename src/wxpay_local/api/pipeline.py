@@ -152,6 +152,19 @@ def _merchant(tx: Any, raw: Mapping[str, str], env: str) -> Merchant:
     return merchant
 
 
+def _verify_fresh(
+    tx: Any, raw: Mapping[str, str], merchant: Merchant, env: str, sign_type: SignType
+) -> tuple[Merchant, bool]:
+    """A signature that does not verify against the (per-process, briefly cached) merchant is
+    checked once more against the key the database holds now: a key changed by another process
+    works at once."""
+    reread = getattr(tx, "merchant_uncached", None)
+    fresh = None if reread is None else reread(merchant.mch_id, env)
+    if fresh is None or fresh.api_key == merchant.api_key:
+        return merchant, False
+    return fresh, signing.verify(raw, fresh.api_key, sign_type)
+
+
 def _refusal(
     exc: Rejected,
     merchant: Merchant | None,
@@ -161,6 +174,8 @@ def _refusal(
     platform: Platform,
     mch_id: str,
 ) -> Outcome:
+    if endpoint.refusal_fields:
+        exc.fields = {**dict(endpoint.refusal_fields), **exc.fields}
     if merchant is None or not endpoint.signed_response:
         fields = {
             "result_code": "FAIL",
@@ -282,7 +297,10 @@ def _process(
                 raise Fault(ReturnMsg.LACK_PARAMS, detail="required field sign is missing")
             if len(raw["sign"]) > 64:
                 raise Fault(ReturnMsg.bad_length("sign"), detail="sign has more than 64 characters")
-            if not signing.verify(raw, merchant.api_key, sign_type):
+            verified = signing.verify(raw, merchant.api_key, sign_type)
+            if not verified:
+                merchant, verified = _verify_fresh(tx, raw, merchant, key_env, sign_type)
+            if not verified:
                 mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
                 sandboxed = route.env == SANDBOX and key_env == SANDBOX
                 return _fault(

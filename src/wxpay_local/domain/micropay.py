@@ -16,7 +16,7 @@ from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, LedgerTxn, Merchant, Order, Payer
-from wxpay_local.domain.orders import effective_state, find_order
+from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.paycodes import live_code
 from wxpay_local.domain.payer import WALLET_BANK_TYPE, PayOutcome, charge
 from wxpay_local.domain.ports import Tx
@@ -239,8 +239,7 @@ def reverse(
     if found is None:
         if transaction_id:
             raise Rejected(ErrCode.INVALID_TRANSACTIONID, "无效transaction_id", recall="N")
-        find_order(tx, merchant, "", out_trade_no)  # raises ORDERNOTEXIST
-        raise AssertionError("unreachable")
+        raise Rejected(ErrCode.ORDERNOTEXIST, recall="N")
     order = effective_state(found, now)
     if order.trade_type is not TradeType.MICROPAY:
         raise Rejected(ErrCode.INVALID_REQUEST, "非付款码支付订单，请使用退款接口", recall="N")

@@ -16,7 +16,7 @@ from wxpay_local.domain.model import AuthCode
 from wxpay_local.domain.ports import Tx
 
 CODE_VALIDITY = timedelta(minutes=1)
-WECHAT_CODE = re.compile(r"1[0-5]\d{16}")
+WECHAT_CODE = re.compile(r"1[0-5][0-9]{16}")
 
 AUTH_CODE_USED = "101 每个二维码仅限使用一次，请刷新再试"
 AUTH_CODE_EXPIRED = "101 付款码已过期，请退出重试"

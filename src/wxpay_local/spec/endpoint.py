@@ -41,6 +41,9 @@ class Endpoint:
     #: Bill downloads answer protocol failures in their own words, with an ``error_code``
     #: (``sign error``/20001 rather than 签名错误): see ``api.pipeline.BILL_FAULTS``.
     bill_faults: bool = False
+    #: Fields every refusal of this endpoint carries unless the refusal sets them (reverse's
+    #: ``recall``, present in every return_code=SUCCESS answer).
+    refusal_fields: tuple[tuple[str, str], ...] = ()
     signed_response: bool = True
     sign_types: tuple[SignType, ...] = (SignType.MD5, SignType.HMAC_SHA256)
     #: Response fields written bare (integers) rather than in CDATA.

@@ -157,6 +157,7 @@ REVERSE = Endpoint(
     ),
     checks=(_one_order_id,),
     needs_cert=True,
+    refusal_fields=(("recall", "N"),),
     errors=(
         ErrCode.SYSTEMERROR,
         ErrCode.INVALID_TRANSACTIONID,

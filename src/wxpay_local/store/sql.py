@@ -416,6 +416,14 @@ class SqlTx(RefundStatements):
         row = self._one("SELECT order_id FROM stale_handles WHERE handle = ?", (handle,))
         return None if row is None else self.order_by_id(row[0])
 
+    def payer_micropay_order(self, payer_id: int, out_trade_no: str) -> Order | None:
+        return self._order(
+            "payer_id = ? AND out_trade_no = ? AND trade_type = 'MICROPAY'"
+            " ORDER BY id DESC LIMIT 1",
+            (payer_id, out_trade_no),
+            False,
+        )
+
     def orders_awaiting_password(self, payer_id: int) -> list[Order]:
         found = self._all(
             f"{_ORDER_SELECT} WHERE payer_id = ? AND trade_state = 'USERPAYING' ORDER BY id DESC",

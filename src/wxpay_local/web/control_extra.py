@@ -59,6 +59,8 @@ async def confirm(app: App, request: Request, data: dict[str, Any]) -> Any:
             waiting = micropay.waiting_orders(tx, app.clock, payer_id)
             wanted = data.get("out_trade_no")
             chosen = next((o for o in waiting if not wanted or o.out_trade_no == wanted), None)
+            if chosen is None and wanted:  # no longer waiting: say what became of it
+                chosen = tx.payer_micropay_order(payer_id, wanted)
             if chosen is None:
                 return {
                     "outcome": str(PayOutcome.ORDER_NOT_FOUND),
