@@ -267,9 +267,7 @@ F = TypeVar("F", bound=Callable[..., None])
 
 
 def judge_only(test: F) -> F:
-    on_sqlite = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
-    in_process = pytest.mark.parametrize("platform", ["inproc"], indirect=True)
-    marked: F = in_process(on_sqlite(test))
+    marked: F = pytest.mark.parametrize("platform", [("inproc", "sqlite")], indirect=True)(test)
     return marked
 
 

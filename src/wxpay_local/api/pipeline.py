@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Download, Handler, Platform
 from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
@@ -150,6 +151,15 @@ def _merchant(tx: Any, raw: Mapping[str, str], env: str) -> Merchant:
             raise Fault(SANDBOX_KEY_ERROR, detail="no sandbox key issued yet: call getsignkey")
         raise Fault(ReturnMsg.MCHID_NOT_EXIST, detail=f"no merchant with mch_id {mch_id}")
     return merchant
+
+
+def _verified(endpoint: Endpoint, raw: Mapping[str, str], key: str, sign_type: SignType) -> bool:
+    """The signature over the fields as received, or (spec §3.1, shorturl's long_url) over the
+    URL-decoded form of fields that travel URL-encoded."""
+    if signing.verify(raw, key, sign_type):
+        return True
+    decoded = {name: unquote(raw[name]) for name in endpoint.url_encoded_fields if name in raw}
+    return bool(decoded) and signing.verify({**raw, **decoded}, key, sign_type)
 
 
 def _verify_fresh(
@@ -297,7 +307,7 @@ def _process(
                 raise Fault(ReturnMsg.LACK_PARAMS, detail="required field sign is missing")
             if len(raw["sign"]) > 64:
                 raise Fault(ReturnMsg.bad_length("sign"), detail="sign has more than 64 characters")
-            verified = signing.verify(raw, merchant.api_key, sign_type)
+            verified = _verified(endpoint, raw, merchant.api_key, sign_type)
             if not verified:
                 merchant, verified = _verify_fresh(tx, raw, merchant, key_env, sign_type)
             if not verified:

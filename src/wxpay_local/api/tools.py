@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 from wxpay_local.api.context import Call
 from wxpay_local.domain import paycodes
@@ -28,6 +29,8 @@ def authcodetoopenid(call: Call) -> Fields:
 def shorturl(call: Call) -> Fields:
     """The same long URL always gets the same short one; it resolves forever."""
     long_url = call.values["long_url"]
+    if "://" not in long_url:  # sent URL-encoded for transport, as the docs tell clients to
+        long_url = unquote(long_url)
     code = call.tx.short_code_of(long_url)
     if code is None:
         code = call.platform.ids.nonce(8)

@@ -44,6 +44,8 @@ class Endpoint:
     #: Fields every refusal of this endpoint carries unless the refusal sets them (reverse's
     #: ``recall``, present in every return_code=SUCCESS answer).
     refusal_fields: tuple[tuple[str, str], ...] = ()
+    #: Fields clients may sign raw but send URL-encoded (shorturl's long_url, spec §3.1).
+    url_encoded_fields: tuple[str, ...] = ()
     signed_response: bool = True
     sign_types: tuple[SignType, ...] = (SignType.MD5, SignType.HMAC_SHA256)
     #: Response fields written bare (integers) rather than in CDATA.

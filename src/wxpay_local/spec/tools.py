@@ -35,6 +35,7 @@ SHORTURL = Endpoint(
     title="转换短链接 (shorten a weixin:// URL)",
     request=(*COMMON, Field("long_url", Str(512), required=True, doc="URL to shorten")),
     errors=(ErrCode.SYSTEMERROR, ErrCode.APPID_NOT_EXIST, ErrCode.APPID_MCHID_NOT_MATCH),
+    url_encoded_fields=("long_url",),
 )
 
 
