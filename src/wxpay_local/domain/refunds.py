@@ -178,15 +178,25 @@ def _fee_share(order: Order, refund_fee: int, refunded: int, fee_returned: int) 
     return min(share, order.fee - fee_returned)
 
 
-def finish(tx: Tx, ids: Ids, refund: Refund, status: str, now: datetime) -> Refund:
-    """Move a PROCESSING refund to a final state, with its money and its notification."""
+def finish(
+    tx: Tx, ids: Ids, refund: Refund, status: str, now: datetime, *, settling: bool = False
+) -> Refund:
+    """Move a PROCESSING refund to a final state, with its money and its notification.
+
+    The order row is locked first and the refund read again under it, so two settlers (the
+    dispatcher, a refundquery, the control plane) can never both pay one refund out.
+    """
+    order = tx.order_by_id(refund.order_id, lock=True)
+    current = tx.refund_by_any_id(refund.refund_id)
+    if order is None or current is None:
+        raise Rejected(ErrCode.SYSTEMERROR)
+    refund = current
+    if settling and refund.refund_status != "PROCESSING":
+        return refund  # another settler got there first
     if refund.refund_status != "PROCESSING":
         if refund.refund_status == "CHANGE" and status == "SUCCESS":
-            return _change_to_success(tx, refund, now)
+            return _change_to_success(tx, ids, refund, order, now)
         raise Rejected(ErrCode.PARAM_ERROR, f"refund is already {refund.refund_status}")
-    order = tx.order_by_id(refund.order_id, lock=True)
-    if order is None:
-        raise Rejected(ErrCode.SYSTEMERROR)
     merchant = tx.merchant_by_id(refund.merchant_id)
     done = replace(
         refund,
@@ -242,11 +252,8 @@ def _payer_account(order: Order) -> str:
     return f"external:bank:{order.bank_type}"
 
 
-def _change_to_success(tx: Tx, refund: Refund, now: datetime) -> Refund:
+def _change_to_success(tx: Tx, ids: Ids, refund: Refund, order: Order, now: datetime) -> Refund:
     """A CHANGE refund handled by hand in the merchant platform: paid out after all."""
-    order = tx.order_by_id(refund.order_id, lock=True)
-    if order is None:
-        raise Rejected(ErrCode.SYSTEMERROR)
     merchant = tx.merchant_by_id(refund.merchant_id)
     done = replace(
         refund,
@@ -272,6 +279,16 @@ def _change_to_success(tx: Tx, refund: Refund, now: datetime) -> Refund:
                 at=now,
             )
         )
+    if done.notify_url:
+        tx.enqueue_notification(
+            "refund",
+            merchant.id,
+            order.id,
+            done.notify_url,
+            refund_fields(done, order, ids.nonce_hex()),
+            done.sign_type,
+            now,
+        )
     return done
 
 
@@ -280,7 +297,7 @@ def settle_due(tx: Tx, clock: Clock, ids: Ids, limit: int = 100) -> int:
     now = clock.now()
     due = tx.due_refunds(now, limit)
     for refund in due:
-        finish(tx, ids, refund, "SUCCESS", refund.settle_at or now)
+        finish(tx, ids, refund, "SUCCESS", refund.settle_at or now, settling=True)
     return len(due)
 
 
@@ -289,7 +306,7 @@ def settle_order(tx: Tx, clock: Clock, ids: Ids, order_id: int) -> None:
     now = clock.now()
     for refund in tx.refunds_of(order_id):
         if refund.refund_status == "PROCESSING" and refund.settle_at and refund.settle_at <= now:
-            finish(tx, ids, refund, "SUCCESS", refund.settle_at)
+            finish(tx, ids, refund, "SUCCESS", refund.settle_at, settling=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,26 +32,27 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
 
-TABLES = (
-    "auth_codes",
-    "merchant_certs",
-    "reports",
-    "short_urls",
-    "delivery_attempts",
-    "notifications",
-    "postings",
-    "ledger_txns",
-    "accounts",
-    "journal",
-    "cards",
-    "openids",
-    "orders",
-    "app_bindings",
-    "apps",
-    "payers",
-    "merchants",
-    "settings",
-)
+
+def _children_first(cur: Any) -> list[str]:
+    """SQLite's tables ordered so that each comes before the tables its foreign keys name."""
+    cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    names = sorted(row[0] for row in cur.fetchall())
+    parents: dict[str, set[str]] = {}
+    for name in names:
+        cur.execute(f"PRAGMA foreign_key_list({name})")
+        parents[name] = {row[2] for row in cur.fetchall()} - {name}
+    ordered: list[str] = []
+    while len(ordered) < len(names):
+        ready = [
+            name
+            for name in names
+            if name not in ordered
+            and not any(name in parents[other] for other in names if other not in ordered)
+        ]
+        if not ready:  # a reference cycle: leave the rest to the database's own order
+            return ordered + [name for name in names if name not in ordered]
+        ordered += ready
+    return ordered
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -122,6 +123,14 @@ class SqlStore:
             # commits (WAL); an in-memory database has one connection and does it all inline.
             self._separate_reads = not memory
             self._commit_in_thread = not memory and durability == "full"
+            import os  # PERF-TOGGLE
+
+            if os.environ.get("PERF_COMMIT_INLINE"):  # PERF-TOGGLE
+                self._commit_in_thread = False  # PERF-TOGGLE
+            if os.environ.get("PERF_SHARED_READS"):  # PERF-TOGGLE
+                self._separate_reads = False  # PERF-TOGGLE
+            if os.environ.get("PERF_NO_CACHE"):  # PERF-TOGGLE
+                self.cache.ttl = -1.0  # PERF-TOGGLE
         self.migrate()
 
     # connections ---------------------------------------------------------------------------
@@ -430,13 +439,25 @@ class SqlStore:
         """Delete every row (the schema stays): the control plane's and tests' clean slate."""
         with self.begin() as tx:
             tx.changes_identity()  # every merchant and binding goes: forget the cached ones
-            for table in TABLES:
+            cur = tx._cur
+            # Every table the migrations made, read from the database itself, so a new table
+            # can never be forgotten here; foreign keys are checked once all are empty.
+            if self.is_postgres:
+                cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                tables = sorted(row[0] for row in cur.fetchall())
+            else:
+                tables = _children_first(cur)
+            for table in tables:
+                if table == "schema_version":
+                    continue
                 if table == "settings":  # the platform's CA is its identity, not test state
-                    tx._cur.execute("DELETE FROM settings WHERE key NOT LIKE 'pki.%'")
+                    cur.execute("DELETE FROM settings WHERE key NOT LIKE 'pki.%'")
+                elif self.is_postgres:
+                    cur.execute(f"TRUNCATE {table} RESTART IDENTITY CASCADE")
                 else:
-                    tx._cur.execute(f"DELETE FROM {table}")
+                    cur.execute(f"DELETE FROM {table}")
             if not self.is_postgres:
-                tx._cur.execute("DELETE FROM sqlite_sequence")
+                cur.execute("DELETE FROM sqlite_sequence")
 
     def close(self) -> None:
         if self._pool is not None:
