@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from wxpay_local import demo
+from wxpay_local import cli_bill, demo
 from wxpay_local.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8700"
@@ -36,6 +36,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         tls_port=getattr(args, "tls_port", None),
         refund_settle_seconds=getattr(args, "refund_settle_seconds", None),
         require_client_cert=False if getattr(args, "no_client_cert", False) else None,
+        bills_available_immediately=getattr(args, "bills_available_immediately", None) or None,
+        bill_generation_hour=getattr(args, "bill_generation_hour", None),
     )
 
 
@@ -380,6 +382,18 @@ def parser() -> argparse.ArgumentParser:
         choices=["full", "normal"],
         help="SQLite: full = fsync before answering (default), normal = faster",
     )
+    serve.add_argument(
+        "--bills-available-immediately",
+        action="store_true",
+        help="bills: today's (and yesterday's before the generation hour) download at once",
+    )
+    serve.add_argument(
+        "--bill-generation-hour",
+        type=int,
+        choices=range(24),
+        metavar="HOUR",
+        help="bills: yesterday's bill exists from this hour, platform time (default 9)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
 
@@ -431,6 +445,8 @@ def parser() -> argparse.ArgumentParser:
         "ids", nargs="*", help="list: MCH_ID OUT_TRADE_NO; outcome: REFUND_ID STATUS"
     )
     refund.set_defaults(func=cmd_refund)
+
+    cli_bill.add_parser(sub, remote)
 
     clock = remote(sub.add_parser("clock", help="show, advance (30s, 5m, 2h, 1d) or reset"))
     clock.add_argument("action", choices=["show", "advance", "real"])

@@ -36,6 +36,10 @@ class Settings:
     #: SQLite: "full" (fsync before answering, with group commit) or "normal".
     durability: str = "full"
     seed: int | None = None
+    #: Bills: today's bill (and yesterday's before the generation hour) can be downloaded at once.
+    bills_available_immediately: bool = False
+    #: Bills: the hour (platform time, Beijing) from which yesterday's bill exists.
+    bill_generation_hour: int = 9
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

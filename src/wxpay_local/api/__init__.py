@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from wxpay_local.api import pay, refund, sandbox, tools
+from wxpay_local.api import bills, pay, refund, sandbox, tools
 from wxpay_local.api.context import Call, Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -16,6 +16,8 @@ HANDLERS: dict[str, Handler] = {
     "reverse": pay.reverse,
     "refund": refund.refund,
     "refundquery": refund.refundquery,
+    "downloadbill": bills.downloadbill,
+    "downloadfundflow": bills.downloadfundflow,
     "authcodetoopenid": tools.authcodetoopenid,
     "shorturl": tools.shorturl,
     "report": tools.report,

@@ -27,6 +27,12 @@ class Platform:
     require_client_cert: bool = True
     #: How long an accepted refund stays PROCESSING before it succeeds (platform clock).
     refund_settle_seconds: float = 5.0
+    #: The store, for file answers that stream after the request's transaction (bills).
+    store: Any = None
+    #: Bills: today's bill and yesterday's before the generation hour are available at once.
+    bills_available_immediately: bool = False
+    #: Bills: the hour (platform time) at which yesterday's bill becomes available.
+    bill_generation_hour: int = 9
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ handler in ``wxpay_local.api``.
 
 from __future__ import annotations
 
+from wxpay_local.spec.bills import DOWNLOADBILL, DOWNLOADFUNDFLOW
 from wxpay_local.spec.endpoint import Endpoint, Field
 from wxpay_local.spec.pay import CLOSEORDER, MICROPAY, ORDERQUERY, REVERSE, UNIFIEDORDER
 from wxpay_local.spec.refund import REFUND, REFUNDQUERY
@@ -20,6 +21,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     REVERSE,
     REFUND,
     REFUNDQUERY,
+    DOWNLOADBILL,
+    DOWNLOADFUNDFLOW,
     AUTHCODETOOPENID,
     SHORTURL,
     REPORT,

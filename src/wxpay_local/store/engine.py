@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,6 +67,48 @@ def _migrations() -> list[tuple[int, str]]:
 def _statements(script: str) -> list[str]:
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+class _Read:
+    """A read on the read-only connection: no transaction to end, only the cursor to close
+    (which also ends the statement's read snapshot). A class, not a generator: it is on every
+    read request's path."""
+
+    __slots__ = ("_cur", "_tx")
+
+    def __init__(self, cur: sqlite3.Cursor, cache: IdentityCache) -> None:
+        self._cur = cur
+        self._tx = SqlTx(cur, SQLITE, cache)
+
+    def __enter__(self) -> SqlTx:
+        return self._tx
+
+    def __exit__(self, *exc: object) -> None:
+        self._cur.close()
+
+
+class _Savepoint:
+    """One caller's part of a group commit: its changes are released into the batch's
+    transaction, or rolled back alone if it raises."""
+
+    __slots__ = ("_cur", "_tx")
+
+    def __init__(self, cur: sqlite3.Cursor, cache: IdentityCache, session: Session) -> None:
+        self._cur = cur
+        self._tx = SqlTx(cur, SQLITE, cache, session)
+
+    def __enter__(self) -> SqlTx:
+        self._cur.execute("SAVEPOINT unit")
+        return self._tx
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        cur = self._cur
+        try:
+            if exc_type is not None:
+                cur.execute("ROLLBACK TO unit")
+            cur.execute("RELEASE unit")
+        finally:
+            cur.close()
 
 
 class _Batch:
@@ -123,14 +165,6 @@ class SqlStore:
             # commits (WAL); an in-memory database has one connection and does it all inline.
             self._separate_reads = not memory
             self._commit_in_thread = not memory and durability == "full"
-            import os  # PERF-TOGGLE
-
-            if os.environ.get("PERF_COMMIT_INLINE"):  # PERF-TOGGLE
-                self._commit_in_thread = False  # PERF-TOGGLE
-            if os.environ.get("PERF_SHARED_READS"):  # PERF-TOGGLE
-                self._separate_reads = False  # PERF-TOGGLE
-            if os.environ.get("PERF_NO_CACHE"):  # PERF-TOGGLE
-                self.cache.ttl = -1.0  # PERF-TOGGLE
         self.migrate()
 
     # connections ---------------------------------------------------------------------------
@@ -164,29 +198,26 @@ class SqlStore:
             self._local.reader = conn
         return conn
 
-    @contextmanager
-    def begin(self, *, write: bool = True) -> Iterator[SqlTx]:
+    def begin(self, *, write: bool = True) -> AbstractContextManager[SqlTx]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         On SQLite, a read (``write=False``) outside a group commit runs on the read-only
         connection without an explicit transaction: every SELECT is atomic and sees only
-        committed data. Inside a group commit everything runs in the batch's transaction.
+        committed data. Inside a group commit everything runs in the batch's transaction,
+        each caller in its own SAVEPOINT.
         """
         if self.is_postgres:
-            yield from self._pg(write)
-            return
+            return self._pg(write)
         conn = self._sqlite()
         if conn is self._batch_conn:
             assert self._batch_session is not None
-            yield from self._savepoint(conn.cursor(), self._batch_session)
-            return
+            return _Savepoint(conn.cursor(), self.cache, self._batch_session)
         if not write and self._separate_reads:
-            cur = self._reader().cursor()
-            try:
-                yield SqlTx(cur, SQLITE, self.cache)
-            finally:
-                cur.close()
-            return
+            return _Read(self._reader().cursor(), self.cache)
+        return self._transaction(conn, write)
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection, write: bool) -> Iterator[SqlTx]:
         if self._committing and conn is self._commit_conn:
             with self._commit_lock:  # wait for the commit thread to finish with conn
                 pass
@@ -204,6 +235,7 @@ class SqlStore:
             cur.close()
             session.end(self.cache)
 
+    @contextmanager
     def _pg(self, write: bool) -> Iterator[SqlTx]:
         session = Session()
         try:
@@ -213,19 +245,6 @@ class SqlStore:
                 yield SqlTx(cur, POSTGRES, self.cache, session)
         finally:
             session.end(self.cache)
-
-    def _savepoint(self, cur: sqlite3.Cursor, session: Session) -> Iterator[SqlTx]:
-        cur.execute("SAVEPOINT unit")
-        try:
-            yield SqlTx(cur, SQLITE, self.cache, session)
-        except BaseException:
-            cur.execute("ROLLBACK TO unit")
-            cur.execute("RELEASE unit")
-            raise
-        else:
-            cur.execute("RELEASE unit")
-        finally:
-            cur.close()
 
     # group commit --------------------------------------------------------------------------
     async def run(self, fn: Callable[[], T], *, write: bool = True) -> T:

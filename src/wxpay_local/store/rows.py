@@ -6,8 +6,10 @@ Imports: codes, domain.model, stdlib.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
@@ -23,6 +25,8 @@ from wxpay_local.domain.model import (
 from wxpay_local.timefmt import from_millis, to_millis
 
 ORDER_COLUMNS = tuple(f.name for f in fields(Order))
+#: Whether ``Order(*values)`` works (every field positional and in __init__), the fast way.
+_POSITIONAL = all(f.init and not f.kw_only for f in fields(Order))
 _ORDER_TIMES = frozenset(
     {
         "created_at",
@@ -54,33 +58,79 @@ def dt(millis: int | None) -> datetime | None:
     return None if millis is None else from_millis(millis)
 
 
+_order_values = attrgetter(*ORDER_COLUMNS)
+_ORDER_TIME_AT = tuple(i for i, name in enumerate(ORDER_COLUMNS) if name in _ORDER_TIMES)
+_NULL_WHEN_EMPTY_AT = tuple(i for i, name in enumerate(ORDER_COLUMNS) if name in _NULL_WHEN_EMPTY)
+_ORDER_OTHER_AT = tuple(
+    i
+    for i, name in enumerate(ORDER_COLUMNS)
+    if name not in _ORDER_TIMES and name not in _NULL_WHEN_EMPTY
+)
+_ORDER_ENUMS = tuple(
+    (ORDER_COLUMNS.index(name), {member.value: member for member in kind}, kind)
+    for name, kind in (
+        ("trade_type", TradeType),
+        ("trade_state", TradeState),
+        ("sign_type", SignType),
+    )
+)
+_PASSWORD_FREE_AT = ORDER_COLUMNS.index("password_free")
+
+
 def order_params(order: Order) -> list[Any]:
-    values: list[Any] = []
-    for name in ORDER_COLUMNS:
-        value = getattr(order, name)
-        if name in _ORDER_TIMES:
-            value = ms(value)
-        elif name in _NULL_WHEN_EMPTY and value == "":
-            value = None
-        elif isinstance(value, (TradeType, TradeState, SignType)):
-            value = str(value)
+    """The order's column values, in ``ORDER_COLUMNS`` order."""
+    values: list[Any] = list(_order_values(order))
+    for i in _ORDER_TIME_AT:
+        value = values[i]
+        if value is not None:
+            values[i] = to_millis(value)
+    for i in _NULL_WHEN_EMPTY_AT:
+        if values[i] == "":
+            values[i] = None
+    for i in _ORDER_OTHER_AT:
+        value = values[i]
+        kind = value.__class__
+        if kind is str or kind is int or value is None:
+            continue
+        if isinstance(value, (TradeType, TradeState, SignType)):
+            values[i] = str(value)
         elif isinstance(value, bool):
-            value = int(value)
-        values.append(value)
+            values[i] = int(value)
     return values
 
 
-def order_from_row(row: tuple[Any, ...]) -> Order:
-    data = dict(zip(ORDER_COLUMNS, row, strict=True))
-    for name in _ORDER_TIMES:
-        data[name] = dt(data[name])
-    for name in _NULL_WHEN_EMPTY:
-        data[name] = data[name] or ""
-    data["trade_type"] = TradeType(data["trade_type"])
-    data["trade_state"] = TradeState(data["trade_state"])
-    data["sign_type"] = SignType(data["sign_type"])
-    data["password_free"] = bool(data["password_free"])
-    return Order(**data)
+def order_from_row(row: Sequence[Any]) -> Order:
+    if len(row) != len(ORDER_COLUMNS):
+        raise ValueError(f"an order row has {len(ORDER_COLUMNS)} columns, not {len(row)}")
+    values = list(row)
+    for i in _ORDER_TIME_AT:
+        value = values[i]
+        if value is not None:
+            values[i] = from_millis(value)
+    for i in _NULL_WHEN_EMPTY_AT:
+        values[i] = values[i] or ""
+    for i, members, kind in _ORDER_ENUMS:
+        value = values[i]
+        member = members.get(value)
+        values[i] = kind(value) if member is None else member
+    values[_PASSWORD_FREE_AT] = bool(values[_PASSWORD_FREE_AT])
+    return _order(values)
+
+
+def _order(values: list[Any]) -> Order:
+    if _POSITIONAL:
+        return Order(*values)
+    return Order(**dict(zip(ORDER_COLUMNS, values, strict=True)))
+
+
+_ID_AT = ORDER_COLUMNS.index("id")
+
+
+def order_with_id(order: Order, order_id: int) -> Order:
+    """``dataclasses.replace(order, id=order_id)``, without its per-call field walk."""
+    values = list(_order_values(order))
+    values[_ID_AT] = order_id
+    return _order(values)
 
 
 def merchant_from_row(row: tuple[Any, ...]) -> Merchant:

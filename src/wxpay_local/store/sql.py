@@ -12,7 +12,6 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -32,16 +31,33 @@ from wxpay_local.domain.model import (
     Payer,
 )
 from wxpay_local.store import rows
+from wxpay_local.store.sql_bills import BillStatements
 from wxpay_local.store.sql_refunds import RefundStatements
 from wxpay_local.timefmt import from_millis, to_millis
 
 _ORDER_SELECT = "SELECT " + ", ".join(rows.ORDER_COLUMNS) + " FROM orders"
 _ORDER_INSERT_COLUMNS = [c for c in rows.ORDER_COLUMNS if c != "id"]
+_ORDER_ID_AT = rows.ORDER_COLUMNS.index("id")
+_ORDER_BY: dict[tuple[str, bool], str] = {}
+_ORDER_INSERT = (
+    f"INSERT INTO orders ({', '.join(_ORDER_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _ORDER_INSERT_COLUMNS)})"
+    " ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING id"
+)
+_ORDER_UPDATE = (
+    f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _ORDER_INSERT_COLUMNS)} WHERE id = ?"
+)
+_JOURNAL_INSERT = (
+    "INSERT INTO journal (at, method, path, endpoint, mch_id, request, response,"
+    " return_code, result_code, err_code, message, explanation, duration_us)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _MERCHANT_BY_MCH_ID = f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE mch_id = ? AND env = ?"
 
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params_seq: Any) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -177,7 +193,7 @@ class Session:
             cache.change_ends()
 
 
-class SqlTx(RefundStatements):
+class SqlTx(RefundStatements, BillStatements):
     """One open transaction on one connection."""
 
     def __init__(
@@ -362,7 +378,12 @@ class SqlTx(RefundStatements):
 
     # orders --------------------------------------------------------------------------------
     def _order(self, where: str, params: Sequence[Any], lock: bool) -> Order | None:
-        row = self._one(f"{_ORDER_SELECT} WHERE {where}" + ("{lock}" if lock else ""), params)
+        template = _ORDER_BY.get((where, lock))
+        if template is None:
+            template = f"{_ORDER_SELECT} WHERE {where}" + ("{lock}" if lock else "")
+            if len(_ORDER_BY) < 256:  # a handful of fixed conditions: each built once
+                _ORDER_BY[(where, lock)] = template
+        row = self._one(template, params)
         return None if row is None else rows.order_from_row(row)
 
     def order_by_out_trade_no(
@@ -386,19 +407,15 @@ class SqlTx(RefundStatements):
         return self._order("qr_code = ?", (qr_code,), lock)
 
     def insert_order(self, order: Order) -> Order | None:
-        values = rows.order_params(order)[1:]
-        marks = ", ".join("?" for _ in values)
-        row = self._one(
-            f"INSERT INTO orders ({', '.join(_ORDER_INSERT_COLUMNS)}) VALUES ({marks})"
-            " ON CONFLICT (merchant_id, out_trade_no) DO NOTHING RETURNING id",
-            values,
-        )
-        return None if row is None else replace(order, id=row[0])
+        values = rows.order_params(order)
+        del values[_ORDER_ID_AT]
+        row = self._one(_ORDER_INSERT, values)
+        return None if row is None else rows.order_with_id(order, row[0])
 
     def update_order(self, order: Order) -> None:
         values = rows.order_params(order)
-        assignments = ", ".join(f"{c} = ?" for c in _ORDER_INSERT_COLUMNS)
-        self._exec(f"UPDATE orders SET {assignments} WHERE id = ?", [*values[1:], values[0]])
+        values.append(values.pop(_ORDER_ID_AT))
+        self._exec(_ORDER_UPDATE, values)
 
     def order_by_id(self, order_id: int, *, lock: bool = False) -> Order | None:
         return self._order("id = ?", (order_id,), lock)
@@ -737,11 +754,11 @@ class SqlTx(RefundStatements):
 
     # journal and settings ------------------------------------------------------------------
     def insert_journal(self, entries: Sequence[dict[str, Any]]) -> None:
-        for entry in entries:
-            self._exec(
-                "INSERT INTO journal (at, method, path, endpoint, mch_id, request, response,"
-                " return_code, result_code, err_code, message, explanation, duration_us)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        if not entries:
+            return
+        self._cur.executemany(
+            self._dialect.sql(_JOURNAL_INSERT),
+            [
                 (
                     entry["at"],
                     entry["method"],
@@ -754,10 +771,14 @@ class SqlTx(RefundStatements):
                     entry["result_code"],
                     entry["err_code"],
                     entry["message"],
-                    json.dumps(entry["explanation"], ensure_ascii=False),
+                    "{}"
+                    if entry["explanation"] == {}
+                    else json.dumps(entry["explanation"], ensure_ascii=False),
                     entry["duration_us"],
-                ),
-            )
+                )
+                for entry in entries
+            ],
+        )
 
     def journal(
         self, mch_id: str | None, limit: int, before_id: int | None, only_failures: bool

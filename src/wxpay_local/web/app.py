@@ -8,6 +8,7 @@ Imports: everything below web.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from datetime import datetime, timedelta
@@ -51,6 +52,9 @@ class App:
             base_url=settings.base_url,
             require_client_cert=settings.require_client_cert,
             refund_settle_seconds=settings.refund_settle_seconds,
+            store=store,
+            bills_available_immediately=settings.bills_available_immediately,
+            bill_generation_hour=settings.bill_generation_hour,
         )
         self.handlers = HANDLERS
         self.routes = build_routes()
@@ -136,6 +140,7 @@ class App:
         await self.control(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        gc_before: tuple[int, int, int] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -145,11 +150,33 @@ class App:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                gc_before = _server_gc()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                _restore_gc(gc_before)
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+#: The server's garbage collector: requests free their objects by reference counting, so the
+#: young generation is collected every 10,000 net allocations instead of 700, and the older
+#: ones rarely; whatever exists once the server has started is frozen (never scanned again).
+SERVER_GC_THRESHOLDS = (10_000, 20, 100)
+
+
+def _server_gc() -> tuple[int, int, int]:
+    """Tune the collector for serving; returns the thresholds to restore at shutdown."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+    return (before[0], before[1], before[2])
+
+
+def _restore_gc(before: tuple[int, int, int] | None) -> None:
+    if before is not None:
+        gc.set_threshold(*before)
+    gc.unfreeze()  # collectable again (tests start and stop many servers in one process)
 
 
 def create_app(

@@ -106,7 +106,7 @@ def _endpoint(app: App, op: Op) -> Callable[[Request], Awaitable[Response]]:
             return JSONResponse({"error": exc.error, "message": exc.message}, exc.status)
         except Rejected as exc:
             return JSONResponse({"error": str(exc.err_code), "message": exc.err_code_des}, 400)
-        return JSONResponse(result)
+        return result if isinstance(result, Response) else JSONResponse(result)
 
     return endpoint
 
@@ -585,9 +585,10 @@ OPS: tuple[Op, ...] = (
 
 
 def all_ops() -> tuple[Op, ...]:
+    from wxpay_local.web.control_bills import BILL_OPS
     from wxpay_local.web.control_extra import EXTRA_OPS
 
-    return OPS + EXTRA_OPS
+    return OPS + EXTRA_OPS + BILL_OPS
 
 
 def openapi() -> dict[str, Any]:

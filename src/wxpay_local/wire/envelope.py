@@ -17,6 +17,8 @@ from wxpay_local.wire import signing
 from wxpay_local.wire.xml import encode
 
 _ECHOED = ("appid", "mch_id", "device_info")
+#: The fields written before nonce_str and sign.
+_LEADING = frozenset(("return_code", "return_msg", *_ECHOED))
 
 
 def fault(return_msg: str, error_code: str | None = None) -> bytes:
@@ -57,7 +59,7 @@ def signed(
                 fields[name] = value
     fields["sign"] = signing.sign(fields, key, sign_type)
     # Put sign right after nonce_str, where the platform writes it.
-    ordered = {k: v for k, v in fields.items() if k in ("return_code", "return_msg", *_ECHOED)}
+    ordered = {k: v for k, v in fields.items() if k in _LEADING}
     ordered["nonce_str"] = fields["nonce_str"]
     ordered["sign"] = fields["sign"]
     ordered.update((k, v) for k, v in fields.items() if k not in ordered)

@@ -15,12 +15,17 @@ from wxpay_local.codes import SignType
 
 def canonical_string(fields: Mapping[str, object]) -> str:
     """``k=v&...`` over every non-empty field but ``sign``, sorted by byte order (no key yet)."""
-    items = sorted(
-        (name, str(value))
-        for name, value in fields.items()
-        if name != "sign" and value is not None and str(value) != ""
-    )
-    return "&".join(f"{name}={value}" for name, value in items)
+    parts = []
+    for name in sorted(fields):  # names are unique: sorting them sorts the pairs
+        if name == "sign":
+            continue
+        value = fields[name]
+        if value is None:
+            continue
+        text = value if value.__class__ is str else str(value)
+        if text != "":
+            parts.append(f"{name}={text}")
+    return "&".join(parts)
 
 
 def sign(fields: Mapping[str, object], key: str, sign_type: SignType = SignType.MD5) -> str:
