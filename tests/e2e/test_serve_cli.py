@@ -58,6 +58,8 @@ def _serve(data_dir: Path) -> Iterator[Served]:
             str(data_dir),
             "--port",
             str(port),
+            "--tls-port",
+            str(free_port()),
             "--log-level",
             "warning",
         ],
@@ -68,7 +70,7 @@ def _serve(data_dir: Path) -> Iterator[Served]:
     )
     url = f"http://127.0.0.1:{port}"
     lines: list[str] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     assert process.stdout is not None
     while time.monotonic() < deadline:
         line = process.stdout.readline()

@@ -241,7 +241,7 @@ def _with(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.02) -> T:
     """Poll until predicate returns something truthy; fail loudly after timeout."""
     deadline = time.monotonic() + timeout
     while True:

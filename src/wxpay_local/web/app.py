@@ -25,7 +25,7 @@ from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.orders import OrderRules
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
-from wxpay_local.web import control, merchant
+from wxpay_local.web import control, merchant, pages
 from wxpay_local.web.journal import Journal
 from wxpay_local.web.merchant import Receive, Scope, Send
 
@@ -68,7 +68,8 @@ class App:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None
-        self.control = Starlette(routes=control.routes(self))
+        self._clock_version = 0
+        self.control = Starlette(routes=[*control.routes(self), *pages.routes(self)])
 
     def certificate_authority(self) -> Any:
         """The platform CA (created in the database on first use), cached per process."""
@@ -83,24 +84,42 @@ class App:
 
     # the shared test clock -----------------------------------------------------------------
     def load_clock(self) -> None:
-        """Adopt the clock state saved by any process (the control plane may run elsewhere)."""
+        """Adopt the clock state saved by any process (the control plane may run elsewhere).
+
+        States carry a version: a read that raced a change made here (and not yet saved, or
+        saved after the read) is older than what this process holds, and is ignored.
+        """
         with self.store.begin(write=False) as tx:
             saved = tx.get_setting(CLOCK_SETTING)
         if saved is None:
-            self.clock.offset, self.clock.frozen = timedelta(0), None
+            if self._clock_version == 0:
+                self.clock.offset, self.clock.frozen = timedelta(0), None
             return
         state = json.loads(saved)
+        if state.get("version", 0) <= self._clock_version:
+            return
+        self._clock_version = state.get("version", 0)
         self.clock.offset = timedelta(microseconds=state["offset_us"])
         frozen = state.get("frozen")
         self.clock.frozen = None if frozen is None else datetime.fromisoformat(frozen)
 
     def save_clock(self) -> None:
-        state = {
-            "offset_us": int(self.clock.offset / timedelta(microseconds=1)),
-            "frozen": None if self.clock.frozen is None else self.clock.frozen.isoformat(),
-        }
         with self.store.begin() as tx:
+            saved = tx.get_setting(CLOCK_SETTING)
+            stored = 0 if saved is None else int(json.loads(saved).get("version", 0))
+            version = max(stored, self._clock_version) + 1
+            state = {
+                "version": version,
+                "offset_us": int(self.clock.offset / timedelta(microseconds=1)),
+                "frozen": None if self.clock.frozen is None else self.clock.frozen.isoformat(),
+            }
             tx.put_setting(CLOCK_SETTING, json.dumps(state))
+        self._clock_version = version
+
+    def forget_clock(self) -> None:
+        """After a reset: real time again, and any saved state from now on is newer."""
+        self.clock.offset, self.clock.frozen = timedelta(0), None
+        self._clock_version = 0
 
     async def _refresh_clock(self) -> None:
         while True:

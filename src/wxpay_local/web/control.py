@@ -428,7 +428,7 @@ async def set_clock(app: App, request: Request, data: dict[str, Any]) -> Any:
 async def reset(app: App, request: Request, data: dict[str, Any]) -> Any:
     await app.journal.flush()
     await app.store.run(app.store.reset)
-    app.clock.offset, app.clock.frozen = timedelta(0), None
+    app.forget_clock()
     if "seed" in data:
         app.ids.seed(data["seed"])
     return {"reset": True}
