@@ -1,0 +1,181 @@
+"""APP pay (spec §6.2): the OpenSDK parameters verified and paid as the WeChat app would.
+
+``POST /app/pay`` (JSON: appid, partnerid, prepayid, package=Sign=WXPay, noncestr, timestamp,
+sign, and payer_id, password, action) answers ``{"errCode": 0 | -1 | -2, "errStr": …}`` like
+``BaseResp``; ``GET /app/pay?…`` shows the same as a page a person uses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from wxpay_local.codes import SignType, TradeType
+from wxpay_local.domain import ledger
+from wxpay_local.domain.model import Order
+from wxpay_local.domain.orders import effective_state
+from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
+from wxpay_local.domain.ports import Tx
+from wxpay_local.web.pages.common import (
+    MAX_ID,
+    PAYER_LIST_LIMIT,
+    PageError,
+    form_of,
+    int_param,
+    order_summary,
+    page,
+    param,
+    render,
+)
+from wxpay_local.wire import signing
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+SIGNED = ("appid", "partnerid", "prepayid", "package", "noncestr", "timestamp")
+OK, ERROR, CANCELLED = 0, -1, -2
+
+
+class AppFail(Exception):
+    """errCode -1: what the SDK would report (errStr) for the developer."""
+
+
+def check(tx: Tx, app: App, params: Any) -> Order:
+    fields: dict[str, str] = {}
+    for name in (*SIGNED, "sign"):
+        value = params.get(name)
+        if not isinstance(value, str) or not value:
+            raise AppFail(f"{name} is missing")
+        fields[name] = value
+    if fields["package"] != "Sign=WXPay":
+        raise AppFail("package must be Sign=WXPay")
+    if not fields["timestamp"].isdigit() or len(fields["timestamp"]) > 10:
+        raise AppFail("timestamp must be Unix seconds (10 digits)")
+    found = tx.order_by_prepay_id(fields["prepayid"])
+    if found is None:
+        raise AppFail(f"no order has the prepayid {fields['prepayid']}")
+    order = effective_state(found, app.clock.now())
+    if order.trade_type is not TradeType.APP:
+        raise AppFail(f"the order's trade_type is {order.trade_type}, APP pay needs APP")
+    if fields["appid"] != order.appid:
+        raise AppFail(f"appid {fields['appid']} is not the order's appid ({order.appid})")
+    if fields["partnerid"] != order.mch_id:
+        raise AppFail(f"partnerid {fields['partnerid']} is not the order's mch_id")
+    merchant = tx.merchant_by_id(order.merchant_id)
+    sign_type = SignType(order.sign_type)
+    expected = signing.sign(fields, merchant.api_key, sign_type)
+    if not hmac.compare_digest(expected.encode(), fields["sign"].encode()):
+        mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type)
+        raise AppFail(
+            f"sign does not match: the platform signed '{mismatch.signed_string}' with "
+            f"{mismatch.algorithm}; expected {expected}"
+        )
+    return order
+
+
+def _pay(app: App, params: Any, payer_id: int, password: str, cancel: bool) -> dict[str, Any]:
+    with app.store.begin() as tx:
+        order = check(tx, app, params)
+        result = pay_order(
+            tx,
+            app.clock,
+            app.ids,
+            PayRequest(
+                payer_id=payer_id,
+                prepay_id=order.prepay_id,
+                password=None if cancel else password,
+                cancel=cancel,
+            ),
+        )
+        merchant = tx.merchant_by_id(order.merchant_id).name
+    outcome = result.outcome
+    code = (
+        OK
+        if outcome is PayOutcome.SUCCESS
+        else CANCELLED
+        if outcome is PayOutcome.CANCELLED
+        else ERROR
+    )
+    return {
+        "errCode": code,
+        "errStr": "" if code == OK else outcome.message,
+        "outcome": str(outcome),
+        "order": order_summary(app, order, merchant),
+    }
+
+
+async def pay_json(app: App, request: Request) -> Response:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if len(raw) <= 64 * 1024 else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return JSONResponse({"error": "BAD_JSON", "message": "the body must be a JSON object"}, 400)
+    payer_id, password = data.get("payer_id"), data.get("password", "")
+    action = data.get("action", "pay")
+    if not isinstance(payer_id, int) or isinstance(payer_id, bool) or not 0 <= payer_id <= MAX_ID:
+        return JSONResponse({"error": "BAD_FIELD", "message": "payer_id is a payer's number"}, 400)
+    if action not in ("pay", "cancel") or not isinstance(password, str):
+        return JSONResponse({"error": "BAD_FIELD", "message": "action is pay or cancel"}, 400)
+    try:
+        answer = await app.store.run(
+            lambda: _pay(app, data, payer_id, password, action == "cancel")
+        )
+    except AppFail as exc:
+        return JSONResponse({"errCode": ERROR, "errStr": str(exc)})
+    if answer["errCode"] == OK:
+        app.dispatcher.wake()
+    answer.pop("order")
+    return JSONResponse(answer)
+
+
+async def show(app: App, request: Request) -> Response:
+    params = {name: param(request.query_params, name) for name in (*SIGNED, "sign")}
+
+    def work() -> dict[str, Any]:
+        with app.store.begin(write=False) as tx:
+            try:
+                order = check(tx, app, params)
+            except AppFail as exc:
+                raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
+            payers = [
+                {"payer_id": p.id, "name": p.name, "balance": tx.balance(ledger.wallet(p.id))}
+                for p in tx.payers()[:PAYER_LIST_LIMIT]
+            ]
+            merchant = tx.merchant_by_id(order.merchant_id).name
+            return {"order": order_summary(app, order, merchant), "payers": payers}
+
+    context = await app.store.run(work, write=False)
+    return render("app_pay.html", params=params, **context)
+
+
+async def confirm(app: App, request: Request) -> Response:
+    form = await form_of(request)
+    params = {name: param(form, name) for name in (*SIGNED, "sign")}
+    payer_id = int_param(form, "payer_id")
+    if payer_id is None:
+        raise PageError(400, "choose who pays (payer_id)", "请选择用户")
+    cancel = param(form, "action") == "cancel"
+    try:
+        answer = await app.store.run(
+            lambda: _pay(app, params, payer_id, param(form, "password"), cancel)
+        )
+    except AppFail as exc:
+        raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
+    if answer["errCode"] == OK:
+        app.dispatcher.wake()
+    return render("app_result.html", **answer)
+
+
+def routes(app: App) -> list[Route]:
+    return [
+        Route("/app/pay", page(app, show), methods=["GET"]),
+        Route("/app/pay", page(app, pay_json), methods=["POST"]),
+        Route("/app/pay/confirm", page(app, confirm), methods=["POST"]),
+    ]

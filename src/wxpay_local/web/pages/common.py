@@ -1,0 +1,126 @@
+"""What every page shares: the template environment, money display, errors as readable 400s."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from wxpay_local.domain.model import Order
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+SHORT_PREFIX = "weixin://wxpay/s/"
+#: How many demo payers a picker lists (the store may hold many more).
+PAYER_LIST_LIMIT = 50
+MAX_PARAM = 2048
+#: The largest row number a page or JSON endpoint takes (far below BIGINT).
+MAX_ID = 10**15
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as yuan with two decimals: 1800 → ``18.00``."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=jinja2.select_autoescape(("html",)),
+    undefined=jinja2.StrictUndefined,
+)
+ENV.filters["yuan"] = yuan
+
+
+class PageError(Exception):
+    """A request a page cannot serve: shown to the person with its status (400, 404)."""
+
+    def __init__(self, status: int, message: str, title: str = "请求有误") -> None:
+        super().__init__(message)
+        self.status, self.message, self.title = status, message, title
+
+
+def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(ENV.get_template(name).render(**context), status_code=status)
+
+
+PageHandler = Callable[["App", Request], Awaitable[Response]]
+
+
+def page(app: App, handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
+    """Bind a handler to the app; a ``PageError`` becomes the error page with its status."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(app, request)
+        except PageError as exc:
+            return render("error.html", exc.status, title=exc.title, message=exc.message)
+
+    return endpoint
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """An url-encoded form body as a flat dict (last value wins); a 400 when it is not one."""
+    raw = await request.body()
+    if len(raw) > 64 * 1024:
+        raise PageError(400, "the form is too large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PageError(400, "the form must be UTF-8") from None
+    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def param(values: Any, name: str, *, required: bool = False) -> str:
+    """One text parameter from query or form values, bounded and free of NUL characters."""
+    value = values.get(name, "")
+    if not isinstance(value, str):
+        raise PageError(400, f"{name} must be text")
+    if len(value) > MAX_PARAM or "\x00" in value:
+        raise PageError(400, f"{name} must be text of at most {MAX_PARAM} characters")
+    if required and not value:
+        raise PageError(400, f"{name} is required")
+    return value
+
+
+def int_param(values: Any, name: str) -> int | None:
+    text = param(values, name).strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise PageError(400, f"{name} must be a whole number")
+    return int(text)
+
+
+def qr_code_of(code_url: str) -> str:
+    """The ``pr=`` code of a mode-2 code_url, or a 400 explaining the expected shape."""
+    parts = urlsplit(code_url.strip())
+    codes = parse_qs(parts.query).get("pr")
+    if parts.scheme != "weixin" or parts.path != "/bizpayurl" or not codes:
+        raise PageError(
+            400, "code_url must look like weixin://wxpay/bizpayurl?pr=… (Native mode 2)"
+        )
+    return codes[0]
+
+
+def order_summary(app: App, order: Order, merchant_name: str) -> dict[str, Any]:
+    """The few facts a payer sees about an order."""
+    return {
+        "merchant": merchant_name,
+        "body": order.body,
+        "total_fee": order.total_fee,
+        "amount": yuan(order.total_fee),
+        "out_trade_no": order.out_trade_no,
+        "trade_type": str(order.trade_type),
+        "trade_state": str(order.trade_state),
+    }

@@ -1,0 +1,250 @@
+"""JSAPI in an ordinary browser (spec §6.1): the script, paySign verification, the payment.
+
+``/jsapi/jweixin.js`` defines ``WeixinJSBridge.invoke('getBrandWCPayRequest', …)`` and
+``wx.chooseWXPay``; it POSTs the parameters to ``/jsapi/verify`` (checked exactly as the
+client does: appId, timeStamp, nonceStr, package, signType under the merchant's API key, the
+sign type of the unifiedorder call), shows a payment sheet and pays through ``/jsapi/pay``.
+Both JSON endpoints allow any origin: the merchant's page is served from elsewhere.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from wxpay_local.codes import SignType, TradeState, TradeType
+from wxpay_local.domain import ledger
+from wxpay_local.domain.model import Order
+from wxpay_local.domain.orders import effective_state
+from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
+from wxpay_local.domain.ports import Tx
+from wxpay_local.web.pages.common import MAX_ID, STATIC, order_summary, yuan
+from wxpay_local.wire import signing
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+PREFIX = "get_brand_wcpay_request:"
+SIGNED = ("appId", "timeStamp", "nonceStr", "package", "signType")
+#: What the real client shows for a bad package or paySign (spec §6.1, observed).
+MISSING_TOTAL_FEE = "调用支付JSAPI缺少参数：total_fee"
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "POST, OPTIONS",
+    "access-control-allow-headers": "content-type",
+    "access-control-max-age": "600",
+}
+#: Outcomes after which the payer may try again in the same sheet.
+RETRYABLE = {
+    PayOutcome.WRONG_PASSWORD,
+    PayOutcome.NOTENOUGH,
+    PayOutcome.CREDIT_REFUSED,
+    PayOutcome.NO_SUCH_CARD,
+}
+
+
+class JsapiFail(Exception):
+    """The client refuses the call: a message for the payer, a reason for the developer."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(reason)
+        self.message, self.reason = message, reason
+
+
+@dataclass(frozen=True)
+class Checked:
+    order: Order
+    merchant_name: str
+    payer_id: int
+    payer_name: str
+
+
+def _json(data: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status, headers=CORS)
+
+
+def _fail(exc: JsapiFail) -> JSONResponse:
+    return _json(
+        {"ok": False, "err_msg": PREFIX + "fail", "message": exc.message, "reason": exc.reason}
+    )
+
+
+async def _body(request: Request) -> dict[str, Any] | JSONResponse:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if len(raw) <= 64 * 1024 else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return _json({"error": "BAD_JSON", "message": "the body must be a JSON object"}, 400)
+    return data
+
+
+def check(tx: Tx, app: App, params: dict[str, Any]) -> Checked:
+    """Verify the getBrandWCPayRequest parameters as the WeChat client does."""
+    for name in (*SIGNED, "paySign"):
+        value = params.get(name)
+        if not isinstance(value, str) or not value:
+            raise JsapiFail(f"调用支付JSAPI缺少参数：{name}", f"{name} is missing or not a string")
+    fields = {name: str(params[name]) for name in SIGNED}
+    if not fields["timeStamp"].isdigit() or len(fields["timeStamp"]) > 10:
+        raise JsapiFail(
+            "调用支付JSAPI缺少参数：timeStamp",
+            "timeStamp must be Unix seconds as a string of digits",
+        )
+    package = fields["package"]
+    if not package.startswith("prepay_id=") or len(package) > 128:
+        raise JsapiFail(MISSING_TOTAL_FEE, "package must be literally prepay_id=<prepay_id>")
+    prepay_id = package.removeprefix("prepay_id=")
+    found = tx.order_by_prepay_id(prepay_id)
+    if found is None:
+        if tx.order_by_stale_handle(prepay_id) is not None:
+            raise JsapiFail("支付请求已失效，请重新发起支付", f"prepay_id {prepay_id} has expired")
+        raise JsapiFail(MISSING_TOTAL_FEE, f"no order has the prepay_id {prepay_id}")
+    order = effective_state(found, app.clock.now())
+    if order.trade_type is not TradeType.JSAPI:
+        raise JsapiFail(
+            "该支付方式不适用于此订单",
+            f"the order's trade_type is {order.trade_type}, getBrandWCPayRequest needs JSAPI",
+        )
+    if fields["appId"] != order.appid:
+        raise JsapiFail(
+            MISSING_TOTAL_FEE,
+            f"appId {fields['appId']} is not the appid of the unifiedorder call ({order.appid})",
+        )
+    if fields["signType"] != str(order.sign_type):
+        raise JsapiFail(
+            MISSING_TOTAL_FEE,
+            f"signType {fields['signType']} does not match the unifiedorder call's sign_type "
+            f"({order.sign_type})",
+        )
+    merchant = tx.merchant_by_id(order.merchant_id)
+    sign_type = SignType(order.sign_type)
+    expected = signing.sign(fields, merchant.api_key, sign_type)
+    if not hmac.compare_digest(expected.encode(), str(params["paySign"]).encode()):
+        mismatch = signing.explain_mismatch(
+            {**fields, "sign": str(params["paySign"])}, merchant.api_key, sign_type
+        )
+        hints = "; ".join(mismatch.hints)
+        raise JsapiFail(
+            MISSING_TOTAL_FEE,
+            f"paySign does not match: the platform signed '{mismatch.signed_string}' with "
+            f"{mismatch.algorithm} (the merchant's API key); expected {expected}"
+            + (f"; hints: {hints}" if hints else ""),
+        )
+    if order.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
+        raise JsapiFail("该订单已支付", "the order is paid already")
+    if order.trade_state is not TradeState.NOTPAY:
+        raise JsapiFail("该订单已关闭", f"the order is {order.trade_state}")
+    owner = tx.payer_by_openid(order.openid)
+    if owner is None:
+        raise JsapiFail("该订单不属于当前用户", f"no payer has the order's openid {order.openid}")
+    return Checked(order, merchant.name, owner[0].id, owner[0].name)
+
+
+async def script(request: Request) -> Response:
+    return FileResponse(
+        STATIC / "jweixin.js",
+        media_type="application/javascript; charset=utf-8",
+        headers={"cache-control": "no-cache", **CORS},
+    )
+
+
+async def preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=CORS)
+
+
+def _endpoints(app: App) -> tuple[Any, Any]:
+    async def verify(request: Request) -> Response:
+        params = await _body(request)
+        if isinstance(params, JSONResponse):
+            return params
+
+        def work() -> dict[str, Any]:
+            with app.store.begin(write=False) as tx:
+                ok = check(tx, app, params)
+                cards = [
+                    {"card_id": c.id, "label": f"{c.bank_type} ({c.last4})"}
+                    for c in tx.cards_of(ok.payer_id)
+                ]
+                balance = tx.balance(ledger.wallet(ok.payer_id))
+            return {
+                "ok": True,
+                "order": order_summary(app, ok.order, ok.merchant_name),
+                "payer": {"name": ok.payer_name, "balance": yuan(balance), "cards": cards},
+            }
+
+        try:
+            return _json(await app.store.run(work, write=False))
+        except JsapiFail as exc:
+            return _fail(exc)
+
+    async def pay(request: Request) -> Response:
+        params = await _body(request)
+        if isinstance(params, JSONResponse):
+            return params
+        action = params.get("action", "pay")
+        password = params.get("password", "")
+        card_id = params.get("card_id")
+        if action not in ("pay", "cancel"):
+            return _json({"error": "BAD_FIELD", "message": "action is pay or cancel"}, 400)
+        if not isinstance(password, str) or (
+            action == "pay" and not (len(password) == 6 and password.isdigit())
+        ):
+            return _json({"error": "BAD_FIELD", "message": "password is 6 digits"}, 400)
+        if card_id is not None and (
+            not isinstance(card_id, int) or isinstance(card_id, bool) or not 0 <= card_id <= MAX_ID
+        ):
+            return _json({"error": "BAD_FIELD", "message": "card_id is a card's number"}, 400)
+
+        def work() -> dict[str, Any]:
+            with app.store.begin() as tx:
+                ok = check(tx, app, params)
+                req = PayRequest(
+                    payer_id=ok.payer_id,
+                    prepay_id=ok.order.prepay_id,
+                    card_id=card_id,
+                    password=password if action == "pay" else None,
+                    cancel=action == "cancel",
+                )
+                outcome = pay_order(tx, app.clock, app.ids, req).outcome
+            if outcome is PayOutcome.SUCCESS:
+                result = "ok"
+            elif outcome is PayOutcome.CANCELLED:
+                result = "cancel"
+            else:
+                result = "fail"
+            return {
+                "ok": outcome is PayOutcome.SUCCESS,
+                "outcome": str(outcome),
+                "message": outcome.message,
+                "retry": outcome in RETRYABLE,
+                "err_msg": PREFIX + result,
+            }
+
+        try:
+            answer = await app.store.run(work)
+        except JsapiFail as exc:
+            return _fail(exc)
+        if answer["ok"]:
+            app.dispatcher.wake()
+        return _json(answer)
+
+    return verify, pay
+
+
+def routes(app: App) -> list[Route]:
+    verify, pay = _endpoints(app)
+    return [
+        Route("/jsapi/jweixin.js", script, methods=["GET"]),
+        Route("/jsapi/verify", verify, methods=["POST"]),
+        Route("/jsapi/pay", pay, methods=["POST"]),
+        Route("/jsapi/verify", preflight, methods=["OPTIONS"]),
+        Route("/jsapi/pay", preflight, methods=["OPTIONS"]),
+    ]
