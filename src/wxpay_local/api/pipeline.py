@@ -163,7 +163,12 @@ def _verified(endpoint: Endpoint, raw: Mapping[str, str], key: str, sign_type: S
 
 
 def _verify_fresh(
-    tx: Any, raw: Mapping[str, str], merchant: Merchant, env: str, sign_type: SignType
+    tx: Any,
+    endpoint: Endpoint,
+    raw: Mapping[str, str],
+    merchant: Merchant,
+    env: str,
+    sign_type: SignType,
 ) -> tuple[Merchant, bool]:
     """A signature that does not verify against the (per-process, briefly cached) merchant is
     checked once more against the key the database holds now: a key changed by another process
@@ -172,7 +177,7 @@ def _verify_fresh(
     fresh = None if reread is None else reread(merchant.mch_id, env)
     if fresh is None or fresh.api_key == merchant.api_key:
         return merchant, False
-    return fresh, signing.verify(raw, fresh.api_key, sign_type)
+    return fresh, _verified(endpoint, raw, fresh.api_key, sign_type)
 
 
 def _refusal(
@@ -309,7 +314,7 @@ def _process(
                 raise Fault(ReturnMsg.bad_length("sign"), detail="sign has more than 64 characters")
             verified = _verified(endpoint, raw, merchant.api_key, sign_type)
             if not verified:
-                merchant, verified = _verify_fresh(tx, raw, merchant, key_env, sign_type)
+                merchant, verified = _verify_fresh(tx, endpoint, raw, merchant, key_env, sign_type)
             if not verified:
                 mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
                 sandboxed = route.env == SANDBOX and key_env == SANDBOX

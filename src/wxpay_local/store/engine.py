@@ -2,9 +2,9 @@
 
 SQLite calls run inline on the caller's thread (measured fastest on the event loop): per thread
 one connection for writes, taken with ``BEGIN IMMEDIATE`` so that writers serialise instead of
-failing on upgrade, and one read-only connection for reads, which run without an explicit
-transaction and see committed data only. PostgreSQL uses a connection pool and runs off the
-event loop. Imports: domain, store.sql, stdlib, psycopg.
+failing on upgrade, and one read-only connection for reads, which see committed data only.
+PostgreSQL uses a connection pool and runs off the event loop. Imports: domain, store.sql,
+stdlib, psycopg.
 
 Durability on SQLite is ``synchronous=FULL`` (an acknowledged change survives power loss) made
 affordable by **group commit**: writes submitted through ``run()`` while the previous batch
@@ -70,21 +70,31 @@ def _statements(script: str) -> list[str]:
 
 
 class _Read:
-    """A read on the read-only connection: no transaction to end, only the cursor to close
-    (which also ends the statement's read snapshot). A class, not a generator: it is on every
-    read request's path."""
+    """A read on the read-only connection, in one (deferred) transaction: every statement of
+    it sees the same committed snapshot. A nested read joins the enclosing one. A class, not a
+    generator: it is on every read request's path."""
 
-    __slots__ = ("_cur", "_tx")
+    __slots__ = ("_conn", "_cur", "_tx", "_outer")
 
-    def __init__(self, cur: sqlite3.Cursor, cache: IdentityCache) -> None:
-        self._cur = cur
-        self._tx = SqlTx(cur, SQLITE, cache)
+    def __init__(self, conn: sqlite3.Connection, cache: IdentityCache) -> None:
+        self._conn = conn
+        self._cur = conn.cursor()
+        self._tx = SqlTx(self._cur, SQLITE, cache)
+        self._outer = False
 
     def __enter__(self) -> SqlTx:
+        if self._conn.in_transaction:
+            self._outer = True
+        else:
+            self._cur.execute("BEGIN")
         return self._tx
 
     def __exit__(self, *exc: object) -> None:
-        self._cur.close()
+        try:
+            if not self._outer and self._conn.in_transaction:
+                self._cur.execute("COMMIT")  # ends the snapshot; a read commits nothing
+        finally:
+            self._cur.close()
 
 
 class _Savepoint:
@@ -202,9 +212,9 @@ class SqlStore:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         On SQLite, a read (``write=False``) outside a group commit runs on the read-only
-        connection without an explicit transaction: every SELECT is atomic and sees only
-        committed data. Inside a group commit everything runs in the batch's transaction,
-        each caller in its own SAVEPOINT.
+        connection: it sees committed data only, never a batch still being committed. Inside a
+        group commit everything runs in the batch's transaction, each caller in its own
+        SAVEPOINT.
         """
         if self.is_postgres:
             return self._pg(write)
@@ -213,7 +223,7 @@ class SqlStore:
             assert self._batch_session is not None
             return _Savepoint(conn.cursor(), self.cache, self._batch_session)
         if not write and self._separate_reads:
-            return _Read(self._reader().cursor(), self.cache)
+            return _Read(self._reader(), self.cache)
         return self._transaction(conn, write)
 
     @contextmanager
