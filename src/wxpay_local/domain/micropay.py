@@ -16,7 +16,7 @@ from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, LedgerTxn, Merchant, Order, Payer
-from wxpay_local.domain.orders import effective_state
+from wxpay_local.domain.orders import effective_state, new_order
 from wxpay_local.domain.paycodes import live_code
 from wxpay_local.domain.payer import WALLET_BANK_TYPE, PayOutcome, charge
 from wxpay_local.domain.ports import Tx
@@ -90,7 +90,16 @@ def micropay(tx: Tx, clock: Clock, ids: Ids, merchant: Merchant, cmd: Micropay) 
     if tx.balance(ledger.wallet(payer.id), lock=True) < cmd.total_fee:
         raise Rejected(ErrCode.NOTENOUGH, "101 余额不足")
     openid = openid_for(tx, ids, payer.id, cmd.appid)
-    order = tx.insert_order(_new_order(merchant, cmd, now, payer.id, openid))
+    order = tx.insert_order(
+        new_order(
+            merchant,
+            cmd,
+            now,
+            trade_type=TradeType.MICROPAY,
+            payer_id=payer.id,
+            payer_openid=openid,
+        )
+    )
     if order is None:  # a concurrent request created it first
         raise Rejected(ErrCode.SYSTEMERROR)
     tx.update_auth_code(replace(code, used_at=now, order_id=order.id))
@@ -147,41 +156,6 @@ def _repeat(tx: Tx, existing: Order, cmd: Micropay, now: datetime) -> MicropayRe
 
 
 PAYERROR_DES = "支付失败，请撤销订单后使用新的商户订单号重新支付"
-
-
-def _new_order(
-    merchant: Merchant, cmd: Micropay, now: datetime, payer_id: int, openid: str
-) -> Order:
-    return Order(
-        id=0,
-        merchant_id=merchant.id,
-        mch_id=merchant.mch_id,
-        appid=cmd.appid,
-        out_trade_no=cmd.out_trade_no,
-        trade_type=TradeType.MICROPAY,
-        trade_state=TradeState.NOTPAY,
-        total_fee=cmd.total_fee,
-        body=cmd.body,
-        spbill_create_ip=cmd.spbill_create_ip,
-        sign_type=cmd.sign_type,
-        created_at=now,
-        device_info=cmd.device_info,
-        detail=cmd.detail,
-        attach=cmd.attach,
-        fee_type=cmd.fee_type,
-        time_start=cmd.time_start,
-        time_expire=cmd.time_expire,
-        goods_tag=cmd.goods_tag,
-        limit_pay=cmd.limit_pay,
-        receipt=cmd.receipt,
-        profit_sharing=cmd.profit_sharing,
-        scene_info=cmd.scene_info,
-        nonce_str=cmd.nonce_str,
-        auth_code=cmd.auth_code,
-        payer_id=payer_id,
-        payer_openid=openid,
-        updated_at=now,
-    )
 
 
 # the payer's side of a USERPAYING order ----------------------------------------------------

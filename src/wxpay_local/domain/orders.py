@@ -5,14 +5,18 @@ Imports: codes, domain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from wxpay_local.codes import ErrCode, Rejected, SignType, TradeState, TradeType
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import Merchant, Order
 from wxpay_local.domain.ports import Tx
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 PREPAY_VALIDITY = timedelta(hours=2)
 MWEB_URL_VALIDITY = timedelta(minutes=5)
@@ -156,7 +160,7 @@ def place_order(
     if existing is None:
         _check_times(cmd, now)
         _check_openid(tx, cmd)
-        fresh = _with_fresh_handle(_new_order(merchant, cmd, now), ids, now)
+        fresh = _with_fresh_handle(new_order(merchant, cmd, now), ids, now)
         inserted = tx.insert_order(fresh)
         if inserted is not None:
             return inserted
@@ -196,36 +200,21 @@ def _reenter(
     return updated
 
 
-def _new_order(merchant: Merchant, cmd: PlaceOrder, now: datetime) -> Order:
+ORDER_FIELDS = frozenset(f.name for f in fields(Order))
+
+
+def new_order(merchant: Merchant, cmd: DataclassInstance, now: datetime, **extra: Any) -> Order:
+    """A NOTPAY order from a validated request: every field the request shares with ``Order``
+    (the wire names are the same on both), plus ``extra``."""
+    shared = {f.name: getattr(cmd, f.name) for f in fields(cmd) if f.name in ORDER_FIELDS}
     return Order(
         id=0,
         merchant_id=merchant.id,
         mch_id=merchant.mch_id,
-        appid=cmd.appid,
-        out_trade_no=cmd.out_trade_no,
-        trade_type=cmd.trade_type,
         trade_state=TradeState.NOTPAY,
-        total_fee=cmd.total_fee,
-        body=cmd.body,
-        spbill_create_ip=cmd.spbill_create_ip,
-        sign_type=cmd.sign_type,
         created_at=now,
-        notify_url=cmd.notify_url,
-        device_info=cmd.device_info,
-        detail=cmd.detail,
-        attach=cmd.attach,
-        fee_type=cmd.fee_type,
-        time_start=cmd.time_start,
-        time_expire=cmd.time_expire,
-        goods_tag=cmd.goods_tag,
-        product_id=cmd.product_id,
-        limit_pay=cmd.limit_pay,
-        openid=cmd.openid,
-        receipt=cmd.receipt,
-        profit_sharing=cmd.profit_sharing,
-        scene_info=cmd.scene_info,
-        nonce_str=cmd.nonce_str,
         updated_at=now,
+        **(shared | extra),
     )
 
 
