@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wxpay_local.codes import Rejected, SignType
 from wxpay_local.domain.clock import Clock
@@ -13,6 +13,13 @@ from wxpay_local.domain.model import Merchant
 from wxpay_local.domain.orders import OrderRules
 from wxpay_local.domain.ports import Tx
 from wxpay_local.spec.endpoint import Endpoint
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    C = TypeVar("C", bound=DataclassInstance)
+else:
+    C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,12 @@ class Call:
     sign_type: SignType
     raw: Mapping[str, str]
     values: Mapping[str, Any]
+
+    def command(self, cls: type[C], **overrides: Any) -> C:
+        """The domain command ``cls`` from the request: its fields are wire names, so each takes
+        the validated value of the same name, or its default when the request left it out."""
+        given = {f.name: self.values[f.name] for f in fields(cls) if f.name in self.values}
+        return cls(**(given | {"sign_type": self.sign_type} | overrides))
 
     def text(self, name: str) -> str:
         value = self.values.get(name)

@@ -19,31 +19,7 @@ Fields = Mapping[str, str | int]
 
 
 def unifiedorder(call: Call) -> Fields:
-    v = call.values
-    cmd = orders.PlaceOrder(
-        appid=v["appid"],
-        out_trade_no=v["out_trade_no"],
-        trade_type=TradeType(v["trade_type"]),
-        total_fee=v["total_fee"],
-        body=v["body"],
-        spbill_create_ip=v["spbill_create_ip"],
-        notify_url=v["notify_url"],
-        sign_type=call.sign_type,
-        nonce_str=v["nonce_str"],
-        device_info=call.text("device_info"),
-        detail=call.text("detail"),
-        attach=call.text("attach"),
-        fee_type=v.get("fee_type", "CNY"),
-        time_start=v.get("time_start"),
-        time_expire=v.get("time_expire"),
-        goods_tag=call.text("goods_tag"),
-        product_id=call.text("product_id"),
-        limit_pay=call.text("limit_pay"),
-        openid=call.text("openid"),
-        receipt=call.text("receipt"),
-        profit_sharing=call.text("profit_sharing"),
-        scene_info=call.text("scene_info"),
-    )
+    cmd = call.command(orders.PlaceOrder, trade_type=TradeType(call.values["trade_type"]))
     platform = call.platform
     order = orders.place_order(
         call.tx, platform.clock, platform.ids, call.merchant, cmd, platform.order_rules
@@ -116,28 +92,7 @@ def closeorder(call: Call) -> Fields:
 
 
 def micropay(call: Call) -> Fields | Rejected:
-    v = call.values
-    cmd = mp.Micropay(
-        appid=v["appid"],
-        out_trade_no=v["out_trade_no"],
-        total_fee=v["total_fee"],
-        body=v["body"],
-        auth_code=v["auth_code"],
-        spbill_create_ip=v["spbill_create_ip"],
-        sign_type=call.sign_type,
-        nonce_str=v["nonce_str"],
-        device_info=call.text("device_info"),
-        detail=call.text("detail"),
-        attach=call.text("attach"),
-        fee_type=v.get("fee_type", "CNY"),
-        time_start=v.get("time_start"),
-        time_expire=v.get("time_expire"),
-        goods_tag=call.text("goods_tag"),
-        limit_pay=call.text("limit_pay"),
-        receipt=call.text("receipt"),
-        profit_sharing=call.text("profit_sharing"),
-        scene_info=call.text("scene_info"),
-    )
+    cmd = call.command(mp.Micropay)
     platform = call.platform
     result = mp.micropay(call.tx, platform.clock, platform.ids, call.merchant, cmd)
     if result.refusal is not None:

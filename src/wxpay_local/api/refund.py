@@ -13,18 +13,10 @@ Fields = Mapping[str, str | int]
 
 
 def refund(call: Call) -> Fields:
-    v = call.values
-    cmd = refunds.RequestRefund(
+    cmd = call.command(
+        refunds.RequestRefund,
         transaction_id=call.text("transaction_id"),
         out_trade_no=call.text("out_trade_no"),
-        out_refund_no=v["out_refund_no"],
-        total_fee=v["total_fee"],
-        refund_fee=v["refund_fee"],
-        sign_type=call.sign_type,
-        refund_fee_type=v.get("refund_fee_type", "CNY"),
-        refund_desc=call.text("refund_desc"),
-        refund_account=v.get("refund_account", "REFUND_SOURCE_UNSETTLED_FUNDS"),
-        notify_url=call.text("notify_url"),
     )
     platform = call.platform
     accepted = refunds.request_refund(
