@@ -9,7 +9,6 @@ own codec or signer cannot hide behind itself.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from reference_wire import HMAC, MD5, signed, to_xml, v2_sign
 
 from wxpay_local.codes import ErrCode, ReturnMsg
 from wxpay_local.testing import Harness, MerchantInfo
@@ -30,33 +30,9 @@ PATHS = {
     "closeorder": "/pay/closeorder",
 }
 ENDPOINTS = list(PATHS)
-MD5 = "MD5"
-HMAC = "HMAC-SHA256"
 
 
 # --- the wire, independently of the platform's codec -------------------------------------------
-def v2_sign(params: Mapping[str, object], api_key: str, sign_type: str = MD5) -> str:
-    """The spec's reference signature (§3.3)."""
-    items = sorted(
-        (k, str(v)) for k, v in params.items() if k != "sign" and v is not None and str(v) != ""
-    )
-    s = "&".join(f"{k}={v}" for k, v in items) + "&key=" + api_key
-    if sign_type == HMAC:
-        return hmac.new(api_key.encode(), s.encode(), hashlib.sha256).hexdigest().upper()
-    return hashlib.md5(s.encode()).hexdigest().upper()
-
-
-def to_xml(fields: Mapping[str, object]) -> bytes:
-    parts = ["<xml>"]
-    for name, value in fields.items():
-        parts.append(f"<{name}><![CDATA[{value}]]></{name}>")
-    parts.append("</xml>")
-    return "".join(parts).encode("utf-8")
-
-
-def signed(fields: Mapping[str, object], key: str, sign_type: str = MD5) -> dict[str, object]:
-    """fields plus their sign (sign_type must already be among fields when it is sent)."""
-    return {**fields, "sign": v2_sign(fields, key, sign_type)}
 
 
 def parse_answer(content: bytes) -> dict[str, str]:

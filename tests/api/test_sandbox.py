@@ -6,12 +6,11 @@ other sandbox call is signed with it, MD5 only, and sees only sandbox orders.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 import pytest
+from reference_wire import HMAC, signed, to_xml, v2_sign
 
 from wxpay_local.api.pipeline import SANDBOX_KEY_ERROR
 from wxpay_local.codes import ReturnMsg
@@ -28,28 +27,6 @@ ENDPOINTS = list(PATHS)
 SANDBOXNEW = "/sandboxnew"
 XDC = "/xdc/apiv2sandbox"
 GETSIGNKEY = SANDBOXNEW + "/pay/getsignkey"
-MD5 = "MD5"
-HMAC = "HMAC-SHA256"
-
-
-def v2_sign(params: Mapping[str, object], api_key: str, sign_type: str = MD5) -> str:
-    """The spec's reference signature (§3.3)."""
-    items = sorted(
-        (k, str(v)) for k, v in params.items() if k != "sign" and v is not None and str(v) != ""
-    )
-    s = "&".join(f"{k}={v}" for k, v in items) + "&key=" + api_key
-    if sign_type == HMAC:
-        return hmac.new(api_key.encode(), s.encode(), hashlib.sha256).hexdigest().upper()
-    return hashlib.md5(s.encode()).hexdigest().upper()
-
-
-def to_xml(fields: Mapping[str, object]) -> bytes:
-    inner = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
-    return f"<xml>{inner}</xml>".encode()
-
-
-def signed(fields: Mapping[str, object], key: str, sign_type: str = MD5) -> dict[str, object]:
-    return {**fields, "sign": v2_sign(fields, key, sign_type)}
 
 
 def post(platform: Harness, path: str, body: bytes, method: str = "POST") -> dict[str, str]:

@@ -8,13 +8,13 @@ explanation.detail. The API key itself must never reach the journal.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 
 from wxpay_local.codes import ReturnMsg
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
@@ -27,33 +27,7 @@ PATHS = {
     "closeorder": "/pay/closeorder",
 }
 ENDPOINTS = list(PATHS)
-MD5 = "MD5"
-HMAC = "HMAC-SHA256"
 SIGNATURE_KEYS = {"algorithm", "signed_string", "fields", "expected", "received", "hints"}
-
-
-def canonical(params: Mapping[str, object]) -> str:
-    items = sorted(
-        (k, str(v)) for k, v in params.items() if k != "sign" and v is not None and str(v) != ""
-    )
-    return "&".join(f"{k}={v}" for k, v in items)
-
-
-def v2_sign(params: Mapping[str, object], api_key: str, sign_type: str = MD5) -> str:
-    """The spec's reference signature (§3.3)."""
-    s = canonical(params) + "&key=" + api_key
-    if sign_type == HMAC:
-        return hmac.new(api_key.encode(), s.encode(), hashlib.sha256).hexdigest().upper()
-    return hashlib.md5(s.encode()).hexdigest().upper()
-
-
-def to_xml(fields: Mapping[str, object]) -> bytes:
-    inner = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
-    return f"<xml>{inner}</xml>".encode()
-
-
-def signed(fields: Mapping[str, object], key: str, sign_type: str = MD5) -> dict[str, object]:
-    return {**fields, "sign": v2_sign(fields, key, sign_type)}
 
 
 def post(platform: Harness, path: str, body: bytes, method: str = "POST") -> dict[str, str]:
