@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from wxpay_local.domain import micropay, paycodes, refunds
+from wxpay_local.domain import merchant_config, micropay, paycodes, refunds
 from wxpay_local.domain.model import LIVE, MerchantCert
 from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.web import certs, views
@@ -247,7 +247,51 @@ async def set_refund_notify_url(app: App, request: Request, data: dict[str, Any]
     return await app.store.run(work)
 
 
+async def get_config(app: App, request: Request, data: dict[str, Any]) -> Any:
+    mch_id = request.path_params["mch_id"]
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            if tx.merchant(mch_id, LIVE) is None:
+                raise ControlError(404, "NOT_FOUND", f"no merchant {mch_id}")
+            return merchant_config.load(tx, mch_id).as_json()
+
+    return await app.store.run(work, write=False)
+
+
+async def update_config(app: App, request: Request, data: dict[str, Any]) -> Any:
+    mch_id = request.path_params["mch_id"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            if tx.merchant(mch_id, LIVE) is None:
+                raise ControlError(404, "NOT_FOUND", f"no merchant {mch_id}")
+            return merchant_config.update(tx, mch_id, data).as_json()
+
+    return await app.store.run(work)
+
+
+_LIST = {"type": "array", "items": _S}
+
 EXTRA_OPS: tuple[Op, ...] = (
+    Op(
+        "GET",
+        "/_local/merchants/{mch_id}/config",
+        "The merchant platform settings: Native callback, H5 domains, JSAPI directories, OAuth",
+        get_config,
+    ),
+    Op(
+        "POST",
+        "/_local/merchants/{mch_id}/config",
+        "Change merchant platform settings (only the fields given); empty lists skip a check",
+        update_config,
+        {
+            "native_callback_url": _S,
+            "h5_domains": _LIST,
+            "jsapi_directories": _LIST,
+            "oauth_domains": _LIST,
+        },
+    ),
     Op(
         "GET", "/_local/orders/{mch_id}/{out_trade_no}/refunds", "An order's refunds", order_refunds
     ),
