@@ -1,0 +1,125 @@
+"""What the browser tests share: headless Debian Chromium via Playwright, a live platform,
+phone-sized tabs, screenshots on failure (``artifacts/``) and for the docs, a merchant site.
+
+Without Playwright's Python package or ``/usr/bin/chromium`` the browser fixtures skip with a
+one-line reason. Import the helpers (``from browser_support import …``); the fixtures are
+registered by ``tests/e2e/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from wxpay_local.store import open_store
+from wxpay_local.testing import Harness
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+DESKTOP = {"width": 1280, "height": 860}
+
+
+def _sync_api() -> Any:
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    return pytest.importorskip(
+        "playwright.sync_api", reason="Playwright's Python package is not installed"
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with _sync_api().sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Harness]:
+    store = open_store(str(tmp_path / "wxpay.sqlite3"))
+    try:
+        with Harness.start(store, live=True) as harness:
+            yield harness
+            harness.assert_ledger_balanced()
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.console_errors = []
+    tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
+    yield tab
+    context.close()
+
+
+@contextmanager
+def screenshot_on_failure(tab: Any, name: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        raise
+
+
+def docs_shot(tab: Any, name: str) -> None:
+    if os.environ.get("WXPAY_DOCS_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(DOCS_SHOTS / f"{name}.png"))
+
+
+@contextmanager
+def merchant_site(pages: dict[str, str]) -> Iterator[str]:
+    """A merchant's site on a loopback server of its own (another origin than the platform).
+
+    ``pages`` maps paths to HTML (``*`` for any other path); a test may fill it in after
+    learning the site's URL.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            path = urlsplit(self.path).path
+            body = pages.get(path, pages.get("*", "not found")).encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
