@@ -38,6 +38,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         require_client_cert=False if getattr(args, "no_client_cert", False) else None,
         bills_available_immediately=getattr(args, "bills_available_immediately", None) or None,
         bill_generation_hour=getattr(args, "bill_generation_hour", None),
+        operator_password=getattr(args, "operator_password", None),
     )
 
 
@@ -393,6 +394,10 @@ def parser() -> argparse.ArgumentParser:
         choices=range(24),
         metavar="HOUR",
         help="bills: yesterday's bill exists from this hour, platform time (default 9)",
+    )
+    serve.add_argument(
+        "--operator-password",
+        help="the console's operator password (default: generated once, printed at start)",
     )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)

@@ -19,6 +19,7 @@ from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.timefmt import SHANGHAI
 from wxpay_local.web.certs import current_cert, write_files
+from wxpay_local.web.console.auth import operator_password
 from wxpay_local.web.tls import TlsFiles, load_ca
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import encode
@@ -74,6 +75,8 @@ def banner(
     lines += [
         "",
         f"  merchant  mch_id={merchant.mch_id}  api_key={merchant.api_key}",
+        f"  console   {base}/console  log in as {merchant.mch_id} / {merchant.console_password}"
+        f"  or operator / {operator_password(store, settings.operator_password)}",
         *[f"  app       appid={a.appid}  kind={a.kind}  secret={a.secret}" for a in apps],
         *[f"  payer     id={p.id}  name={p.name}  password={p.pay_password}" for p in payers],
         *[f"  cert      {path}" for name, path in cert_files.items() if name != "rootca.pem"],

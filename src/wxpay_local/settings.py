@@ -40,6 +40,8 @@ class Settings:
     bills_available_immediately: bool = False
     #: Bills: the hour (platform time, Beijing) from which yesterday's bill exists.
     bill_generation_hour: int = 9
+    #: The console's operator password; empty: one generated and kept in the database.
+    operator_password: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -67,6 +69,8 @@ class Settings:
             values["data_dir"] = Path(env["WXPAY_DATA_DIR"])
         if "WXPAY_DATABASE_URL" in env:
             values["database_url"] = env["WXPAY_DATABASE_URL"]
+        if "WXPAY_OPERATOR_PASSWORD" in env:
+            values["operator_password"] = env["WXPAY_OPERATOR_PASSWORD"]
         if "WXPAY_NOTIFY_SCHEDULE" in env:
             values["notify_schedule"] = env["WXPAY_NOTIFY_SCHEDULE"]
         values.update({k: v for k, v in overrides.items() if v is not None})

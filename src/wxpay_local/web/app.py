@@ -25,7 +25,7 @@ from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.orders import OrderRules
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
-from wxpay_local.web import control, merchant, pages
+from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.journal import Journal
 from wxpay_local.web.merchant import Receive, Scope, Send
 
@@ -69,7 +69,9 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None
         self._clock_version = 0
-        self.control = Starlette(routes=[*control.routes(self), *pages.routes(self)])
+        self.control = Starlette(
+            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)]
+        )
 
     def certificate_authority(self) -> Any:
         """The platform CA (created in the database on first use), cached per process."""

@@ -1,0 +1,25 @@
+"""The console's routes: one module per section, each adding its own ``routes(app)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from wxpay_local.web.console import overview, session
+from wxpay_local.web.console.common import STATIC, console_page
+from wxpay_local.web.pages.common import page
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+
+def routes(app: App) -> list[Route | Mount]:
+    return [
+        Route("/console", console_page(app, overview.overview), methods=["GET"]),
+        Route("/console/login", page(app, session.login_form), methods=["GET"]),
+        Route("/console/login", page(app, session.login), methods=["POST"]),
+        Route("/console/logout", console_page(app, session.logout), methods=["POST"]),
+        Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
+    ]
