@@ -123,3 +123,20 @@ def merchant_site(pages: dict[str, str]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def console_login(
+    tab: Any, web: Harness, account: str, password: str, path: str = "/console"
+) -> None:
+    """Sign in to the merchant console in tab (a merchant's mch_id, or ``operator``)."""
+    tab.goto(f"{web.base_url}/console/login?next={path}")
+    tab.fill("#account", account)
+    tab.fill("#password", password)
+    tab.click("#login")
+    tab.wait_for_url(f"{web.base_url}{path}*")
+
+
+def operator_password(web: Harness) -> str:
+    from wxpay_local.web.console.auth import operator_password as stored
+
+    return stored(web.app.store, web.app.settings.operator_password)
