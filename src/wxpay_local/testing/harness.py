@@ -205,6 +205,10 @@ class Harness:
         result: dict[str, Any] = self.control("POST", "/_local/pay", body)
         return result
 
+    def reset(self) -> None:
+        """Delete every merchant, payer, order and notification; the clock back to real time."""
+        self.control("POST", "/_local/reset", {})
+
     def advance(self, seconds: int) -> None:
         self.control("POST", "/_local/clock/advance", {"seconds": seconds})
 

@@ -1,0 +1,66 @@
+"""The pytest plugin: a running wxpay-local for the tests of a merchant's own code.
+
+Installed with the package (entry point ``pytest11``), it adds fixtures and nothing else:
+
+- ``wxpay``: a live platform on a loopback port (real HTTP; HTTPS with client certificates on
+  ``wxpay.tls_url``), emptied before each test. Point the code under test at
+  ``wxpay.base_url``; create parties with ``wxpay.merchant()``, ``wxpay.payer()``; pay with
+  ``wxpay.pay(...)``; move time with ``wxpay.advance(seconds)``; read ``wxpay.journal()``.
+- ``wxpay_sink``: a notify_url that records what the platform posts (``.url``, ``.received``).
+
+One server per test session (per xdist worker), on SQLite in a temporary folder, so a test
+costs a reset, not a start. ``--wxpay-database-url postgresql://…`` runs it on PostgreSQL
+instead (give each xdist worker its own database). After each test the ledger is checked:
+all balances still sum to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from wxpay_local.settings import Settings
+from wxpay_local.store import open_store
+from wxpay_local.testing.harness import Harness, MerchantSink
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wxpay-local")
+    group.addoption(
+        "--wxpay-database-url",
+        default="",
+        help="wxpay-local: run the test platform on this PostgreSQL URL (default: SQLite)",
+    )
+
+
+@pytest.fixture(scope="session")
+def wxpay_server(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
+    """The session's platform (use ``wxpay``, which empties it before each test)."""
+    url = pytestconfig.getoption("--wxpay-database-url") or str(
+        tmp_path_factory.mktemp("wxpay") / "wxpay.sqlite3"
+    )
+    store = open_store(url, durability="normal")
+    try:
+        settings = Settings(notify_timeout_seconds=2.0, durability="normal")
+        with Harness.start(store, live=True, settings=settings) as harness:
+            yield harness
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def wxpay(wxpay_server: Harness) -> Iterator[Harness]:
+    """A clean platform for this test: no merchants, payers or orders; real time."""
+    wxpay_server.reset()
+    yield wxpay_server
+    wxpay_server.assert_ledger_balanced()
+
+
+@pytest.fixture
+def wxpay_sink() -> Iterator[MerchantSink]:
+    """A merchant notify_url on a loopback port that records each notification."""
+    with MerchantSink() as sink:
+        yield sink
