@@ -10,13 +10,8 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
 import ssl
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,102 +21,21 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from serve_support import DEMO_MCH_ID, Served, cli, serve
 
-from wxpay_local.testing.harness import free_port
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode, encode
 
 pytestmark = pytest.mark.e2e
 
-DEMO_MCH_ID = "1900000109"
 FILES = ("apiclient_cert.pem", "apiclient_key.pem", "apiclient_cert.p12", "rootca.pem")
 TIMEOUT = 10.0
 
 
-@dataclass
-class Served:
-    process: subprocess.Popen[str]
-    url: str
-    tls_port: int
-    banner: str
-
-    @property
-    def api_key(self) -> str:
-        found = re.search(r"mch_id=" + DEMO_MCH_ID + r"\s+api_key=(\w{32})", self.banner)
-        assert found, self.banner
-        return found.group(1)
-
-    @property
-    def appid(self) -> str:
-        found = re.search(r"appid=(wx\w+)\s+kind=official_account", self.banner)
-        assert found, self.banner
-        return found.group(1)
-
-
-def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wxpay_local", *args, "--url", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    port, tls_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wxpay_local",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--port",
-            str(port),
-            "--tls-port",
-            str(tls_port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    lines: list[str] = []
-    deadline = time.monotonic() + 30
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "openapi.json" in line:
-            break
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/_local/health", timeout=1, trust_env=False).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        process.wait(5)
-        pytest.fail("server did not start:\n" + "".join(lines))
-    try:
-        yield Served(process, url, tls_port, "".join(lines))
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        process.stdout.close()
+    with serve(tmp_path / "data") as s:
+        yield s
 
 
 def _https_post(
@@ -185,7 +99,7 @@ def test_serve_banner_shows_the_https_url_the_ca_and_the_demo_certificate(
         by_name["apiclient_cert.p12"].read_bytes(), DEMO_MCH_ID.encode()
     )
     assert in_p12 == cert
-    current = _cli("merchant", "cert", DEMO_MCH_ID, "--out", str(tmp_path / "x"), url=served.url)
+    current = cli("merchant", "cert", DEMO_MCH_ID, "--out", str(tmp_path / "x"), url=served.url)
     assert _table(current.stdout)["serial"] == format(cert.serial_number, "X")
 
 
@@ -193,7 +107,7 @@ def test_merchant_cert_writes_the_four_files_and_prints_the_table(
     served: Served, tmp_path: Path
 ) -> None:
     out = tmp_path / "certs"
-    done = _cli("merchant", "cert", DEMO_MCH_ID, "--out", str(out), url=served.url)
+    done = cli("merchant", "cert", DEMO_MCH_ID, "--out", str(out), url=served.url)
     assert done.returncode == 0, done.stdout + done.stderr
     assert DEMO_MCH_ID in done.stdout.splitlines()[0]
     rows = _table(done.stdout)
@@ -218,10 +132,10 @@ def test_merchant_cert_writes_the_four_files_and_prints_the_table(
     root = x509.load_pem_x509_certificate((out / "rootca.pem").read_bytes())
     cert.verify_directly_issued_by(root)
 
-    again = _cli("merchant", "cert", DEMO_MCH_ID, "--out", str(out), url=served.url)
+    again = cli("merchant", "cert", DEMO_MCH_ID, "--out", str(out), url=served.url)
     assert _table(again.stdout)["serial"] == rows["serial"], "the same certificate until rotated"
 
-    rotated = _cli(
+    rotated = cli(
         "merchant", "cert", DEMO_MCH_ID, "--out", str(tmp_path / "new"), "--rotate", url=served.url
     )
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
@@ -235,14 +149,14 @@ def test_merchant_cert_writes_the_four_files_and_prints_the_table(
 
 
 def test_merchant_cert_for_an_unknown_merchant_fails(served: Served, tmp_path: Path) -> None:
-    done = _cli("merchant", "cert", "1000000001", "--out", str(tmp_path / "x"), url=served.url)
+    done = cli("merchant", "cert", "1000000001", "--out", str(tmp_path / "x"), url=served.url)
     assert done.returncode != 0
     assert "NOT_FOUND" in done.stderr
     assert not (tmp_path / "x" / "apiclient_cert.pem").exists()
 
 
 def test_payer_code_by_id_and_by_openid(served: Served) -> None:
-    by_id = _cli("payer", "code", "1", url=served.url)
+    by_id = cli("payer", "code", "1", url=served.url)
     assert by_id.returncode == 0, by_id.stderr
     code = by_id.stdout.strip()
     assert re.fullmatch(r"1[0-5]\d{16}", code), code
@@ -255,21 +169,21 @@ def test_payer_code_by_id_and_by_openid(served: Served) -> None:
         trust_env=False,
     ).json()
     openid = payer["openids"][served.appid]
-    by_openid = _cli("payer", "code", openid, url=served.url)
+    by_openid = cli("payer", "code", openid, url=served.url)
     assert by_openid.returncode == 0, by_openid.stderr
     other = by_openid.stdout.strip()
     assert re.fullmatch(r"1[0-5]\d{16}", other) and other != code
 
-    unknown = _cli("payer", "code", "o-nobody-has-this-openid", url=served.url)
+    unknown = cli("payer", "code", "o-nobody-has-this-openid", url=served.url)
     assert unknown.returncode != 0 and "NOT_FOUND" in unknown.stderr
 
 
 def test_reverse_with_the_files_the_cli_wrote(served: Served, tmp_path: Path) -> None:
     out = tmp_path / "certs"
-    done = _cli("merchant", "cert", DEMO_MCH_ID, "--out", str(out), url=served.url)
+    done = cli("merchant", "cert", DEMO_MCH_ID, "--out", str(out), url=served.url)
     assert done.returncode == 0, done.stderr
     https_url = _table(done.stdout)["HTTPS"].split()[0]
-    code = _cli("payer", "code", "1", url=served.url).stdout.strip()
+    code = cli("payer", "code", "1", url=served.url).stdout.strip()
 
     paid = decode(
         httpx.post(

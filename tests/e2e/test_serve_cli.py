@@ -2,102 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_support import Served, cli, serve
 
-from wxpay_local.testing.harness import free_port
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode
 
 pytestmark = pytest.mark.e2e
 
 
-def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wxpay_local", *args, "--url", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-class Served:
-    def __init__(self, process: subprocess.Popen[str], url: str, banner: str) -> None:
-        self.process, self.url, self.banner = process, url, banner
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    with _serve(tmp_path / "data") as s:
+    with serve(tmp_path / "data") as s:
         yield s
-
-
-@contextmanager
-def _serve(data_dir: Path) -> Iterator[Served]:
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wxpay_local",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--tls-port",
-            str(free_port()),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "openapi.json" in line:
-            break
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/_local/health", timeout=1, trust_env=False).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not start:\n" + "".join(lines))
-    try:
-        yield Served(process, url, "".join(lines))
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        process.stdout.close()
 
 
 def test_serve_first_run_prints_credentials_and_a_working_signed_example(served: Served) -> None:
@@ -115,36 +38,64 @@ def test_serve_first_run_prints_credentials_and_a_working_signed_example(served:
     assert answer["return_code"] == "SUCCESS" and answer["result_code"] == "SUCCESS", answer
     assert signing.verify(answer, key.group(1))
 
-    paid = _cli("pay", answer["code_url"], "--payer", "1", url=served.url)
+    paid = cli("pay", answer["code_url"], "--payer", "1", url=served.url)
     assert paid.returncode == 0, paid.stdout + paid.stderr
     assert paid.stdout.startswith("SUCCESS")
-    ledger = _cli("ledger", url=served.url)
+    ledger = cli("ledger", url=served.url)
     assert '"total": 0' in ledger.stdout
-    payers = _cli("payer", "list", url=served.url)
+    payers = cli("payer", "list", url=served.url)
     assert "Alice" in payers.stdout and "Bob" in payers.stdout and "Carol" in payers.stdout
 
 
 def test_serve_keeps_data_across_restarts(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with _serve(data) as served:
+    with serve(data) as served:
         key = re.search(r"api_key=(\w{32})", served.banner)
         assert key
-        created = _cli("merchant", "create", "--name", "Second shop", url=served.url)
+        created = cli("merchant", "create", "--name", "Second shop", url=served.url)
         assert created.returncode == 0, created.stderr
 
-    with _serve(data) as again:
+    with serve(data) as again:
         assert "first run" not in again.banner
         assert f"api_key={key.group(1)}" in again.banner
-        listed = _cli("merchant", "list", url=again.url)
+        listed = cli("merchant", "list", url=again.url)
         assert "Second shop" in listed.stdout
 
 
 def test_cli_clock_and_errors_read_as_a_person_expects(served: Served) -> None:
-    moved = _cli("clock", "advance", "2h", url=served.url)
+    moved = cli("clock", "advance", "2h", url=served.url)
     assert moved.returncode == 0
     assert '"offset_seconds": 7200' in moved.stdout
-    missing = _cli("payer", "show", "999", url=served.url)
+    missing = cli("payer", "show", "999", url=served.url)
     assert missing.returncode != 0
     assert "NOT_FOUND" in missing.stderr
-    unreachable = _cli("ledger", url="http://127.0.0.1:9")
+    unreachable = cli("ledger", url="http://127.0.0.1:9")
     assert unreachable.returncode != 0 and "is `wxpay-local serve` running?" in unreachable.stderr
+
+
+def test_the_banner_gives_console_logins_that_work(served: Served) -> None:
+    found = re.search(
+        r"console\s+(\S+)/console\s+log in as (\d+) / (\S+)\s+or operator / (\S+)", served.banner
+    )
+    assert found, served.banner
+    base, mch_id, merchant_password, operator = found.groups()
+    assert base == served.url
+    for account, password in ((mch_id, merchant_password), ("operator", operator)):
+        with httpx.Client(base_url=served.url, trust_env=False) as browser:
+            signed_in = browser.post(
+                "/console/login", data={"account": account, "password": password}
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            assert mch_id in browser.get("/console").text
+
+
+def test_operator_password_option(tmp_path: Path) -> None:
+    with serve(tmp_path / "data", "--operator-password", "op-pass-123") as s:
+        assert "or operator / op-pass-123" in s.banner
+        with httpx.Client(base_url=s.url, trust_env=False) as browser:
+            refused = browser.post("/console/login", data={"account": "operator", "password": "x"})
+            assert refused.status_code == 401
+            ok = browser.post(
+                "/console/login", data={"account": "operator", "password": "op-pass-123"}
+            )
+            assert ok.status_code == 303
