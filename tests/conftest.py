@@ -10,9 +10,11 @@ import atexit
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.testing import Harness, MerchantSink, live_server
 
@@ -89,6 +91,34 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness
 def live(store: SqlStore) -> Iterator[Harness]:
     """The platform over a real socket only (for third-party clients and notifications)."""
     with Harness.start(store, live=True) as harness:
+        yield harness
+        harness.assert_ledger_balanced()
+
+
+@pytest.fixture
+def harness_settings() -> dict[str, Any]:
+    """Extra Settings for ``relaxed`` (a test parametrizes this to change them)."""
+    return {}
+
+
+@pytest.fixture(params=["inproc", "live"])
+def relaxed(
+    request: pytest.FixtureRequest, store: SqlStore, harness_settings: dict[str, Any]
+) -> Iterator[Harness]:
+    """The platform without the client-certificate check, for tests of what /secapi/ does
+    rather than of mutual TLS (tested in tests/e2e/test_mtls*.py): each database, in-process
+    and live (a module may narrow this with an indirect parametrize)."""
+    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False, **harness_settings)
+    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
+        yield harness
+        harness.assert_ledger_balanced()
+
+
+@pytest.fixture
+def relaxed_live(store: SqlStore) -> Iterator[Harness]:
+    """The same over a real socket only (the CLI and the Node client talk to a server)."""
+    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
+    with Harness.start(store, live=True, settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
 

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,24 +40,6 @@ pytestmark = pytest.mark.api
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 BILL_TYPES = ("ALL", "SUCCESS", "REFUND", "RECHARGE_REFUND")
 COLUMNS = {"ALL": 27, "SUCCESS": 20, "REFUND": 29, "RECHARGE_REFUND": 28}
-
-
-@pytest.fixture(params=["inproc", "live"])
-def relaxed(request: pytest.FixtureRequest, store: SqlStore) -> Iterator[Harness]:
-    """The platform (each database, in-process and live) without the client-certificate check."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
-
-
-@pytest.fixture
-def relaxed_live(store: SqlStore) -> Iterator[Harness]:
-    """The same, over a real socket only (the CLI and node talk to a server)."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=True, settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
 
 
 def returned(bill: Bill) -> int:

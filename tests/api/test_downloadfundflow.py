@@ -52,15 +52,6 @@ PARAM_FAULT = b"<xml><return_code><![CDATA[FAIL]]></return_code>"
 PARAM_FAULT += b"<return_msg><![CDATA[Param Error]]></return_msg></xml>"
 
 
-@pytest.fixture(params=["inproc", "live"])
-def relaxed(request: pytest.FixtureRequest, store: SqlStore) -> Iterator[Harness]:
-    """Each database, in-process and live, without the client-certificate check."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
-
-
 def check_running_balance(flow: Bill, opening: int) -> int:
     """Every row's balance is the one before plus its movement; returns the closing balance."""
     balance = opening

@@ -14,7 +14,6 @@ left of the fee) into ``platform:refunds_in_transit``; SUCCESS pays it to the pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ import pytest
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import LedgerTxn, Posting
 from wxpay_local.sdk import Client, FaultError, RejectedError
-from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 from wxpay_local.timefmt import SHANGHAI
@@ -49,23 +47,6 @@ FEE_INCOME = "platform:fee_income"
 IN_TRANSIT = "platform:refunds_in_transit"
 MISMATCH_DES = "订单金额或退款金额与之前请求不一致，请核实后再试"
 T0 = "2024-05-01T16:20:10+08:00"  # a frozen platform time for exact success times
-
-
-@pytest.fixture
-def harness_settings() -> dict[str, Any]:
-    """Extra Settings for ``relaxed`` (a test parametrizes this to change them)."""
-    return {}
-
-
-@pytest.fixture
-def relaxed(
-    request: pytest.FixtureRequest, store: SqlStore, harness_settings: dict[str, Any]
-) -> Iterator[Harness]:
-    """The platform without the client-certificate check (transport from PLATFORMS)."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False, **harness_settings)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
 
 
 # --- helpers ----------------------------------------------------------------------------------

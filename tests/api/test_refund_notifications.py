@@ -23,8 +23,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import Client
-from wxpay_local.settings import Settings
-from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 
 #: Where these run, as the conftest ``platform`` fixture does: both transports on SQLite and
@@ -110,21 +108,6 @@ def outer(body: bytes) -> dict[str, str]:
 
 
 # --- fixtures and helpers -----------------------------------------------------------------
-@pytest.fixture
-def harness_settings() -> dict[str, Any]:
-    """Extra Settings for ``relaxed`` (a test parametrizes this to change them)."""
-    return {}
-
-
-@pytest.fixture
-def relaxed(
-    request: pytest.FixtureRequest, store: SqlStore, harness_settings: dict[str, Any]
-) -> Iterator[Harness]:
-    """The platform without the client-certificate check (transport from PLATFORMS)."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False, **harness_settings)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
 
 
 @pytest.fixture

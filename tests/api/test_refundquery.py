@@ -8,15 +8,12 @@ before answering. Refunds are created with the client-certificate check relaxed
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import Client, FaultError, RejectedError
-from wxpay_local.settings import Settings
-from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode
@@ -37,23 +34,6 @@ pytestmark = [pytest.mark.api, PLATFORMS]
 REFUND = "/secapi/pay/refund"
 REFUNDQUERY = "/pay/refundquery"
 IN_TRANSIT = "platform:refunds_in_transit"
-
-
-@pytest.fixture
-def harness_settings() -> dict[str, Any]:
-    """Extra Settings for ``relaxed`` (a test parametrizes this to change them)."""
-    return {}
-
-
-@pytest.fixture
-def relaxed(
-    request: pytest.FixtureRequest, store: SqlStore, harness_settings: dict[str, Any]
-) -> Iterator[Harness]:
-    """The platform without the client-certificate check (transport from PLATFORMS)."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False, **harness_settings)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
 
 
 class Shop:

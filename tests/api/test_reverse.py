@@ -8,15 +8,12 @@ certificate check relaxed (``require_client_cert=False``) — mutual TLS is test
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import Client, FaultError, RejectedError
-from wxpay_local.settings import Settings
-from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo
 from wxpay_local.wire import signing
 
@@ -25,15 +22,6 @@ pytestmark = pytest.mark.api
 FEE_INCOME = "platform:fee_income"
 PASSWORD_PROMPT = "需要用户输入支付密码"
 REVERSE = "/secapi/pay/reverse"
-
-
-@pytest.fixture(params=["inproc", "live"])
-def relaxed(request: pytest.FixtureRequest, store: SqlStore) -> Iterator[Harness]:
-    """The platform (each database, in-process and live) without the client-certificate check."""
-    settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
-        yield harness
-        harness.assert_ledger_balanced()
 
 
 # --- helpers ----------------------------------------------------------------------------------
