@@ -25,6 +25,7 @@ from wxpay_local.domain.model import (
     Payer,
     Refund,
 )
+from wxpay_local.domain.payers import PaymentKey, PaymentLine, WalletMovement
 
 
 class Tx(Protocol):
@@ -148,6 +149,19 @@ class Tx(Protocol):
     def merchant_certs(self, mch_id: str) -> list[MerchantCert]: ...
     def revoke_merchant_certs(self, mch_id: str, at: datetime) -> None: ...
     def set_password_policy(self, payer_id: int, policy: str) -> None: ...
+
+    # the payer's own view (store/sql_payers.py)
+    def payer_payments(
+        self, payer_id: int, before: PaymentKey | None, limit: int
+    ) -> list[PaymentLine]:
+        """The payer's paid orders, newest ``time_end`` first, older than ``before``."""
+        ...
+
+    def refunds_of_orders(self, order_ids: Sequence[int]) -> list[Refund]: ...
+    def wallet_movements(
+        self, payer_id: int, before_id: int | None, limit: int
+    ) -> list[WalletMovement]: ...
+    def set_pay_password(self, payer_id: int, password: str) -> None: ...
 
     # the request journal and platform settings
     def insert_journal(self, entries: Sequence[dict[str, Any]]) -> None: ...

@@ -1,8 +1,9 @@
 """APP pay (spec §6.2): the OpenSDK parameters verified and paid as the WeChat app would.
 
 ``POST /app/pay`` (JSON: appid, partnerid, prepayid, package=Sign=WXPay, noncestr, timestamp,
-sign, and payer_id, password, action) answers ``{"errCode": 0 | -1 | -2, "errStr": …}`` like
-``BaseResp``; ``GET /app/pay?…`` shows the same as a page a person uses.
+sign, and payer_id, password, action, optional card_id) answers
+``{"errCode": 0 | -1 | -2, "errStr": …}`` like ``BaseResp``; ``GET /app/pay?…`` shows the same
+as a page a person uses, where the person may also pay with one of their cards.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def check(tx: Tx, app: App, params: Any) -> Order:
     return order
 
 
-def _pay(app: App, params: Any, payer_id: int, password: str, cancel: bool) -> dict[str, Any]:
+def _pay(
+    app: App, params: Any, payer_id: int, password: str, cancel: bool, card_id: int | None = None
+) -> dict[str, Any]:
     with app.store.begin() as tx:
         order = check(tx, app, params)
         result = pay_order(
@@ -90,6 +93,7 @@ def _pay(app: App, params: Any, payer_id: int, password: str, cancel: bool) -> d
                 prepay_id=order.prepay_id,
                 password=None if cancel else password,
                 cancel=cancel,
+                card_id=card_id,
             ),
         )
         merchant = tx.merchant_by_id(order.merchant_id).name
@@ -118,14 +122,18 @@ async def pay_json(app: App, request: Request) -> Response:
     if not isinstance(data, dict):
         return JSONResponse({"error": "BAD_JSON", "message": "the body must be a JSON object"}, 400)
     payer_id, password = data.get("payer_id"), data.get("password", "")
-    action = data.get("action", "pay")
+    action, card_id = data.get("action", "pay"), data.get("card_id")
     if not isinstance(payer_id, int) or isinstance(payer_id, bool) or not 0 <= payer_id <= MAX_ID:
         return JSONResponse({"error": "BAD_FIELD", "message": "payer_id is a payer's number"}, 400)
     if action not in ("pay", "cancel") or not isinstance(password, str):
         return JSONResponse({"error": "BAD_FIELD", "message": "action is pay or cancel"}, 400)
+    if card_id is not None and (
+        not isinstance(card_id, int) or isinstance(card_id, bool) or not 0 <= card_id <= MAX_ID
+    ):
+        return JSONResponse({"error": "BAD_FIELD", "message": "card_id is a card's number"}, 400)
     try:
         answer = await app.store.run(
-            lambda: _pay(app, data, payer_id, password, action == "cancel")
+            lambda: _pay(app, data, payer_id, password, action == "cancel", card_id)
         )
     except AppFail as exc:
         return JSONResponse({"errCode": ERROR, "errStr": str(exc)})
@@ -145,7 +153,15 @@ async def show(app: App, request: Request) -> Response:
             except AppFail as exc:
                 raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
             payers = [
-                {"payer_id": p.id, "name": p.name, "balance": tx.balance(ledger.wallet(p.id))}
+                {
+                    "payer_id": p.id,
+                    "name": p.name,
+                    "balance": tx.balance(ledger.wallet(p.id)),
+                    "cards": [
+                        {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4}
+                        for c in tx.cards_of(p.id)
+                    ],
+                }
                 for p in tx.payers()[:PAYER_LIST_LIMIT]
             ]
             merchant = tx.merchant_by_id(order.merchant_id).name
@@ -162,9 +178,11 @@ async def confirm(app: App, request: Request) -> Response:
     if payer_id is None:
         raise PageError(400, "choose who pays (payer_id)", "请选择用户")
     cancel = param(form, "action") == "cancel"
+    # ``method``: "wallet" (or absent) pays from the wallet, a number from that card.
+    card_id = None if param(form, "method") in ("", "wallet") else int_param(form, "method")
     try:
         answer = await app.store.run(
-            lambda: _pay(app, params, payer_id, param(form, "password"), cancel)
+            lambda: _pay(app, params, payer_id, param(form, "password"), cancel, card_id)
         )
     except AppFail as exc:
         raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
