@@ -136,6 +136,16 @@ def _result(page: Any) -> str:
     return str(page.inner_text("#result"))
 
 
+def expect(locator: Any) -> Any:
+    """Playwright's retrying assertions (imported late: without Playwright the fixtures skip)."""
+    return pytest.importorskip("playwright.sync_api").expect(locator)
+
+
+def _sheet(page: Any) -> Any:
+    """The platform's payment sheet: an iframe on the platform's origin."""
+    return page.frame_locator("#wxpay-frame")
+
+
 def test_jsapi_merchant_page_pays_ok(web: Harness, page: Any, sink: MerchantSink) -> None:
     merchant, payer, prepay_id = _jsapi_order(web, sink)
     params = _params(merchant.apps["official_account"], prepay_id, merchant.api_key)
@@ -143,17 +153,16 @@ def test_jsapi_merchant_page_pays_ok(web: Harness, page: Any, sink: MerchantSink
     with merchant_site({"*": html}) as url, screenshot_on_failure(page, "jsapi_ok"):
         page.goto(url)
         page.click("#buy")
-        page.wait_for_selector("#wxpay-sheet #wxpay-pay")
-        assert "12.50" in page.inner_text("#wxpay-amount")
-        assert page.inner_text("#wxpay-merchant") == "茶馆 Tea house"
-        page.fill("#wxpay-password", "000000")
-        page.click("#wxpay-pay")
-        page.wait_for_function(
-            "document.getElementById('wxpay-message').textContent.indexOf('密码') >= 0"
-        )
-        page.fill("#wxpay-password", payer["pay_password"])
+        sheet = _sheet(page)
+        sheet.locator("#wxpay-pay").wait_for()
+        assert "12.50" in sheet.locator("#wxpay-amount").inner_text()
+        assert sheet.locator("#wxpay-merchant").inner_text() == "茶馆 Tea house"
+        sheet.locator("#wxpay-password").fill("000000")
+        sheet.locator("#wxpay-pay").click()
+        expect(sheet.locator("#wxpay-message")).to_contain_text("密码")
+        sheet.locator("#wxpay-password").fill(payer["pay_password"])
         docs_shot(page, "jsapi_sheet")
-        page.click("#wxpay-pay")
+        sheet.locator("#wxpay-pay").click()
         assert _result(page) == "get_brand_wcpay_request:ok"
         assert page.locator("#wxpay-sheet").count() == 0
         query = web.client(merchant).orderquery(out_trade_no="E2E-JS-1")
@@ -168,11 +177,11 @@ def test_jsapi_cancel_through_choose_wx_pay(web: Harness, page: Any, sink: Merch
     with merchant_site({"*": html}) as url, screenshot_on_failure(page, "jsapi_cancel"):
         page.goto(url)
         page.click("#buy-sdk")
-        page.click("#wxpay-cancel")
+        _sheet(page).locator("#wxpay-cancel").click()
         assert _result(page) == "cancel chooseWXPay:cancel"
         page.evaluate("document.getElementById('result').textContent = ''")
         page.click("#buy")
-        page.click("#wxpay-cancel")
+        _sheet(page).locator("#wxpay-cancel").click()
         assert _result(page) == "get_brand_wcpay_request:cancel"
         query = web.client(merchant).orderquery(out_trade_no="E2E-JS-1")
         assert query["trade_state"] == "NOTPAY"
@@ -187,9 +196,10 @@ def test_jsapi_bad_pay_sign_fails_and_tells_the_developer(
     with merchant_site({"*": html}) as url, screenshot_on_failure(page, "jsapi_fail"):
         page.goto(url)
         page.click("#buy")
-        assert "total_fee" in page.inner_text("#wxpay-error")
+        sheet = _sheet(page)
+        expect(sheet.locator("#wxpay-error")).to_contain_text("total_fee")
         docs_shot(page, "jsapi_bad_sign")
-        page.click("#wxpay-error-ok")
+        sheet.locator("#wxpay-error-ok").click()
         assert _result(page) == "get_brand_wcpay_request:fail"
         assert any("paySign does not match" in e for e in page.console_errors)
         query = web.client(merchant).orderquery(out_trade_no="E2E-JS-1")

@@ -175,7 +175,7 @@ def _query(request: Request, *names: str) -> dict[str, str] | None:
         return None
 
 
-def _known_app(tx: Tx, appid: str, secret: str | None) -> None:
+def known_app(tx: Tx, appid: str, secret: str | None) -> None:
     found = tx.app(appid) if appid else None
     if found is None:
         raise OAuthError(40013, "invalid appid")
@@ -193,11 +193,11 @@ async def access_token(app: App, request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         with app.store.begin() as tx:
-            _known_app(tx, q["appid"], q["secret"])
+            known_app(tx, q["appid"], q["secret"])
             code = oauth_grants.use_code(tx, now, Kind.CODE, q["appid"], q["code"])
             return _token_fields(*oauth_grants.issue_tokens(tx, app.ids, now, code))
 
-    return await _answer(app, work, write=True)
+    return await answer_of(app, work, write=True)
 
 
 async def refresh_token(app: App, request: Request) -> Response:
@@ -210,12 +210,12 @@ async def refresh_token(app: App, request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         with app.store.begin() as tx:
-            _known_app(tx, q["appid"], None)
+            known_app(tx, q["appid"], None)
             return _token_fields(
                 *oauth_grants.refresh(tx, app.ids, now, q["appid"], q["refresh_token"])
             )
 
-    return await _answer(app, work, write=True)
+    return await answer_of(app, work, write=True)
 
 
 async def userinfo(app: App, request: Request) -> Response:
@@ -244,7 +244,7 @@ async def userinfo(app: App, request: Request) -> Response:
             "unionid": oauth_grants.unionid(grant.payer_id),
         }
 
-    return await _answer(app, work, write=False)
+    return await answer_of(app, work, write=False)
 
 
 async def auth(app: App, request: Request) -> Response:
@@ -258,10 +258,10 @@ async def auth(app: App, request: Request) -> Response:
             oauth_grants.access(tx, now, q["access_token"], q["openid"])
         return {"errcode": 0, "errmsg": "ok"}
 
-    return await _answer(app, work, write=False)
+    return await answer_of(app, work, write=False)
 
 
-async def _answer(app: App, work: Any, *, write: bool) -> JSONResponse:
+async def answer_of(app: App, work: Any, *, write: bool) -> JSONResponse:
     """Run ``work`` in one store transaction; an ``OAuthError`` is WeChat's JSON error (and
     rolls the transaction back: a refused exchange changes nothing)."""
     try:
