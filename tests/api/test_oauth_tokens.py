@@ -225,6 +225,10 @@ def test_refusing_consent_redirects_with_state_only(platform: Harness) -> None:
 
 
 def test_odd_token_input_is_never_a_server_error(platform: Harness) -> None:
+    appid = platform.merchant().apps["official_account"]
+    for uri in ("https://[::1", "http://", "javascript:alert(1)", "//x.example/cb"):
+        params = _authorize_params(appid, "snsapi_base", uri)
+        assert platform.http.get("/connect/oauth2/authorize", params=params).status_code == 400
     for path in ("/sns/oauth2/refresh_token", "/sns/userinfo", "/sns/auth"):
         for value in ("", "x" * 5000, "\x00", "😀", "' OR 1=1 --"):
             for name in ("appid", "refresh_token", "access_token", "openid", "grant_type"):

@@ -16,7 +16,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -114,6 +114,14 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     return data
 
 
+def _split(url: str) -> SplitResult:
+    """``urlsplit`` that takes anything: an unparseable URL (``https://[::1``) is empty."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return urlsplit("")
+
+
 def _directory(tx: Tx, order: Order, caller: Caller) -> tuple[str, ...]:
     """Refuse a page outside the merchant's JSAPI payment directories (when configured);
     the warnings for the developer when it passes."""
@@ -122,8 +130,8 @@ def _directory(tx: Tx, order: Order, caller: Caller) -> tuple[str, ...]:
         return ()
     where = f"the JSAPI payment directories of merchant {order.mch_id}: {', '.join(directories)}"
     page_url = caller.page_url
-    parts = urlsplit(page_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = _split(page_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise JsapiFail(
             UNREGISTERED,
             f"the paying page's URL is unknown (page_url {page_url!r}; /jsapi/jweixin.js sends "
@@ -242,7 +250,7 @@ def caller_of(request: Request, params: dict[str, Any]) -> Caller | JsapiFail:
         return JsapiFail(UNREGISTERED, "page_url must be the page's URL (at most 2048 characters)")
     origin = request.headers.get("origin", "")
     if not origin or origin == "null":
-        referer = urlsplit(request.headers.get("referer", ""))
+        referer = _split(request.headers.get("referer", ""))
         origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else ""
     if origin == f"{request.url.scheme}://{request.url.netloc}":
         origin = ""  # the platform's own sheet, which checked event.origin

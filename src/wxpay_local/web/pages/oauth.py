@@ -64,8 +64,12 @@ def _request(values: Any) -> dict[str, str]:
         raise _refused(10012, "appid is empty")
     if not redirect_uri:
         raise _refused(10011, "redirect_uri is empty")
-    parts = urlsplit(redirect_uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(redirect_uri)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        ok = False
+    if not ok:
         raise _refused(10003, f"redirect_uri {redirect_uri!r} is not an absolute http(s) URL")
     if not scope:
         raise _refused(10010, "scope is empty")
