@@ -1,8 +1,9 @@
 """The payer's pages in a real headless Chromium (Playwright's Python package, Debian's chromium).
 
 Flows: a person's Native payment from the QR page through the phone page; a merchant page using
-``/jsapi/jweixin.js`` getting ``:ok``, ``:cancel`` and (bad paySign) ``:fail``; the OAuth2
-redirect round trip. A failing test leaves a screenshot in ``artifacts/``. With
+``/jsapi/jweixin.js`` getting ``:ok``, ``:cancel`` and (bad paySign) ``:fail`` (the sheet is the
+platform's iframe: ``page.frame_locator("#wxpay-frame")``); the OAuth2 redirect round trip and
+the snsapi_userinfo consent step. A failing test leaves a screenshot in ``artifacts/``. With
 ``WXPAY_DOCS_SCREENSHOTS=1`` the phone page and the JSAPI sheet are also saved to
 ``docs/screenshots/``.
 """
@@ -236,6 +237,46 @@ def test_oauth_redirect_round_trip(web: Harness, page: Any) -> None:
                 },
             ).json()
             assert token["openid"] == web.openid(payer["payer_id"], appid)
+
+
+def test_oauth_userinfo_consent_allow_and_deny(web: Harness, page: Any) -> None:
+    merchant = web.merchant(name="茶馆 Tea house")
+    appid = merchant.apps["official_account"]
+    payer = web.payer(name="Judy")
+    with merchant_site({"*": "<!doctype html><title>callback</title><p id=cb>back</p>"}) as url:
+        authorize = f"{web.base_url}/connect/oauth2/authorize?" + urlencode(
+            {
+                "appid": appid,
+                "redirect_uri": url + "cb",
+                "response_type": "code",
+                "scope": "snsapi_userinfo",
+                "state": "S9",
+            }
+        )
+        with screenshot_on_failure(page, "oauth_consent"):
+            for choice in ("consent-deny", "consent-allow"):
+                page.goto(authorize + "#wechat_redirect")
+                page.click(f'[data-payer-id="{payer["payer_id"]}"]')
+                assert "Judy" in page.inner_text("#consent-user")
+                page.click(f"#{choice}")
+                page.wait_for_selector("#cb")
+                query = parse_qs(urlsplit(page.url).query)
+                assert query["state"] == ["S9"]
+                assert ("code" in query) is (choice == "consent-allow")
+            token = web.http.get(
+                "/sns/oauth2/access_token",
+                params={
+                    "appid": appid,
+                    "secret": merchant.secrets[appid],
+                    "code": query["code"][0],
+                    "grant_type": "authorization_code",
+                },
+            ).json()
+            info = web.http.get(
+                "/sns/userinfo",
+                params={"access_token": token["access_token"], "openid": token["openid"]},
+            ).json()
+            assert info["nickname"] == "Judy"
 
 
 def test_h5_payment_returns_to_redirect_url(web: Harness, page: Any, sink: MerchantSink) -> None:
