@@ -271,6 +271,12 @@ def test_jsapi_script_is_served(platform: Harness) -> None:
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
     assert re.search(r"getBrandWCPayRequest", script.text) and "chooseWXPay" in script.text
+    assert "requestPayment" in script.text and "/jsapi/sheet" in script.text
+    sheet = platform.http.get("/jsapi/sheet")
+    assert sheet.status_code == 200 and 'id="wxpay-password"' in sheet.text
+    assert "default-src 'self'" in sheet.headers["content-security-policy"]
+    assert sheet.headers["cache-control"] == "no-store"
+    assert platform.http.get("/static/pages/sheet.js").status_code == 200
     assert platform.http.get("/static/pages/pages.css").status_code == 200
     index = platform.http.get("/pages")
     assert index.status_code == 200 and "/jsapi/jweixin.js" in index.text

@@ -1,8 +1,9 @@
 """The payer's pages in a real headless Chromium (Playwright's Python package, Debian's chromium).
 
 Flows: a person's Native payment from the QR page through the phone page; a merchant page using
-``/jsapi/jweixin.js`` getting ``:ok``, ``:cancel`` and (bad paySign) ``:fail``; the OAuth2
-redirect round trip. A failing test leaves a screenshot in ``artifacts/``. With
+``/jsapi/jweixin.js`` getting ``:ok``, ``:cancel`` and (bad paySign) ``:fail`` (the sheet is the
+platform's iframe: ``page.frame_locator("#wxpay-frame")``); the OAuth2 redirect round trip and
+the snsapi_userinfo consent step. A failing test leaves a screenshot in ``artifacts/``. With
 ``WXPAY_DOCS_SCREENSHOTS=1`` the phone page and the JSAPI sheet are also saved to
 ``docs/screenshots/``.
 """
@@ -136,6 +137,16 @@ def _result(page: Any) -> str:
     return str(page.inner_text("#result"))
 
 
+def expect(locator: Any) -> Any:
+    """Playwright's retrying assertions (imported late: without Playwright the fixtures skip)."""
+    return pytest.importorskip("playwright.sync_api").expect(locator)
+
+
+def _sheet(page: Any) -> Any:
+    """The platform's payment sheet: an iframe on the platform's origin."""
+    return page.frame_locator("#wxpay-frame")
+
+
 def test_jsapi_merchant_page_pays_ok(web: Harness, page: Any, sink: MerchantSink) -> None:
     merchant, payer, prepay_id = _jsapi_order(web, sink)
     params = _params(merchant.apps["official_account"], prepay_id, merchant.api_key)
@@ -143,17 +154,16 @@ def test_jsapi_merchant_page_pays_ok(web: Harness, page: Any, sink: MerchantSink
     with merchant_site({"*": html}) as url, screenshot_on_failure(page, "jsapi_ok"):
         page.goto(url)
         page.click("#buy")
-        page.wait_for_selector("#wxpay-sheet #wxpay-pay")
-        assert "12.50" in page.inner_text("#wxpay-amount")
-        assert page.inner_text("#wxpay-merchant") == "茶馆 Tea house"
-        page.fill("#wxpay-password", "000000")
-        page.click("#wxpay-pay")
-        page.wait_for_function(
-            "document.getElementById('wxpay-message').textContent.indexOf('密码') >= 0"
-        )
-        page.fill("#wxpay-password", payer["pay_password"])
+        sheet = _sheet(page)
+        sheet.locator("#wxpay-pay").wait_for()
+        assert "12.50" in sheet.locator("#wxpay-amount").inner_text()
+        assert sheet.locator("#wxpay-merchant").inner_text() == "茶馆 Tea house"
+        sheet.locator("#wxpay-password").fill("000000")
+        sheet.locator("#wxpay-pay").click()
+        expect(sheet.locator("#wxpay-message")).to_contain_text("密码")
+        sheet.locator("#wxpay-password").fill(payer["pay_password"])
         docs_shot(page, "jsapi_sheet")
-        page.click("#wxpay-pay")
+        sheet.locator("#wxpay-pay").click()
         assert _result(page) == "get_brand_wcpay_request:ok"
         assert page.locator("#wxpay-sheet").count() == 0
         query = web.client(merchant).orderquery(out_trade_no="E2E-JS-1")
@@ -168,11 +178,11 @@ def test_jsapi_cancel_through_choose_wx_pay(web: Harness, page: Any, sink: Merch
     with merchant_site({"*": html}) as url, screenshot_on_failure(page, "jsapi_cancel"):
         page.goto(url)
         page.click("#buy-sdk")
-        page.click("#wxpay-cancel")
+        _sheet(page).locator("#wxpay-cancel").click()
         assert _result(page) == "cancel chooseWXPay:cancel"
         page.evaluate("document.getElementById('result').textContent = ''")
         page.click("#buy")
-        page.click("#wxpay-cancel")
+        _sheet(page).locator("#wxpay-cancel").click()
         assert _result(page) == "get_brand_wcpay_request:cancel"
         query = web.client(merchant).orderquery(out_trade_no="E2E-JS-1")
         assert query["trade_state"] == "NOTPAY"
@@ -187,9 +197,10 @@ def test_jsapi_bad_pay_sign_fails_and_tells_the_developer(
     with merchant_site({"*": html}) as url, screenshot_on_failure(page, "jsapi_fail"):
         page.goto(url)
         page.click("#buy")
-        assert "total_fee" in page.inner_text("#wxpay-error")
+        sheet = _sheet(page)
+        expect(sheet.locator("#wxpay-error")).to_contain_text("total_fee")
         docs_shot(page, "jsapi_bad_sign")
-        page.click("#wxpay-error-ok")
+        sheet.locator("#wxpay-error-ok").click()
         assert _result(page) == "get_brand_wcpay_request:fail"
         assert any("paySign does not match" in e for e in page.console_errors)
         query = web.client(merchant).orderquery(out_trade_no="E2E-JS-1")
@@ -226,6 +237,46 @@ def test_oauth_redirect_round_trip(web: Harness, page: Any) -> None:
                 },
             ).json()
             assert token["openid"] == web.openid(payer["payer_id"], appid)
+
+
+def test_oauth_userinfo_consent_allow_and_deny(web: Harness, page: Any) -> None:
+    merchant = web.merchant(name="茶馆 Tea house")
+    appid = merchant.apps["official_account"]
+    payer = web.payer(name="Judy")
+    with merchant_site({"*": "<!doctype html><title>callback</title><p id=cb>back</p>"}) as url:
+        authorize = f"{web.base_url}/connect/oauth2/authorize?" + urlencode(
+            {
+                "appid": appid,
+                "redirect_uri": url + "cb",
+                "response_type": "code",
+                "scope": "snsapi_userinfo",
+                "state": "S9",
+            }
+        )
+        with screenshot_on_failure(page, "oauth_consent"):
+            for choice in ("consent-deny", "consent-allow"):
+                page.goto(authorize + "#wechat_redirect")
+                page.click(f'[data-payer-id="{payer["payer_id"]}"]')
+                assert "Judy" in page.inner_text("#consent-user")
+                page.click(f"#{choice}")
+                page.wait_for_selector("#cb")
+                query = parse_qs(urlsplit(page.url).query)
+                assert query["state"] == ["S9"]
+                assert ("code" in query) is (choice == "consent-allow")
+            token = web.http.get(
+                "/sns/oauth2/access_token",
+                params={
+                    "appid": appid,
+                    "secret": merchant.secrets[appid],
+                    "code": query["code"][0],
+                    "grant_type": "authorization_code",
+                },
+            ).json()
+            info = web.http.get(
+                "/sns/userinfo",
+                params={"access_token": token["access_token"], "openid": token["openid"]},
+            ).json()
+            assert info["nickname"] == "Judy"
 
 
 def test_h5_payment_returns_to_redirect_url(web: Harness, page: Any, sink: MerchantSink) -> None:

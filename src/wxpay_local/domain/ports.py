@@ -25,6 +25,7 @@ from wxpay_local.domain.model import (
     Payer,
     Refund,
 )
+from wxpay_local.domain.oauth_grants import Grant
 from wxpay_local.domain.payers import PaymentKey, PaymentLine, WalletMovement
 
 
@@ -170,6 +171,15 @@ class Tx(Protocol):
     ) -> list[dict[str, Any]]: ...
     def get_setting(self, key: str) -> str | None: ...
     def put_setting(self, key: str, value: str) -> None: ...
+
+    # OAuth2 codes and tokens, Mini Program login codes (store/sql_oauth.py)
+    def insert_oauth_grant(self, grant: Grant) -> None: ...
+    def oauth_grant(self, token: str, *, lock: bool = False) -> Grant | None: ...
+    def update_oauth_grant(self, grant: Grant) -> None:
+        """Saves ``expires_at``, ``used_at`` and ``pair`` (the rest never changes)."""
+        ...
+
+    def mch_ids_of_app(self, appid: str) -> list[str]: ...
 
 
 class Store(Protocol):

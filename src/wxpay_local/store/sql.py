@@ -32,6 +32,7 @@ from wxpay_local.domain.model import (
 )
 from wxpay_local.store import rows
 from wxpay_local.store.sql_bills import BillStatements
+from wxpay_local.store.sql_oauth import OAuthStatements
 from wxpay_local.store.sql_payers import PayerStatements
 from wxpay_local.store.sql_refunds import RefundStatements
 from wxpay_local.timefmt import from_millis, to_millis
@@ -194,7 +195,7 @@ class Session:
             cache.change_ends()
 
 
-class SqlTx(RefundStatements, BillStatements, PayerStatements):
+class SqlTx(RefundStatements, BillStatements, PayerStatements, OAuthStatements):
     """One open transaction on one connection."""
 
     def __init__(

@@ -1,10 +1,13 @@
 """JSAPI in an ordinary browser (spec §6.1): the script, paySign verification, the payment.
 
-``/jsapi/jweixin.js`` defines ``WeixinJSBridge.invoke('getBrandWCPayRequest', …)`` and
-``wx.chooseWXPay``; it POSTs the parameters to ``/jsapi/verify`` (checked exactly as the
-client does: appId, timeStamp, nonceStr, package, signType under the merchant's API key, the
-sign type of the unifiedorder call), shows a payment sheet and pays through ``/jsapi/pay``.
-Both JSON endpoints allow any origin: the merchant's page is served from elsewhere.
+``/jsapi/jweixin.js`` defines ``WeixinJSBridge.invoke('getBrandWCPayRequest', …)``,
+``wx.chooseWXPay`` and the Mini Program's ``wx.requestPayment``; it opens ``/jsapi/sheet`` in
+an iframe (the platform's origin, so the merchant's script cannot read the password box) and
+hands it the parameters and ``location.href`` by ``postMessage``. The sheet POSTs them to
+``/jsapi/verify`` (checked exactly as the client does: the payment directory, appId,
+timeStamp, nonceStr, package, signType under the merchant's API key, the sign type of the
+unifiedorder call) and pays through ``/jsapi/pay``. Both JSON endpoints also allow any origin,
+for merchants' own scripts and tests.
 """
 
 from __future__ import annotations
@@ -13,18 +16,19 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from wxpay_local.codes import SignType, TradeState, TradeType
-from wxpay_local.domain import ledger
+from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
+from wxpay_local.domain import ledger, merchant_config
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
-from wxpay_local.web.pages.common import MAX_ID, STATIC, order_summary, yuan
+from wxpay_local.web.pages.common import MAX_ID, STATIC, order_summary, render, yuan
 from wxpay_local.wire import signing
 
 if TYPE_CHECKING:
@@ -34,6 +38,11 @@ PREFIX = "get_brand_wcpay_request:"
 SIGNED = ("appId", "timeStamp", "nonceStr", "package", "signType")
 #: What the real client shows for a bad package or paySign (spec §6.1, observed).
 MISSING_TOTAL_FEE = "调用支付JSAPI缺少参数：total_fee"
+#: What the real client shows on a page outside the payment directories (observed).
+UNREGISTERED = "当前页面的URL未注册"
+#: Who calls: an Official Account page (WeixinJSBridge, wx.chooseWXPay) or a Mini Program
+#: (wx.requestPayment, which passes no appId: the signed appId is the order's).
+MODES = ("jsapi", "miniprogram")
 CORS = {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "POST, OPTIONS",
@@ -58,11 +67,24 @@ class JsapiFail(Exception):
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Where the call comes from: the mode, the paying page's URL (``location.href``, sent by
+    the script) and the origin the browser vouches for (Origin, else Referer), when that is
+    not the platform's own (the sheet checked ``event.origin`` against the URL already)."""
+
+    mode: str = "jsapi"
+    page_url: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
 class Checked:
     order: Order
     merchant_name: str
     payer_id: int
     payer_name: str
+    #: Things the developer should know that do not stop the payment.
+    warnings: tuple[str, ...] = ()
 
 
 def _json(data: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -71,7 +93,13 @@ def _json(data: dict[str, Any], status: int = 200) -> JSONResponse:
 
 def _fail(exc: JsapiFail) -> JSONResponse:
     return _json(
-        {"ok": False, "err_msg": PREFIX + "fail", "message": exc.message, "reason": exc.reason}
+        {
+            "ok": False,
+            "result": "fail",
+            "err_msg": PREFIX + "fail",
+            "message": exc.message,
+            "reason": exc.reason,
+        }
     )
 
 
@@ -86,13 +114,55 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     return data
 
 
-def check(tx: Tx, app: App, params: dict[str, Any]) -> Checked:
-    """Verify the getBrandWCPayRequest parameters as the WeChat client does."""
+def _split(url: str) -> SplitResult:
+    """``urlsplit`` that takes anything: an unparseable URL (``https://[::1``) is empty."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return urlsplit("")
+
+
+def _directory(tx: Tx, order: Order, caller: Caller) -> tuple[str, ...]:
+    """Refuse a page outside the merchant's JSAPI payment directories (when configured);
+    the warnings for the developer when it passes."""
+    directories = merchant_config.load(tx, order.mch_id).jsapi_directories
+    if not directories:
+        return ()
+    where = f"the JSAPI payment directories of merchant {order.mch_id}: {', '.join(directories)}"
+    page_url = caller.page_url
+    parts = _split(page_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise JsapiFail(
+            UNREGISTERED,
+            f"the paying page's URL is unknown (page_url {page_url!r}; /jsapi/jweixin.js sends "
+            f"location.href), so it cannot be checked against {where}",
+        )
+    if caller.origin and caller.origin != f"{parts.scheme}://{parts.netloc}":
+        raise JsapiFail(
+            UNREGISTERED,
+            f"page_url {page_url} is not on the origin the request came from ({caller.origin})",
+        )
+    if not merchant_config.directory_allowed(directories, page_url):
+        raise JsapiFail(UNREGISTERED, f"the page {page_url} is not under {where}")
+    folder = page_url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[0] + "/"
+    if folder in directories:
+        return ()
+    return (
+        f"the page {page_url} is in a sub-directory of a registered payment directory: "
+        f"accepted here, but WeChat is reported to require the page's own directory ({folder})",
+    )
+
+
+def check(tx: Tx, app: App, params: dict[str, Any], caller: Caller = Caller()) -> Checked:
+    """Verify the getBrandWCPayRequest (or requestPayment) parameters as the client does."""
+    mini = caller.mode == "miniprogram"
     for name in (*SIGNED, "paySign"):
         value = params.get(name)
+        if mini and name == "appId" and value in (None, ""):
+            continue  # wx.requestPayment passes no appId: the order's is signed
         if not isinstance(value, str) or not value:
             raise JsapiFail(f"调用支付JSAPI缺少参数：{name}", f"{name} is missing or not a string")
-    fields = {name: str(params[name]) for name in SIGNED}
+    fields = {name: str(params.get(name) or "") for name in SIGNED}
     if not fields["timeStamp"].isdigit() or len(fields["timeStamp"]) > 10:
         raise JsapiFail(
             "调用支付JSAPI缺少参数：timeStamp",
@@ -113,6 +183,12 @@ def check(tx: Tx, app: App, params: dict[str, Any]) -> Checked:
             "该支付方式不适用于此订单",
             f"the order's trade_type is {order.trade_type}, getBrandWCPayRequest needs JSAPI",
         )
+    warnings: tuple[str, ...] = ()
+    if mini:
+        _mini_program_app(tx, order, fields["appId"])
+        fields["appId"] = order.appid
+    else:
+        warnings = _directory(tx, order, caller)
     if fields["appId"] != order.appid:
         raise JsapiFail(
             MISSING_TOTAL_FEE,
@@ -145,7 +221,40 @@ def check(tx: Tx, app: App, params: dict[str, Any]) -> Checked:
     owner = tx.payer_by_openid(order.openid)
     if owner is None:
         raise JsapiFail("该订单不属于当前用户", f"no payer has the order's openid {order.openid}")
-    return Checked(order, merchant.name, owner[0].id, owner[0].name)
+    return Checked(order, merchant.name, owner[0].id, owner[0].name, warnings)
+
+
+def _mini_program_app(tx: Tx, order: Order, configured: str) -> None:
+    """wx.requestPayment runs in the Mini Program whose appid placed the order."""
+    found = tx.app(order.appid)
+    if found is None or found.kind is not AppKind.MINI_PROGRAM:
+        kind = found.kind if found else "unknown"
+        raise JsapiFail(
+            MISSING_TOTAL_FEE,
+            f"wx.requestPayment pays orders placed with a Mini Program appid; {order.appid} is "
+            f"{kind}",
+        )
+    if configured and configured != order.appid:
+        raise JsapiFail(
+            MISSING_TOTAL_FEE,
+            f"this Mini Program is {configured} (wx.config) but the order's appid is {order.appid}",
+        )
+
+
+def caller_of(request: Request, params: dict[str, Any]) -> Caller | JsapiFail:
+    """The mode and page of a verify/pay request, and the origin its browser vouches for."""
+    mode, page_url = params.get("mode", "jsapi"), params.get("page_url", "")
+    if mode not in MODES:
+        return JsapiFail(MISSING_TOTAL_FEE, f"mode is one of {', '.join(MODES)}")
+    if not isinstance(page_url, str) or len(page_url) > 2048:
+        return JsapiFail(UNREGISTERED, "page_url must be the page's URL (at most 2048 characters)")
+    origin = request.headers.get("origin", "")
+    if not origin or origin == "null":
+        referer = _split(request.headers.get("referer", ""))
+        origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else ""
+    if origin == f"{request.url.scheme}://{request.url.netloc}":
+        origin = ""  # the platform's own sheet, which checked event.origin
+    return Caller(str(mode), page_url, origin)
 
 
 async def script(request: Request) -> Response:
@@ -154,6 +263,17 @@ async def script(request: Request) -> Response:
         media_type="application/javascript; charset=utf-8",
         headers={"cache-control": "no-cache", **CORS},
     )
+
+
+async def sheet(request: Request) -> Response:
+    """The payment sheet (and the Mini Program login) the script shows in an iframe: a static
+    page; what it shows arrives by postMessage from the page that embeds it."""
+    page = render("jsapi_sheet.html")
+    page.headers["cache-control"] = "no-store"
+    page.headers["content-security-policy"] = (
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+    )
+    return page
 
 
 async def preflight(request: Request) -> Response:
@@ -165,10 +285,13 @@ def _endpoints(app: App) -> tuple[Any, Any]:
         params = await _body(request)
         if isinstance(params, JSONResponse):
             return params
+        caller = caller_of(request, params)
+        if isinstance(caller, JsapiFail):
+            return _fail(caller)
 
         def work() -> dict[str, Any]:
             with app.store.begin(write=False) as tx:
-                ok = check(tx, app, params)
+                ok = check(tx, app, params, caller)
                 cards = [
                     {"card_id": c.id, "label": f"{c.bank_type} ({c.last4})"}
                     for c in tx.cards_of(ok.payer_id)
@@ -178,6 +301,7 @@ def _endpoints(app: App) -> tuple[Any, Any]:
                 "ok": True,
                 "order": order_summary(app, ok.order, ok.merchant_name),
                 "payer": {"name": ok.payer_name, "balance": yuan(balance), "cards": cards},
+                "warnings": list(ok.warnings),
             }
 
         try:
@@ -202,10 +326,13 @@ def _endpoints(app: App) -> tuple[Any, Any]:
             not isinstance(card_id, int) or isinstance(card_id, bool) or not 0 <= card_id <= MAX_ID
         ):
             return _json({"error": "BAD_FIELD", "message": "card_id is a card's number"}, 400)
+        caller = caller_of(request, params)
+        if isinstance(caller, JsapiFail):
+            return _fail(caller)
 
         def work() -> dict[str, Any]:
             with app.store.begin() as tx:
-                ok = check(tx, app, params)
+                ok = check(tx, app, params, caller)
                 req = PayRequest(
                     payer_id=ok.payer_id,
                     prepay_id=ok.order.prepay_id,
@@ -225,6 +352,7 @@ def _endpoints(app: App) -> tuple[Any, Any]:
                 "outcome": str(outcome),
                 "message": outcome.message,
                 "retry": outcome in RETRYABLE,
+                "result": result,
                 "err_msg": PREFIX + result,
             }
 
@@ -243,6 +371,7 @@ def routes(app: App) -> list[Route]:
     verify, pay = _endpoints(app)
     return [
         Route("/jsapi/jweixin.js", script, methods=["GET"]),
+        Route("/jsapi/sheet", sheet, methods=["GET"]),
         Route("/jsapi/verify", verify, methods=["POST"]),
         Route("/jsapi/pay", pay, methods=["POST"]),
         Route("/jsapi/verify", preflight, methods=["OPTIONS"]),

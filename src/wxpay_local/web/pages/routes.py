@@ -19,7 +19,7 @@ from wxpay_local.domain import ledger
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
-from wxpay_local.web.pages import app_pay, h5, jsapi, oauth, wallet
+from wxpay_local.web.pages import app_pay, h5, jsapi, miniprogram, oauth, wallet
 from wxpay_local.web.pages.common import (
     PAYER_LIST_LIMIT,
     SHORT_PREFIX,
@@ -177,6 +177,7 @@ def routes(app: App) -> list[Route | Mount]:
         Route("/phone/pay", page(app, phone_pay), methods=["POST"]),
         *oauth.routes(app),
         *jsapi.routes(app),
+        *miniprogram.routes(app),
         *h5.routes(app),
         *app_pay.routes(app),
         *wallet.routes(app),

@@ -1,158 +1,87 @@
-// wxpay-local's stand-in for WeChat's JS bridge and JS-SDK payment (spec §6.1).
-// Include it instead of https://res.wx.qq.com/open/js/jweixin-1.6.0.js on a merchant page:
+// wxpay-local's stand-in for WeChat's JS bridge, JS-SDK payment and the Mini Program's
+// payment and login (spec §6.1). Include it instead of res.wx.qq.com's jweixin on a page:
 //   WeixinJSBridge.invoke('getBrandWCPayRequest', {appId, timeStamp, nonceStr, package,
 //                         signType, paySign}, function (res) { res.err_msg })
-//   wx.config({appId: ...}); wx.chooseWXPay({timestamp, nonceStr, package, signType, paySign,
-//                                           success, cancel, fail, complete})
-// The platform verifies paySign as the WeChat client does, then shows a payment sheet.
+//   wx.config({appId}); wx.chooseWXPay({timestamp, nonceStr, package, signType, paySign,
+//                                       success, cancel, fail, complete})
+//   wx.requestPayment({timeStamp, nonceStr, package, signType, paySign, success, fail,
+//                      complete})  // Mini Program: no appId; the order's appid is signed
+//   wx.login({success, fail, complete})  // Mini Program: res.code for /sns/jscode2session
+//                                        // (the Mini Program's appid from wx.config)
+// The sheet runs in an iframe served by the platform (another origin than this page), so this
+// page's scripts never see the password. Messages are only taken from that iframe on the
+// platform's origin and only sent to it.
 (function () {
   "use strict";
   var current = document.currentScript;
-  var BASE = current && current.src ? new URL(current.src).origin : "";
+  var BASE = current && current.src ? new URL(current.src).origin : location.origin;
   var PREFIX = "get_brand_wcpay_request:";
   var TAG = "[wxpay-local]";
+  var LOAD_TIMEOUT_MS = 20000;
+  var busy = false;
 
-  function post(path, body) {
-    return fetch(BASE + path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }).then(function (r) { return r.json(); });
-  }
-
-  var STYLE = [
-    "#wxpay-sheet{position:fixed;inset:0;background:rgba(0,0,0,.5);z-index:2147483647;display:flex;align-items:flex-end;justify-content:center;font-family:-apple-system,BlinkMacSystemFont,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',Arial,sans-serif;color:#191919}",
-    "#wxpay-sheet .wx-panel{background:#fff;width:100%;max-width:480px;border-radius:12px 12px 0 0;padding:16px 20px 24px;box-sizing:border-box;position:relative}",
-    "#wxpay-sheet .wx-dialog{align-self:center;border-radius:12px;max-width:320px;text-align:center}",
-    "#wxpay-sheet .wx-close{position:absolute;left:12px;top:10px;width:auto;height:auto;margin:0;padding:2px 6px;border:0;border-radius:0;background:none;font-size:26px;line-height:1;color:#7f7f7f;cursor:pointer}",
-    "#wxpay-sheet .wx-title{text-align:center;font-size:16px;font-weight:600;margin:0 0 12px}",
-    "#wxpay-sheet .wx-merchant{text-align:center;margin:4px 0 0;font-size:15px}",
-    "#wxpay-sheet .wx-amount{text-align:center;font-size:36px;font-weight:600;margin:2px 0}",
-    "#wxpay-sheet .wx-body{text-align:center;color:#7f7f7f;font-size:13px;margin:0 0 12px}",
-    "#wxpay-sheet label{display:block;color:#7f7f7f;font-size:13px;margin:12px 0 6px}",
-    "#wxpay-sheet select,#wxpay-sheet input{width:100%;box-sizing:border-box;font-size:16px;padding:10px;border:1px solid #e5e5e5;border-radius:8px;background:#fafafa;font-family:inherit}",
-    "#wxpay-sheet input{text-align:center;letter-spacing:12px;font-size:22px}",
-    "#wxpay-sheet .wx-msg{min-height:20px;color:#fa5151;font-size:14px;text-align:center;margin:8px 0 0}",
-    "#wxpay-sheet .wx-ok{color:#07c160;font-weight:600}",
-    "#wxpay-sheet .wx-button{display:block;width:100%;border:0;border-radius:8px;background:#07c160;color:#fff;font-size:17px;font-weight:600;padding:12px;margin-top:12px;cursor:pointer;font-family:inherit}",
-    "#wxpay-sheet .wx-tag{text-align:center;font-size:11px;color:#b2b2b2;margin:12px 0 0}",
-  ].join("\n");
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function overlay() {
-    var old = document.getElementById("wxpay-sheet");
-    if (old) old.remove();
-    if (!document.getElementById("wxpay-sheet-style")) {
-      var style = el("style", { id: "wxpay-sheet-style" }, STYLE);
-      document.head.appendChild(style);
+  // Open the platform's sheet with one request; `done` gets {result: ok|cancel|fail, message}.
+  function openSheet(request, done) {
+    if (busy) {
+      console.error(TAG + " a payment sheet is open already");
+      done({ result: "fail", message: "a payment sheet is open already" });
+      return;
     }
-    var root = el("div", { id: "wxpay-sheet", role: "dialog", "aria-modal": "true" });
-    document.body.appendChild(root);
-    return root;
-  }
+    busy = true;
+    var host = document.createElement("div");
+    host.id = "wxpay-sheet";
+    host.setAttribute("style", "position:fixed;inset:0;z-index:2147483647;margin:0;padding:0");
+    var frame = document.createElement("iframe");
+    frame.id = "wxpay-frame";
+    frame.title = "微信支付";
+    frame.src = BASE + "/jsapi/sheet";
+    frame.setAttribute("style", "width:100%;height:100%;border:0;display:block;background:transparent;color-scheme:normal");
+    var timer = setTimeout(function () {
+      finish({ result: "fail", message: "", reasons: ["the payment sheet did not load from " + BASE + "/jsapi/sheet"] });
+    }, LOAD_TIMEOUT_MS);
 
-  // The platform's error, as the client shows it; the callback runs when the payer closes it.
-  function showError(message, done) {
-    var root = overlay();
-    var panel = el("div", { class: "wx-panel wx-dialog" });
-    panel.appendChild(el("p", { class: "wx-title" }, "微信支付"));
-    panel.appendChild(el("p", { class: "wx-msg", id: "wxpay-error" }, message));
-    var ok = el("button", { class: "wx-button", id: "wxpay-error-ok", type: "button" }, "确定");
-    ok.addEventListener("click", function () { root.remove(); done(); });
-    panel.appendChild(ok);
-    root.appendChild(panel);
-  }
-
-  function showSheet(params, info, finish) {
-    var root = overlay();
-    var panel = el("div", { class: "wx-panel" });
-    var close = el("button", { class: "wx-close", id: "wxpay-cancel", type: "button", "aria-label": "取消" }, "×");
-    panel.appendChild(close);
-    panel.appendChild(el("p", { class: "wx-title" }, "请输入支付密码"));
-    panel.appendChild(el("p", { class: "wx-merchant", id: "wxpay-merchant" }, info.order.merchant));
-    panel.appendChild(el("p", { class: "wx-amount", id: "wxpay-amount" }, "¥" + info.order.amount));
-    panel.appendChild(el("p", { class: "wx-body" }, info.order.body));
-    panel.appendChild(el("label", { for: "wxpay-method" }, "付款方式（" + info.payer.name + "）"));
-    var method = el("select", { id: "wxpay-method" });
-    method.appendChild(el("option", { value: "" }, "零钱（余额 ¥" + info.payer.balance + "）"));
-    info.payer.cards.forEach(function (c) {
-      method.appendChild(el("option", { value: String(c.card_id) }, c.label));
-    });
-    panel.appendChild(method);
-    panel.appendChild(el("label", { for: "wxpay-password" }, "支付密码"));
-    var pw = el("input", { id: "wxpay-password", type: "password", inputmode: "numeric", maxlength: "6", autocomplete: "off", placeholder: "••••••" });
-    panel.appendChild(pw);
-    var msg = el("p", { class: "wx-msg", id: "wxpay-message" }, "");
-    panel.appendChild(msg);
-    var pay = el("button", { class: "wx-button", id: "wxpay-pay", type: "button" }, "确认支付");
-    panel.appendChild(pay);
-    panel.appendChild(el("p", { class: "wx-tag" }, "wxpay-local 模拟收银台 · 不会产生真实交易"));
-    root.appendChild(panel);
-    pw.addEventListener("input", function () {
-      pw.value = pw.value.replace(/[^0-9]/g, "").slice(0, 6);
-      msg.textContent = "";
-    });
-    pw.focus();
-
-    var busy = false;
-    function send(action) {
-      if (busy) return;
-      if (action === "pay" && !/^[0-9]{6}$/.test(pw.value)) { msg.textContent = "请输入6位数字支付密码"; return; }
-      busy = true;
-      var body = Object.assign({}, params, { action: action, password: action === "pay" ? pw.value : "" });
-      if (method.value) body.card_id = parseInt(method.value, 10);
-      post("/jsapi/pay", body).then(function (res) {
-        busy = false;
-        if (res.reason) console.error(TAG + " getBrandWCPayRequest failed: " + res.reason);
-        if (res.retry) { msg.textContent = res.message; pw.value = ""; pw.focus(); return; }
-        if (res.ok) {
-          msg.className = "wx-msg wx-ok";
-          msg.textContent = res.message;
-          setTimeout(function () { root.remove(); finish(res.err_msg); }, 400);
-          return;
-        }
-        root.remove();
-        if (res.err_msg === PREFIX + "cancel") { finish(res.err_msg); return; }
-        showError(res.message || "系统繁忙，请稍后再试", function () { finish(res.err_msg || PREFIX + "fail"); });
-      }).catch(function (err) {
-        busy = false;
-        console.error(TAG + " the platform did not answer: " + err);
-        root.remove();
-        finish(PREFIX + "fail");
-      });
+    function finish(result) {
+      clearTimeout(timer);
+      window.removeEventListener("message", listen);
+      host.remove();
+      busy = false;
+      (result.reasons || []).forEach(function (r) { console.error(TAG + " " + request.api + " failed: " + r); });
+      (result.warnings || []).forEach(function (w) { console.warn(TAG + " " + w); });
+      done(result);
     }
-    pay.addEventListener("click", function () { send("pay"); });
-    pw.addEventListener("keydown", function (e) { if (e.key === "Enter") send("pay"); });
-    close.addEventListener("click", function () { send("cancel"); });
+
+    function listen(event) {
+      if (event.origin !== BASE || event.source !== frame.contentWindow) return;
+      var msg = event.data || {};
+      if (msg.type === "wxpay-local:ready") {
+        clearTimeout(timer);
+        request.type = "wxpay-local:request";
+        request.page_url = location.href;
+        frame.contentWindow.postMessage(request, BASE);
+      } else if (msg.type === "wxpay-local:result") {
+        finish(msg);
+      }
+    }
+
+    window.addEventListener("message", listen);
+    host.appendChild(frame);
+    document.body.appendChild(host);
   }
 
-  function getBrandWCPayRequest(params, callback) {
-    var done = false;
-    function finish(errMsg) {
-      if (done) return;
-      done = true;
-      if (typeof callback === "function") callback({ err_msg: errMsg });
-    }
+  function payParams(params, names) {
     var sent = {};
-    ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"].forEach(function (k) {
+    names.forEach(function (k) {
       if (params && params[k] !== undefined && params[k] !== null) sent[k] = String(params[k]);
     });
-    post("/jsapi/verify", sent).then(function (info) {
-      if (!info.ok) {
-        console.error(TAG + " getBrandWCPayRequest failed: " + (info.reason || info.message));
-        showError(info.message || "系统繁忙，请稍后再试", function () { finish(PREFIX + "fail"); });
-        return;
-      }
-      showSheet(sent, info, finish);
-    }).catch(function (err) {
-      console.error(TAG + " the platform did not answer: " + err);
-      finish(PREFIX + "fail");
+    return sent;
+  }
+
+  var SIGNED = ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"];
+
+  function getBrandWCPayRequest(params, callback) {
+    var request = { kind: "pay", mode: "jsapi", api: "getBrandWCPayRequest", params: payParams(params, SIGNED) };
+    openSheet(request, function (res) {
+      if (typeof callback === "function") callback({ err_msg: PREFIX + res.result });
     });
   }
 
@@ -165,6 +94,12 @@
     on: function () {},
     call: function () {},
   };
+
+  function settle(o, r, ok) {
+    if (ok && o.success) o.success(r);
+    if (!ok && o.fail) o.fail(r);
+    if (o.complete) o.complete(r);
+  }
 
   var config = {};
   var readyCallbacks = [];
@@ -194,6 +129,29 @@
         else if (result === "cancel" && o.cancel) o.cancel(r);
         else if (result === "fail" && o.fail) o.fail(r);
         if (o.complete) o.complete(r);
+      });
+    },
+    // The Mini Program's payment: no appId is passed; the platform signs with the appid of
+    // the order behind the prepay_id (which must be a Mini Program's).
+    requestPayment: function (o) {
+      o = o || {};
+      var params = payParams(o, SIGNED.slice(1));
+      if (config.appId) params.appId = String(config.appId);
+      var request = { kind: "pay", mode: "miniprogram", api: "requestPayment", params: params };
+      openSheet(request, function (res) {
+        var errMsg = "requestPayment:ok";
+        if (res.result === "cancel") errMsg = "requestPayment:fail cancel";
+        else if (res.result !== "ok") errMsg = "requestPayment:fail " + (res.message || "");
+        settle(o, { errMsg: errMsg.trim() }, res.result === "ok");
+      });
+    },
+    login: function (o) {
+      o = o || {};
+      var request = { kind: "login", api: "wx.login", appId: String(config.appId || "") };
+      openSheet(request, function (res) {
+        if (res.result === "ok") { settle(o, { code: res.code, errMsg: "login:ok" }, true); return; }
+        var detail = res.result === "cancel" ? "cancel" : (res.message || "");
+        settle(o, { errMsg: ("login:fail " + detail).trim() }, false);
       });
     },
   };
