@@ -32,6 +32,7 @@ from wxpay_local.domain.model import (
 )
 from wxpay_local.store import rows
 from wxpay_local.store.sql_bills import BillStatements
+from wxpay_local.store.sql_console import ConsoleStatements
 from wxpay_local.store.sql_refunds import RefundStatements
 from wxpay_local.timefmt import from_millis, to_millis
 
@@ -193,7 +194,7 @@ class Session:
             cache.change_ends()
 
 
-class SqlTx(RefundStatements, BillStatements):
+class SqlTx(RefundStatements, BillStatements, ConsoleStatements):
     """One open transaction on one connection."""
 
     def __init__(
