@@ -54,7 +54,7 @@ def facts(order: Order) -> list[tuple[str, str]]:
 
 
 def _event(at: datetime | None, title: str, cls: str = "", **more: Any) -> dict[str, Any]:
-    event = {"at": at, "when": beijing(at), "title": title, "cls": cls, "lines": []}
+    event: dict[str, Any] = {"at": at, "when": beijing(at), "title": title, "cls": cls, "lines": []}
     return {**event, "notification": None, **more}
 
 
