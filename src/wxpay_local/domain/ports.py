@@ -8,6 +8,7 @@ transactions are serialised already). Imports: domain.model, stdlib.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -27,6 +28,34 @@ from wxpay_local.domain.model import (
 )
 from wxpay_local.domain.oauth_grants import Grant
 from wxpay_local.domain.payers import PaymentKey, PaymentLine, WalletMovement
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """One page of a newest-first console list, by position rather than by OFFSET.
+
+    ``after``: rows older than this (created_at epoch ms, id); ``before``: newer ones (the
+    previous page). ``since``/``until``: a created_at range in epoch ms (until excluded).
+    Lists ordered by id alone read only the id of the cursor.
+    """
+
+    limit: int
+    after: tuple[int, int] | None = None
+    before: tuple[int, int] | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One posting with its ledger transaction, as the console's order page shows it."""
+
+    txn_id: int
+    kind: str
+    ref: str
+    at: datetime
+    account: str
+    amount: int
 
 
 class Tx(Protocol):
@@ -103,6 +132,20 @@ class Tx(Protocol):
     def auth_code(self, auth_code: str, *, lock: bool = False) -> AuthCode | None: ...
     def update_auth_code(self, code: AuthCode) -> None: ...
     def orders(self, merchant_id: int | None, limit: int, offset: int) -> list[Order]: ...
+
+    # the merchant console (store.sql_console)
+    def console_orders(
+        self, merchant_ids: Sequence[int], page: Keyset, trade_state: str, trade_type: str
+    ) -> list[Order]: ...
+    def console_order_search(self, merchant_ids: Sequence[int], text: str) -> list[Order]: ...
+    def console_refunds(
+        self, merchant_ids: Sequence[int], page: Keyset, refund_status: str, text: str = ""
+    ) -> list[tuple[Refund, str, str]]: ...
+    def console_notifications(
+        self, merchant_id: int | None, page: Keyset, kind: str, status: str
+    ) -> list[tuple[Notification, str, str]]: ...
+    def attempts_of(self, notification_ids: Sequence[int]) -> dict[int, list[DeliveryAttempt]]: ...
+    def ledger_entries(self, refs: Sequence[str], since: int, until: int) -> list[LedgerEntry]: ...
 
     # the ledger
     def balance(self, account: str, *, lock: bool = False) -> int: ...
