@@ -58,7 +58,6 @@ def _csrf(html: str) -> str:
 def _seed(platform: Harness, merchant: MerchantInfo, count: int, start: datetime) -> list[str]:
     """``count`` orders straight into the store, three per millisecond (ties for the cursor),
     states and types cycling; returns the out_trade_nos newest first as the list shows them."""
-    _console_secret_first(platform)
     states = (TradeState.SUCCESS, TradeState.NOTPAY, TradeState.CLOSED)
     types = (TradeType.NATIVE, TradeType.JSAPI)
     with platform.app.store.begin() as tx:
@@ -81,15 +80,6 @@ def _seed(platform: Harness, merchant: MerchantInfo, count: int, start: datetime
             )
             assert tx.insert_order(order) is not None
     return [f"S{n:05d}" for n in reversed(range(count))]
-
-
-def _console_secret_first(platform: Harness) -> None:
-    """Make the console's session secret before writing to the store from this thread: made
-    later, inside the login's read (``auth.secret``), it met SQLite's "cannot start a
-    transaction within a transaction" after such direct writes (see the report)."""
-    from wxpay_local.web.console.auth import secret
-
-    secret(platform.app)
 
 
 def _walk(client: httpx.Client, first: str, pattern: re.Pattern[str] = ROW) -> list[str]:
@@ -181,7 +171,6 @@ def _refund(
     platform: Harness, merchant: MerchantInfo, transaction_id: str, no: str, total: int, fee: int
 ) -> None:
     app = platform.app
-    _console_secret_first(platform)
     with app.store.begin() as tx:
         found = tx.merchant(merchant.mch_id, LIVE)
         assert found is not None

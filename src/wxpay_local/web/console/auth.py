@@ -56,6 +56,7 @@ class Viewer:
 
 
 def secret(app: App) -> bytes:
+    """The session key; made on first use, so call it from a write run (``ready``)."""
     cached: bytes | None = getattr(app, "_console_secret", None)
     if cached is None:
         with app.store.begin() as tx:
@@ -66,6 +67,13 @@ def secret(app: App) -> bytes:
         cached = bytes.fromhex(saved)
         app._console_secret = cached  # type: ignore[attr-defined]
     return cached
+
+
+async def ready(app: App) -> None:
+    """Make sure the session key is loaded, creating it in a write run the first time (never
+    inside a read, where SQLite could not start the write)."""
+    if getattr(app, "_console_secret", None) is None:
+        await app.store.run(lambda: secret(app))
 
 
 def operator_password(store: Any, configured: str) -> str:

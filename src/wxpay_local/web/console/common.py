@@ -51,7 +51,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 def console_page(app: App, handler: ConsoleHandler, *, operator_only: bool = False) -> Any:
     async def endpoint(request: Request) -> Response:
         cookie = request.cookies.get(auth.COOKIE, "")
-        viewer = await app.store.run(lambda: auth.read(app, cookie), write=False)
+        await auth.ready(app)
+        viewer = auth.read(app, cookie)
         if viewer is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse("/console/login?" + urlencode({"next": target}), 303)

@@ -45,7 +45,8 @@ async def login(app: App, request: Request) -> Response:
         error = "商户号或密码错误 (wrong account or password)"
         return render(request, "login.html", 401, next_url=next_url, error=error, account=account)
     response = RedirectResponse(next_url, 303)
-    cookie = await app.store.run(lambda: auth.issue(app, viewer), write=False)
+    await auth.ready(app)
+    cookie = auth.issue(app, viewer)
     response.set_cookie(
         auth.COOKIE,
         cookie,
