@@ -65,7 +65,8 @@ def test_a_product_id_is_signed_raw_and_sent_encoded() -> None:
         "weixin://wxpay/bizpayurl?sign=S&appid=wx1&mch_id=1&product_id=&time_stamp=1&nonce_str=n",
         "weixin://wxpay/bizpayurl?sign=S&sign=T&appid=wx1&mch_id=1&product_id=p&time_stamp=1"
         "&nonce_str=n",
-        "weixin://wxpay/bizpayurl?sign=S&appid=wx1&mch_id=1&product_id=" + "p" * 33
+        "weixin://wxpay/bizpayurl?sign=S&appid=wx1&mch_id=1&product_id="
+        + "p" * 33
         + "&time_stamp=1&nonce_str=n",
     ],
 )
