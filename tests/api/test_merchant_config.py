@@ -17,6 +17,9 @@ def test_config_starts_empty_and_keeps_what_is_set(platform: Harness) -> None:
         "h5_domains": [],
         "jsapi_directories": [],
         "oauth_domains": [],
+        "h5_ip_check": True,
+        "h5_wechat_check": True,
+        "h5_one_account_check": True,
     }
     changed = platform.control(
         "POST",

@@ -287,7 +287,7 @@ def _mweb(platform: Harness, merchant: MerchantInfo) -> dict[str, str]:
         body="Test shop-Cake",
         out_trade_no="H5001",
         total_fee=990,
-        spbill_create_ip="203.0.113.10",
+        spbill_create_ip="127.0.0.1",  # the test's browser: the middle page checks the IP
         notify_url="http://127.0.0.1:9/notify",
         trade_type="MWEB",
         scene_info='{"h5_info":{"type":"Wap","wap_url":"https://shop.example","wap_name":"shop"}}',

@@ -4,7 +4,8 @@ The real platform checks payer-side requests against these: the Native mode 1 sc
 the H5 domains an ``mweb_url`` may be opened from, the JSAPI payment directories (支付授权目录)
 and the web-authorization domains OAuth2 ``redirect_uri`` must be on. An empty list means
 "not configured": the emulator then skips that check (and says so in docs/behaviour.md), so
-a merchant who never opens the console is not refused.
+a merchant who never opens the console is not refused. The H5 switches are the exception: they
+default to on, as the real middle page always checks.
 
 Stored as one JSON document per merchant in the platform settings table (a reset clears it).
 Imports: codes, domain.
@@ -35,12 +36,20 @@ class MerchantConfig:
     jsapi_directories: tuple[str, ...] = ()
     #: 网页授权域名: hosts an OAuth2 redirect_uri must be on.
     oauth_domains: tuple[str, ...] = ()
+    #: H5: the browser's address must equal the order's spbill_create_ip (on by default, as on
+    #: the real platform; switch it off to pay an H5 order from a browser behind a proxy).
+    h5_ip_check: bool = True
+    #: H5: refuse an mweb_url opened inside WeChat (User-Agent with ``MicroMessenger``).
+    h5_wechat_check: bool = True
+    #: H5: one WeChat account per mweb_url; a second payer on the same link is refused.
+    h5_one_account_check: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 FIELD_NAMES = tuple(f.name for f in fields(MerchantConfig))
+BOOL_FIELDS = ("h5_ip_check", "h5_wechat_check", "h5_one_account_check")
 
 
 def load(tx: Tx, mch_id: str) -> MerchantConfig:
@@ -53,6 +62,9 @@ def load(tx: Tx, mch_id: str) -> MerchantConfig:
         h5_domains=tuple(data.get("h5_domains", ())),
         jsapi_directories=tuple(data.get("jsapi_directories", ())),
         oauth_domains=tuple(data.get("oauth_domains", ())),
+        h5_ip_check=bool(data.get("h5_ip_check", True)),
+        h5_wechat_check=bool(data.get("h5_wechat_check", True)),
+        h5_one_account_check=bool(data.get("h5_one_account_check", True)),
     )
 
 
@@ -65,6 +77,10 @@ def update(tx: Tx, mch_id: str, changes: dict[str, Any]) -> MerchantConfig:
             raise Rejected(ErrCode.PARAM_ERROR, f"unknown setting {name}")
         if name == "native_callback_url":
             checked[name] = _url(name, value, allow_empty=True)
+        elif name in BOOL_FIELDS:
+            if not isinstance(value, bool):
+                raise Rejected(ErrCode.PARAM_ERROR, f"{name} must be true or false")
+            checked[name] = value
         elif name == "jsapi_directories":
             checked[name] = tuple(_url(name, v) for v in _entries(name, value))
         else:

@@ -4,6 +4,9 @@
     client = Client("http://127.0.0.1:8700", mch_id="1900000109", api_key="…", appid="wx…")
     answer = client.unifiedorder(body="Latte", out_trade_no="T1", total_fee=1800, …)
 
+Native mode 1: ``bizpayurl`` signs a static product URL, ``verify_scan`` and ``scan_reply``
+read and answer the platform's scan callback (``sdk/native.py``).
+
 Error tree::
 
     WxPayError
@@ -15,5 +18,15 @@ Error tree::
 from __future__ import annotations
 
 from wxpay_local.sdk.client import BadSignature, Client, FaultError, RejectedError, WxPayError
+from wxpay_local.sdk.native import bizpayurl, scan_reply, verify_scan
 
-__all__ = ["BadSignature", "Client", "FaultError", "RejectedError", "WxPayError"]
+__all__ = [
+    "BadSignature",
+    "Client",
+    "FaultError",
+    "RejectedError",
+    "WxPayError",
+    "bizpayurl",
+    "scan_reply",
+    "verify_scan",
+]

@@ -1,6 +1,6 @@
 """Control-plane operations for payment codes, the password prompt, certificates and reports.
 
-Imports: domain, web.control, web.certs, web.tls, starlette.
+Imports: domain, web.control, web.certs, web.tls, web.pages.native_mode1, starlette.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from wxpay_local.domain import merchant_config, micropay, paycodes, refunds
 from wxpay_local.domain.model import LIVE, MerchantCert
 from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.web import certs, views
 from wxpay_local.web.control import _B, _I, _S, ControlError, Op, _int, _payer_id
+from wxpay_local.web.pages import native_mode1
+from wxpay_local.web.pages.native_mode1 import ScanError
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -271,6 +274,20 @@ async def update_config(app: App, request: Request, data: dict[str, Any]) -> Any
     return await app.store.run(work)
 
 
+async def scan(app: App, request: Request, data: dict[str, Any]) -> Any:
+    """A payer scans a code_url: mode 1 runs the merchant's scan callback (spec §6.3)."""
+    try:
+        scanned = await native_mode1.scan(app, data["payer_id"], data["code_url"])
+    except ScanError as exc:
+        return JSONResponse(exc.as_json(), exc.status)
+    return {
+        "mode": scanned.mode,
+        "merchant": scanned.merchant_name,
+        "prepay_id": scanned.order.prepay_id,
+        "order": views.order_view(scanned.order),
+    }
+
+
 _LIST = {"type": "array", "items": _S}
 
 EXTRA_OPS: tuple[Op, ...] = (
@@ -290,10 +307,22 @@ EXTRA_OPS: tuple[Op, ...] = (
             "h5_domains": _LIST,
             "jsapi_directories": _LIST,
             "oauth_domains": _LIST,
+            "h5_ip_check": _B,
+            "h5_wechat_check": _B,
+            "h5_one_account_check": _B,
         },
     ),
     Op(
         "GET", "/_local/orders/{mch_id}/{out_trade_no}/refunds", "An order's refunds", order_refunds
+    ),
+    Op(
+        "POST",
+        "/_local/scan",
+        "A payer scans a code_url: Native mode 1 runs the merchant's scan callback and returns"
+        " the prepay_id it answered; mode 2 resolves the order (then pay with /_local/pay)",
+        scan,
+        {"payer_id": _I, "code_url": _S},
+        ("payer_id", "code_url"),
     ),
     Op(
         "POST",
