@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from wxpay_local.web.console import overview, session
+from wxpay_local.web.console import bills, clock, journal, keys, overview, session, settings_page
 from wxpay_local.web.console.common import STATIC, console_page
 from wxpay_local.web.pages.common import page
 
@@ -21,5 +21,10 @@ def routes(app: App) -> list[Route | Mount]:
         Route("/console/login", page(app, session.login_form), methods=["GET"]),
         Route("/console/login", page(app, session.login), methods=["POST"]),
         Route("/console/logout", console_page(app, session.logout), methods=["POST"]),
+        *journal.routes(app),
+        *bills.routes(app),
+        *keys.routes(app),
+        *settings_page.routes(app),
+        *clock.routes(app),
         Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
     ]
