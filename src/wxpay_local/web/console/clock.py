@@ -56,7 +56,8 @@ def _view(app: App) -> dict[str, Any]:
 
 async def clock_page(app: App, request: Request, viewer: Viewer) -> Response:
     await app.store.run(app.load_clock)
-    return render(request, "clock.html", c=_view(app), presets=PRESETS, error="")
+    moved = param(request.query_params, "moved") == "1"
+    return render(request, "clock.html", c=_view(app), presets=PRESETS, error="", moved=moved)
 
 
 def _seconds(values: dict[str, str]) -> int:
@@ -96,7 +97,10 @@ async def move(app: App, request: Request, viewer: Viewer) -> Response:
         else:
             await control.set_clock(app, request, {"freeze": action == "freeze"})
     except ControlError as exc:
-        return render(request, "clock.html", 400, c=_view(app), presets=PRESETS, error=exc.message)
+        view = _view(app)
+        return render(
+            request, "clock.html", 400, c=view, presets=PRESETS, error=exc.message, moved=False
+        )
     return RedirectResponse("/console/clock?moved=1", 303)
 
 
