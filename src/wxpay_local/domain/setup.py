@@ -5,7 +5,7 @@ Imports: codes, domain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wxpay_local.codes import AppKind, ErrCode, Rejected
 from wxpay_local.domain import ledger
@@ -113,3 +113,21 @@ def top_up(tx: Tx, clock: Clock, payer_id: int, amount: int, ref: str) -> int:
         raise Rejected(ErrCode.PARAM_ERROR, "amount must be positive")
     tx.post(ledger.topup(ref, payer_id, amount, clock.now()))
     return tx.balance(ledger.wallet(payer_id))
+
+
+def rotate_api_key(tx: Tx, ids: Ids, mch_id: str) -> Merchant:
+    """Give a merchant a new 32-character API key; the old one is refused from this commit on.
+
+    Changing the merchant row also empties the store's identity cache (every statement on
+    ``merchants`` does), so no request in this process verifies against the old key; other
+    processes re-read the key when a signature fails (see ``api.pipeline``). The sandbox key
+    is a separate tenant's and is left alone, as getsignkey keeps it.
+    """
+    merchant = tx.merchant(mch_id, LIVE)
+    if merchant is None:
+        raise Rejected(ErrCode.PARAM_ERROR, f"no merchant {mch_id}")
+    api_key = ids.api_key()
+    while api_key == merchant.api_key:  # a seeded Ids could repeat itself; never keep the key
+        api_key = ids.api_key()
+    tx.update_merchant_key(merchant.id, api_key)
+    return replace(merchant, api_key=api_key)

@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from wxpay_local.web.console import notifications, orders, overview, refunds, session
+from wxpay_local.web.console import (
+    bills,
+    clock,
+    journal,
+    keys,
+    notifications,
+    orders,
+    overview,
+    refunds,
+    session,
+    settings_page,
+)
 from wxpay_local.web.console.common import STATIC, console_page
 from wxpay_local.web.pages.common import page
 
@@ -24,5 +35,10 @@ def routes(app: App) -> list[Route | Mount]:
         *orders.routes(app),
         *refunds.routes(app),
         *notifications.routes(app),
+        *journal.routes(app),
+        *bills.routes(app),
+        *keys.routes(app),
+        *settings_page.routes(app),
+        *clock.routes(app),
         Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
     ]
