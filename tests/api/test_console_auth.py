@@ -68,18 +68,12 @@ def test_a_merchant_sees_only_itself_and_the_operator_sees_all(platform: Harness
         assert "Mine shop" in page
         assert "Other shop" not in page
         assert _login(client, other.mch_id, "pw-mine-1").status_code == 401
-    operator = platform.app.settings.operator_password or _operator_password(platform)
+    operator = platform.operator_password()
     with _browser(platform) as client:
         assert _login(client, "operator", operator).status_code == 303
         page = client.get("/console").text
         assert "Mine shop" in page
         assert "Other shop" in page
-
-
-def _operator_password(platform: Harness) -> str:
-    from wxpay_local.web.console.auth import operator_password
-
-    return operator_password(platform.app.store, "")
 
 
 def test_a_forged_or_tampered_session_is_refused(platform: Harness) -> None:

@@ -44,9 +44,7 @@ def _signed_in(platform: Harness, account: str, password: str = PASSWORD) -> Ite
 
 
 def _operator(platform: Harness) -> AbstractContextManager[httpx.Client]:
-    from wxpay_local.web.console.auth import operator_password
-
-    return _signed_in(platform, "operator", operator_password(platform.app.store, ""))
+    return _signed_in(platform, "operator", platform.operator_password())
 
 
 def _csrf(html: str) -> str:

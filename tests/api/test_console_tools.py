@@ -10,7 +10,6 @@ import html
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import replace
 from datetime import datetime
 
 import httpx
@@ -45,10 +44,7 @@ def _signed_in(platform: Harness, account: str, password: str = PASSWORD) -> Ite
 
 
 def _operator(platform: Harness) -> AbstractContextManager[httpx.Client]:
-    """The operator, with a password configured as ``--operator-password`` would (no store
-    access from the test thread while the server runs)."""
-    platform.app.settings = replace(platform.app.settings, operator_password="operator-pw-1")
-    return _signed_in(platform, "operator", "operator-pw-1")
+    return _signed_in(platform, "operator", platform.operator_password())
 
 
 def _csrf(client: httpx.Client, path: str = "/console") -> str:

@@ -137,6 +137,4 @@ def console_login(
 
 
 def operator_password(web: Harness) -> str:
-    from wxpay_local.web.console.auth import operator_password as stored
-
-    return stored(web.app.store, web.app.settings.operator_password)
+    return web.operator_password()

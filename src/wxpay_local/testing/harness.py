@@ -205,6 +205,13 @@ class Harness:
         result: dict[str, Any] = self.control("POST", "/_local/pay", body)
         return result
 
+    def operator_password(self) -> str:
+        """The console's operator password, fixed for this harness (as ``--operator-password``
+        would) so a test never has to read it from the store behind the server's back."""
+        if not self.app.settings.operator_password:
+            self.app.settings = _with(self.app.settings, operator_password="operator-test-pw")
+        return str(self.app.settings.operator_password)
+
     def reset(self) -> None:
         """Delete every merchant, payer, order and notification; the clock back to real time."""
         self.control("POST", "/_local/reset", {})
