@@ -20,6 +20,9 @@ class Journal:
         self.flush_seconds = flush_seconds
         self._pending: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
+        #: One flush at a time: a reader's flush must not return while the timer's flush is
+        #: still writing the entries it took (the reader would miss them).
+        self._flushing = asyncio.Lock()
 
     def record(self, entry: dict[str, Any]) -> None:
         self._pending.append(entry)
@@ -29,13 +32,14 @@ class Journal:
             tx.insert_journal(entries)
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        entries, self._pending = self._pending, []
-        try:
-            await self.store.run(lambda: self._write(entries))
-        except Exception:
-            log.exception("could not write %d journal entries", len(entries))
+        async with self._flushing:
+            if not self._pending:
+                return
+            entries, self._pending = self._pending, []
+            try:
+                await self.store.run(lambda: self._write(entries))
+            except Exception:
+                log.exception("could not write %d journal entries", len(entries))
 
     async def _loop(self) -> None:
         while True:
