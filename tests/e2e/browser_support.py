@@ -77,6 +77,30 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture
+def desk(browser: Any) -> Iterator[Any]:
+    """A desktop-sized tab (the console is a desktop admin)."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.console_errors = []
+
+    def console(message: Any) -> None:
+        # a failed load is reported by the response hook, where its URL is known
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            tab.console_errors.append(message.text)
+
+    def response(answer: Any) -> None:
+        # Chromium asks for /favicon.ico on its own; the console has none
+        if answer.status >= 400 and not answer.url.endswith("/favicon.ico"):
+            tab.console_errors.append(f"{answer.status} {answer.url}")
+
+    tab.on("console", console)
+    tab.on("response", response)
+    yield tab
+    context.close()
+
+
 @contextmanager
 def screenshot_on_failure(tab: Any, name: str) -> Iterator[None]:
     try:

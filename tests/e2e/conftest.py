@@ -1,5 +1,5 @@
 """Browser fixtures for the page tests (defined in browser_support.py, registered here)."""
 
-from browser_support import browser, page, web
+from browser_support import browser, desk, page, web
 
-__all__ = ["browser", "page", "web"]
+__all__ = ["browser", "desk", "page", "web"]

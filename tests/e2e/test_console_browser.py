@@ -25,22 +25,10 @@ PASSWORD = "console-pw-1"
 FAIL = b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>busy</return_msg></xml>"
 
 
-@pytest.fixture
-def desk(browser: Any) -> Any:
-    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="zh-CN")
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    yield tab
-    context.close()
-
-
 def _refund(web: Harness, merchant: MerchantInfo, transaction_id: str, notify_url: str) -> str:
     """A partial refund requested straight through the domain (the platform's /secapi/ needs the
     merchant's client certificate, which is not what this test is about)."""
-    from wxpay_local.web.console.auth import secret
-
     app = web.app
-    secret(app)  # the console's secret first (see tests/api/test_console_orders.py)
     with app.store.begin() as tx:
         found = tx.merchant(merchant.mch_id, LIVE)
         assert found is not None

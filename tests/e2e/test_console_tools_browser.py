@@ -9,12 +9,11 @@ a day; preview a day's bill. A failing test leaves a screenshot in ``artifacts/`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from browser_support import DESKTOP, console_login, docs_shot, screenshot_on_failure
+from browser_support import console_login, docs_shot, screenshot_on_failure
 
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
 from wxpay_local.wire import signing
@@ -23,30 +22,6 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "console-pw-1"
 IP = "203.0.113.10"
-
-
-@pytest.fixture
-def desk(browser: Any) -> Iterator[Any]:
-    """A desktop-sized tab (the console is a desktop admin)."""
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    tab.console_errors = []
-
-    def console(message: Any) -> None:
-        # a failed load is reported by the response hook, where its URL is known
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            tab.console_errors.append(message.text)
-
-    def response(answer: Any) -> None:
-        # Chromium asks for /favicon.ico on its own; the console has none
-        if answer.status >= 400 and not answer.url.endswith("/favicon.ico"):
-            tab.console_errors.append(f"{answer.status} {answer.url}")
-
-    tab.on("console", console)
-    tab.on("response", response)
-    yield tab
-    context.close()
 
 
 def _order(web: Harness, merchant: MerchantInfo, out_trade_no: str) -> dict[str, str]:
