@@ -6,19 +6,11 @@ import re
 
 import httpx
 import pytest
+from console_support import console_browser
 
 from wxpay_local.testing import Harness
 
 pytestmark = pytest.mark.api
-
-
-def _browser(platform: Harness) -> httpx.Client:
-    """A cookie-keeping client on the platform's transport (in-process or a real socket)."""
-    return httpx.Client(
-        base_url=platform.base_url,
-        transport=platform.http._transport,
-        follow_redirects=False,
-    )
 
 
 def _login(client: httpx.Client, account: str, password: str, next_url: str = "") -> httpx.Response:
@@ -35,7 +27,7 @@ def _csrf(client: httpx.Client) -> str:
 
 def test_a_visitor_is_sent_to_login_and_back(platform: Harness) -> None:
     merchant = platform.merchant(console_password="s3cret-pw")
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         first = client.get("/console?from=SUCCESS")
         assert first.status_code == 303
         assert first.headers["location"] == "/console/login?next=%2Fconsole%3Ffrom%3DSUCCESS"
@@ -54,7 +46,7 @@ def test_a_visitor_is_sent_to_login_and_back(platform: Harness) -> None:
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/_local/reset"])
 def test_next_never_leaves_the_console(platform: Harness, target: str) -> None:
     merchant = platform.merchant(console_password="s3cret-pw")
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         answer = _login(client, merchant.mch_id, "s3cret-pw", target)
         assert answer.headers["location"] == "/console"
 
@@ -62,14 +54,14 @@ def test_next_never_leaves_the_console(platform: Harness, target: str) -> None:
 def test_a_merchant_sees_only_itself_and_the_operator_sees_all(platform: Harness) -> None:
     mine = platform.merchant(name="Mine shop", console_password="pw-mine-1")
     other = platform.merchant(name="Other shop", console_password="pw-other-1")
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         _login(client, mine.mch_id, "pw-mine-1")
         page = client.get("/console").text
         assert "Mine shop" in page
         assert "Other shop" not in page
         assert _login(client, other.mch_id, "pw-mine-1").status_code == 401
     operator = platform.operator_password()
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         assert _login(client, "operator", operator).status_code == 303
         page = client.get("/console").text
         assert "Mine shop" in page
@@ -78,7 +70,7 @@ def test_a_merchant_sees_only_itself_and_the_operator_sees_all(platform: Harness
 
 def test_a_forged_or_tampered_session_is_refused(platform: Harness) -> None:
     merchant = platform.merchant(console_password="s3cret-pw")
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         _login(client, merchant.mch_id, "s3cret-pw")
         cookie = client.cookies["wxpay_console"]
         payload, _, signature = cookie.partition(".")
@@ -93,7 +85,7 @@ def test_a_forged_or_tampered_session_is_refused(platform: Harness) -> None:
 
 def test_posts_need_the_session_csrf_token(platform: Harness) -> None:
     merchant = platform.merchant(console_password="s3cret-pw")
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         _login(client, merchant.mch_id, "s3cret-pw")
         assert client.post("/console/logout", data={"csrf": "nope"}).status_code == 403
         assert client.get("/console").status_code == 200  # still signed in
@@ -103,7 +95,7 @@ def test_posts_need_the_session_csrf_token(platform: Harness) -> None:
 
 
 def test_odd_login_input_is_a_page_not_a_500(platform: Harness) -> None:
-    with _browser(platform) as client:
+    with console_browser(platform) as client:
         for data in (
             {"account": "x" * 5000, "password": "y"},
             {"account": "1234\x00", "password": "y"},

@@ -7,13 +7,12 @@ Runs on the ``platform`` fixture: in-process SQLite, live SQLite, live PostgreSQ
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from html import unescape
 
 import httpx
 import pytest
+from console_support import PASSWORD, as_operator, signed_in
 
 from wxpay_local.codes import SignType, TradeState, TradeType
 from wxpay_local.domain.model import LIVE, Order
@@ -23,28 +22,9 @@ from wxpay_local.timefmt import SHANGHAI
 
 pytestmark = pytest.mark.api
 
-PASSWORD = "console-pw-1"
 ROW = re.compile(r'class="order-row" data-out-trade-no="([^"]+)"')
 OLDER = re.compile(r'id="older" href="([^"]+)"')
 NEWER = re.compile(r'id="newer" href="([^"]+)"')
-
-
-def _browser(platform: Harness) -> httpx.Client:
-    return httpx.Client(
-        base_url=platform.base_url, transport=platform.http._transport, follow_redirects=False
-    )
-
-
-@contextmanager
-def _signed_in(platform: Harness, account: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
-    with _browser(platform) as client:
-        answer = client.post("/console/login", data={"account": account, "password": password})
-        assert answer.status_code == 303, answer.text
-        yield client
-
-
-def _operator(platform: Harness) -> AbstractContextManager[httpx.Client]:
-    return _signed_in(platform, "operator", platform.operator_password())
 
 
 def _csrf(html: str) -> str:
@@ -95,7 +75,7 @@ def _walk(client: httpx.Client, first: str, pattern: re.Pattern[str] = ROW) -> l
 def test_pages_walk_every_order_once_in_order_both_ways(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
     expected = _seed(platform, merchant, 1500, datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI))
-    with _signed_in(platform, merchant.mch_id) as client:
+    with signed_in(platform, merchant.mch_id) as client:
         assert _walk(client, "/console/orders?limit=200") == expected
         # back from the last page with the "newer" links
         url: str | None = "/console/orders?limit=200"
@@ -117,7 +97,7 @@ def test_pages_walk_every_order_once_in_order_both_ways(platform: Harness) -> No
 def test_filters_narrow_the_list(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
     expected = _seed(platform, merchant, 90, datetime(2024, 5, 1, 23, 59, 59, tzinfo=SHANGHAI))
-    with _signed_in(platform, merchant.mch_id) as client:
+    with signed_in(platform, merchant.mch_id) as client:
         success = _walk(client, "/console/orders?trade_state=SUCCESS&limit=7")
         assert success == [o for o in expected if int(o[1:]) % 3 == 0]
         jsapi_closed = _walk(client, "/console/orders?trade_state=CLOSED&trade_type=JSAPI")
@@ -149,7 +129,7 @@ def test_search_by_transaction_id_and_the_order_timeline(
     transaction_id = client.orderquery(out_trade_no="T-1")["transaction_id"]
     _refund(platform, merchant, transaction_id, "R-1", 1800, 500)
     wait_for(lambda: platform.notifications(merchant.mch_id)[-1]["status"] == "delivered")
-    with _signed_in(platform, merchant.mch_id) as browser:
+    with signed_in(platform, merchant.mch_id) as browser:
         assert _walk(browser, f"/console/orders?q={transaction_id}") == ["T-1"]
         page = browser.get("/console/orders/" + merchant.mch_id + "/T-1")
         assert page.status_code == 200
@@ -186,12 +166,12 @@ def test_a_merchant_never_sees_another_merchants_data(platform: Harness) -> None
     mine = platform.merchant(console_password=PASSWORD)
     other = platform.merchant(console_password="other-pw-1")
     _seed(platform, other, 3, datetime(2024, 5, 1, 9, tzinfo=SHANGHAI))
-    with _signed_in(platform, mine.mch_id) as client:
+    with signed_in(platform, mine.mch_id) as client:
         assert client.get(f"/console/orders/{other.mch_id}/S00001").status_code == 404
         assert client.get(f"/console/orders/{mine.mch_id}/S00001").status_code == 404
         assert _walk(client, f"/console/orders?mch_id={other.mch_id}") == []
         assert _walk(client, "/console/orders?q=S00001") == []
-    with _operator(platform) as client:
+    with as_operator(platform) as client:
         assert client.get(f"/console/orders/{other.mch_id}/S00001").status_code == 200
         assert len(_walk(client, "/console/orders")) == 3
         assert _walk(client, f"/console/orders?mch_id={mine.mch_id}") == []
@@ -217,10 +197,10 @@ def test_resend_needs_csrf_and_makes_a_new_attempt(platform: Harness) -> None:
         note = platform.notifications(merchant.mch_id)[0]
         assert note["status"] == "pending"  # the first answer was FAIL: a retry is scheduled
         resend = f"/console/notifications/{note['id']}/resend"
-        with _signed_in(platform, other.mch_id, "other-pw-1") as stranger:
+        with signed_in(platform, other.mch_id, "other-pw-1") as stranger:
             token = _csrf(stranger.get("/console").text)
             assert stranger.post(resend, data={"csrf": token}).status_code == 404
-        with _signed_in(platform, merchant.mch_id) as client:
+        with signed_in(platform, merchant.mch_id) as client:
             listing = client.get("/console/notifications?status=pending")
             assert f'data-notification-id="{note["id"]}"' in listing.text
             assert client.post(resend, data={"csrf": "forged"}).status_code == 403
@@ -268,7 +248,7 @@ def test_resend_needs_csrf_and_makes_a_new_attempt(platform: Harness) -> None:
 )
 def test_odd_query_values_are_4xx_pages(platform: Harness, query: str) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
-    with _operator(platform) as client:
+    with as_operator(platform) as client:
         for path in ("/console/orders", "/console/refunds", "/console/notifications"):
             answer = client.get(f"{path}?{query}")
             if path != "/console/orders" and query.startswith(("trade_", "q=%00", "q=x")):

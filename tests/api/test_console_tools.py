@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 import httpx
 import pytest
 from bill_support import bill, set_clock
+from console_support import PASSWORD, as_operator, signed_in
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 from reference_wire import signed, to_xml
@@ -25,26 +24,7 @@ from wxpay_local.testing import Harness, MerchantInfo, wait_for
 
 pytestmark = pytest.mark.api
 
-PASSWORD = "console-pw-1"
 IP = "203.0.113.10"
-
-
-def _browser(platform: Harness) -> httpx.Client:
-    return httpx.Client(
-        base_url=platform.base_url, transport=platform.http._transport, follow_redirects=False
-    )
-
-
-@contextmanager
-def _signed_in(platform: Harness, account: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
-    with _browser(platform) as client:
-        answer = client.post("/console/login", data={"account": account, "password": password})
-        assert answer.status_code == 303, answer.text
-        yield client
-
-
-def _operator(platform: Harness) -> AbstractContextManager[httpx.Client]:
-    return _signed_in(platform, "operator", platform.operator_password())
 
 
 def _csrf(client: httpx.Client, path: str = "/console") -> str:
@@ -106,7 +86,7 @@ def test_journal_lists_and_details_and_hides_other_merchants(platform: Harness) 
     _native_order(platform, other, "OTHER-1")
     wait_for(lambda: len(platform.journal()) >= 2, timeout=5)
     theirs = platform.journal(mch_id=other.mch_id)[0]["id"]
-    with _signed_in(platform, mine.mch_id) as client:
+    with signed_in(platform, mine.mch_id) as client:
         listing = client.get("/console/journal")
         assert listing.status_code == 200
         ids = _entry_ids(listing)
@@ -120,7 +100,7 @@ def test_journal_lists_and_details_and_hides_other_merchants(platform: Harness) 
         assert client.get("/console/journal/99999999").status_code == 404
         # a merchant cannot widen its scope with ?mch_id=
         assert theirs not in _entry_ids(client.get(f"/console/journal?mch_id={other.mch_id}"))
-    with _operator(platform) as client:
+    with as_operator(platform) as client:
         assert {theirs, *ids} <= set(_entry_ids(client.get("/console/journal")))
         only = _entry_ids(client.get(f"/console/journal?mch_id={other.mch_id}"))
         assert only == [theirs]
@@ -134,7 +114,7 @@ def test_journal_filters_and_pages_by_cursor(platform: Harness) -> None:
     _bad_sign_order(platform, merchant)
     platform.client(merchant).orderquery(out_trade_no="PAGE-0")
     wait_for(lambda: len(platform.journal(mch_id=merchant.mch_id)) >= 5, timeout=5)
-    with _signed_in(platform, merchant.mch_id) as client:
+    with signed_in(platform, merchant.mch_id) as client:
         everything = _entry_ids(client.get("/console/journal"))
         assert len(everything) == 5 and everything == sorted(everything, reverse=True)
         failures = _entry_ids(client.get("/console/journal?failures=1"))
@@ -150,7 +130,7 @@ def test_a_bad_sign_shows_the_masked_string_to_sign_never_the_key(platform: Harn
     body = _bad_sign_order(platform, merchant)
     entry = wait_for(lambda: platform.journal(mch_id=merchant.mch_id), timeout=5)[0]
     signature = entry["explanation"]["signature"]
-    with _signed_in(platform, merchant.mch_id) as client:
+    with signed_in(platform, merchant.mch_id) as client:
         listing = client.get("/console/journal?failures=1")
         assert _entry_ids(listing) == [entry["id"]]
         page = client.get(f"/console/journal/{entry['id']}")
@@ -192,7 +172,7 @@ def test_bills_preview_and_downloads_match_the_api(platform: Harness) -> None:
     assert api_plain.status_code == 200 and api_gzip.status_code == 200
     lines = api_plain.content.decode().removeprefix("\ufeff").rstrip("\n").split("\n")
     summary = lines[-1].removeprefix("`").split(",`")
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         page = console.get("/console/bills")  # default: yesterday on the platform clock
         assert page.status_code == 200
         assert 'value="2024-05-01"' in page.text
@@ -224,10 +204,10 @@ def test_fund_flow_preview_and_download_match_the_api(platform: Harness) -> None
             params={"account_type": "Basic", "tar_type": tar},
         )
         assert api.status_code == 200
-        with _signed_in(platform, merchant.mch_id) as console:
+        with signed_in(platform, merchant.mch_id) as console:
             query = f"kind=fund&date=2024-05-01&account_type=Basic&tar_type={tar}"
             assert console.get("/console/bills/download?" + query).content == api.content
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         page = console.get("/console/bills?kind=fund&date=2024-05-01&account_type=Basic")
         assert page.status_code == 200 and "BILL-1" in page.text
         empty = console.get("/console/bills?kind=fund&date=2024-05-01&account_type=Fees")
@@ -237,7 +217,7 @@ def test_fund_flow_preview_and_download_match_the_api(platform: Harness) -> None
 def test_bills_say_when_a_day_will_exist(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
     set_clock(platform, "2024-05-02T08:30:00+08:00")
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         creating = console.get("/console/bills?date=2024-05-01")
         assert creating.status_code == 409
         assert "2024-05-02 09:00" in _text(creating, "bill-when")
@@ -252,7 +232,7 @@ def test_bills_say_when_a_day_will_exist(platform: Harness) -> None:
 
 def test_the_operator_chooses_the_merchant_for_bills(platform: Harness) -> None:
     merchant, _ = _a_paid_day(platform)
-    with _operator(platform) as console:
+    with as_operator(platform) as console:
         assert "Choose a merchant" in console.get("/console/bills").text
         page = console.get(f"/console/bills?mch_id={merchant.mch_id}&date=2024-05-01")
         assert page.status_code == 200 and "BILL-2" in page.text
@@ -264,7 +244,7 @@ def test_rotating_the_api_key_refuses_the_old_one_at_once(platform: Harness) -> 
     merchant = platform.merchant(console_password=PASSWORD)
     _native_order(platform, merchant, "KEY-1")
     old_client = platform.client(merchant)
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         page = console.get("/console/keys")
         assert merchant.api_key[-4:] in _text(page, "api-key")
         assert merchant.api_key not in _text(page, "api-key")  # masked until revealed
@@ -293,7 +273,7 @@ def test_rotating_the_api_key_refuses_the_old_one_at_once(platform: Harness) -> 
 
 def test_certificate_downloads_parse_and_rotation_revokes(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         assert "No certificate issued yet" in console.get("/console/keys").text
         pem = console.get("/console/keys/files/apiclient_cert.pem")
         assert pem.status_code == 200
@@ -329,7 +309,7 @@ def test_certificate_downloads_parse_and_rotation_revokes(platform: Harness) -> 
 def test_settings_are_saved_and_validated(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
     config = f"/_local/merchants/{merchant.mch_id}/config"
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         page = console.get("/console/settings")
         for name in ("native_callback_url", "h5_domains", "jsapi_directories", "oauth_domains"):
             assert f'name="{name}"' in page.text
@@ -364,7 +344,7 @@ def test_settings_are_saved_and_validated(platform: Harness) -> None:
 def test_clock_advance_moves_the_platform_clock(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
     before = datetime.fromisoformat(platform.control("GET", "/_local/clock")["now"])
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         assert "Platform-wide" in console.get("/console/clock").text
         csrf = _csrf(console, "/console/clock")
         moved = console.post(
@@ -402,7 +382,7 @@ POSTS = [
 def test_every_post_needs_the_csrf_token(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
     clock = platform.control("GET", "/_local/clock")
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         for path, data in POSTS:
             for token in ({}, {"csrf": "forged"}):
                 answer = console.post(path, data={**data, **token})
@@ -443,7 +423,7 @@ ODD_GETS = [
 
 def test_odd_input_is_never_a_server_error(platform: Harness) -> None:
     merchant = platform.merchant(console_password=PASSWORD)
-    with _signed_in(platform, merchant.mch_id) as console:
+    with signed_in(platform, merchant.mch_id) as console:
         for path in ODD_GETS:
             answer = console.get(path)
             assert answer.status_code < 500, (path, answer.status_code)

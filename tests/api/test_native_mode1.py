@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from wxpay_local.sdk import bizpayurl, scan_reply, verify_scan
-from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
+from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for, xml_endpoint
 from wxpay_local.testing.harness import free_port
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode, encode
@@ -60,33 +58,8 @@ class ScanCallback:
         key, appid = self.merchant.api_key, fields["appid"]
         return 200, scan_reply(key, appid, self.merchant.mch_id, self.order_for(fields))
 
-    @contextmanager
-    def serving(self) -> Iterator[str]:
-        callback = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                status, answer = callback.answer(body)
-                self.send_response(status)
-                self.send_header("content-type", "text/xml")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.daemon = True
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/wxpay/scan"
-        finally:
-            server.shutdown()
-            server.server_close()
+    def serving(self) -> AbstractContextManager[str]:
+        return xml_endpoint(self.answer, "/wxpay/scan")
 
 
 def _configure(platform: Harness, merchant: MerchantInfo, callback_url: str) -> None:

@@ -7,10 +7,8 @@ reason in the details block."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,38 +16,16 @@ import pytest
 from browser_support import docs_shot, screenshot_on_failure
 
 from wxpay_local.sdk import bizpayurl, scan_reply, verify_scan
-from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
+from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for, xml_endpoint
 
 pytestmark = pytest.mark.e2e
 
 
-@contextmanager
-def scan_callback(answer: Callable[[dict[str, str]], bytes], key: str) -> Iterator[str]:
+def scan_callback(
+    answer: Callable[[dict[str, str]], bytes], key: str
+) -> AbstractContextManager[str]:
     """The merchant's 扫码回调链接 on a loopback port: verify, then answer(fields)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            fields = verify_scan(self.rfile.read(int(self.headers["content-length"])), key)
-            body = answer(fields)
-            self.send_response(200)
-            self.send_header("content-type", "text/xml")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/wxpay/scan"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return xml_endpoint(lambda body: (200, answer(verify_scan(body, key))), "/wxpay/scan")
 
 
 def _shop(web: Harness, callback_url: str, merchant: MerchantInfo) -> str:

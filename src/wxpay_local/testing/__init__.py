@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from wxpay_local.testing.harness import Harness, MerchantInfo, MerchantSink, live_server, wait_for
+from wxpay_local.testing.harness import (
+    Harness,
+    MerchantInfo,
+    MerchantSink,
+    live_server,
+    wait_for,
+    xml_endpoint,
+)
 
-__all__ = ["Harness", "MerchantInfo", "MerchantSink", "live_server", "wait_for"]
+__all__ = ["Harness", "MerchantInfo", "MerchantSink", "live_server", "wait_for", "xml_endpoint"]

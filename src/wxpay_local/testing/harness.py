@@ -264,6 +264,39 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
         time.sleep(interval)
 
 
+@contextmanager
+def xml_endpoint(
+    answer: Callable[[bytes], tuple[int, bytes]], path: str = "/wxpay/callback"
+) -> Iterator[str]:
+    """A merchant endpoint the platform calls (e.g. the Native mode 1 scan callback) on a
+    loopback port: each POSTed body goes to ``answer``, whose (status, XML) is sent back.
+    Yields the endpoint's URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            status, body = answer(self.rfile.read(int(self.headers.get("content-length", "0"))))
+            self.send_response(status)
+            self.send_header("content-type", "text/xml")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class Received:
     path: str
