@@ -405,3 +405,15 @@ def test_pending_retry_survives_a_restart(store: SqlStore, sink: MerchantSink) -
         assert sink.received[0].body == sink.received[1].body
         assert decode(sink.received[1].body)["transaction_id"] == query["transaction_id"]
         second.assert_ledger_balanced()
+
+
+def test_dispatch_returns_once_the_notification_is_delivered(
+    platform: Harness, sink: MerchantSink
+) -> None:
+    """``POST /_local/dispatch`` right after a payment: whether it or the background dispatcher
+    claimed the notification, the merchant has it when the call returns."""
+    for number in range(5):
+        before = len(sink.received)
+        _paid_order(platform, sink.url, out_trade_no=f"D{number:04d}")
+        platform.dispatch()
+        assert len(sink.received) == before + 1

@@ -57,6 +57,10 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._client: httpx.AsyncClient | None = None
+        #: Deliveries under way in this process, so ``drain`` can wait for them.
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def wake(self) -> None:
         """Look for due work now (after a payment or a clock change) instead of at next poll."""
@@ -104,8 +108,27 @@ class Dispatcher:
         await self.store.run(self._settle_refunds)
         claimed = await self.store.run(self._claim)
         if claimed:
-            await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+            self._busy += 1
+            self._idle.clear()
+            try:
+                await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+            finally:
+                self._busy -= 1
+                if not self._busy:
+                    self._idle.set()
         return len(claimed)
+
+    async def drain(self) -> int:
+        """Deliver everything due now and wait for the deliveries this process already has
+        under way (the background loop may have claimed one a moment ago); returns how many
+        notifications this call attempted."""
+        total = 0
+        while True:
+            while (done := await self.tick()) > 0:
+                total += done
+            if not self._busy:
+                return total
+            await self._idle.wait()
 
     async def run(self) -> None:
         self._client = httpx.AsyncClient(trust_env=False)

@@ -360,11 +360,8 @@ async def redeliver(app: App, request: Request, data: dict[str, Any]) -> Any:
 
 
 async def dispatch_now(app: App, request: Request, data: dict[str, Any]) -> Any:
-    """Deliver everything due now, in this request (handy in tests without a running worker)."""
-    total = 0
-    while (done := await app.dispatcher.tick()) > 0:
-        total += done
-    return {"attempted": total}
+    """Deliver everything due now, in this request, and wait for deliveries under way."""
+    return {"attempted": await app.dispatcher.drain()}
 
 
 async def get_journal(app: App, request: Request, data: dict[str, Any]) -> Any:
