@@ -412,7 +412,7 @@ def test_dispatch_returns_once_the_notification_is_delivered(
 ) -> None:
     """``POST /_local/dispatch`` right after a payment: whether it or the background dispatcher
     claimed the notification, the merchant has it when the call returns."""
-    for number in range(5):
+    for number in range(20):
         before = len(sink.received)
         _paid_order(platform, sink.url, out_trade_no=f"D{number:04d}")
         platform.dispatch()

@@ -105,18 +105,20 @@ class Dispatcher:
     async def tick(self) -> int:
         """Settle refunds that are due, then deliver every notification due now; returns how
         many notifications were attempted."""
-        await self.store.run(self._settle_refunds)
-        claimed = await self.store.run(self._claim)
-        if claimed:
-            self._busy += 1
-            self._idle.clear()
-            try:
+        # Busy from before the claim: a claim still running in a worker thread (PostgreSQL) has
+        # leased rows that another tick's claim would skip.
+        self._busy += 1
+        self._idle.clear()
+        try:
+            await self.store.run(self._settle_refunds)
+            claimed = await self.store.run(self._claim)
+            if claimed:
                 await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
-            finally:
-                self._busy -= 1
-                if not self._busy:
-                    self._idle.set()
-        return len(claimed)
+            return len(claimed)
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
 
     async def drain(self) -> int:
         """Deliver everything due now and wait for the deliveries this process already has
@@ -126,7 +128,7 @@ class Dispatcher:
         while True:
             while (done := await self.tick()) > 0:
                 total += done
-            if not self._busy:
+            if not self._busy:  # no other tick of this process is claiming or delivering
                 return total
             await self._idle.wait()
 
