@@ -193,7 +193,7 @@ def test_mini_program_login_and_request_payment(web: Harness, page: Any) -> None
         assert _result(page) == "fail requestPayment:fail cancel"
         page.evaluate("document.getElementById('result').textContent = ''")
         page.click("#mp-pay")
-        assert "12.50" in sheet.locator("#wxpay-amount").inner_text()
+        sheet.locator("#wxpay-amount", has_text="12.50").wait_for()  # filled once verified
         sheet.locator("#wxpay-password").fill(payer["pay_password"])
         sheet.locator("#wxpay-pay").click()
         assert _result(page) == "success requestPayment:ok"

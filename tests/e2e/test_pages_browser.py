@@ -155,8 +155,7 @@ def test_jsapi_merchant_page_pays_ok(web: Harness, page: Any, sink: MerchantSink
         page.goto(url)
         page.click("#buy")
         sheet = _sheet(page)
-        sheet.locator("#wxpay-pay").wait_for()
-        assert "12.50" in sheet.locator("#wxpay-amount").inner_text()
+        sheet.locator("#wxpay-amount", has_text="12.50").wait_for()  # filled once verified
         assert sheet.locator("#wxpay-merchant").inner_text() == "茶馆 Tea house"
         sheet.locator("#wxpay-password").fill("000000")
         sheet.locator("#wxpay-pay").click()
