@@ -57,8 +57,8 @@ def cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@contextmanager
-def serve(data_dir: Path, *extra: str) -> Iterator[Served]:
+def _start(data_dir: Path, extra: tuple[str, ...]) -> Served | None:
+    """Start ``serve`` on two free ports; None when a port was taken meanwhile (retry)."""
     port, tls_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -92,18 +92,33 @@ def serve(data_dir: Path, *extra: str) -> Iterator[Served]:
         lines.append(line)
         if "openapi.json" in line:
             break
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(url + "/_local/health", timeout=1, trust_env=False).status_code == 200:
-                break
+                return Served(process, url, tls_port, "".join(lines))
         except httpx.HTTPError:
             time.sleep(0.1)
+    process.kill()
+    output = "".join(lines) + process.stdout.read()
+    process.wait(5)
+    process.stdout.close()
+    if "address already in use" in output:
+        return None
+    pytest.fail("server did not start:\n" + output)
+
+
+@contextmanager
+def serve(data_dir: Path, *extra: str) -> Iterator[Served]:
+    for _ in range(3):
+        served = _start(data_dir, extra)
+        if served is not None:
+            break
     else:
-        process.kill()
-        process.wait(5)
-        pytest.fail("server did not start:\n" + "".join(lines))
+        pytest.fail("no free port pair for wxpay-local serve after 3 tries")
+    process = served.process
+    assert process.stdout is not None
     try:
-        yield Served(process, url, tls_port, "".join(lines))
+        yield served
     finally:
         process.send_signal(signal.SIGINT)
         try:

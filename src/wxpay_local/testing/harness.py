@@ -44,21 +44,39 @@ class MerchantInfo:
 
 
 def free_port() -> int:
+    """A port free right now (another process may take it before it is used: for servers of
+    our own, bind with ``listening_socket`` instead)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def listening_socket() -> socket.socket:
+    """A socket bound to a free loopback port and kept: no other test can take the port
+    between choosing it and serving on it (parallel test workers start many servers)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextmanager
 def live_server(
-    app: Any, port: int | None = None, *, tls_port: int = 0, tls_files: TlsFiles | None = None
+    app: Any,
+    port: int | None = None,
+    *,
+    tls_port: int = 0,
+    tls_files: TlsFiles | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (and HTTPS on tls_port) in a thread."""
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (and HTTPS on tls_port) in a thread;
+    ``sockets`` (HTTP, then HTTPS) are already bound to those ports."""
     port = port or free_port()
     found = servers(app, Listeners("127.0.0.1", port, tls_port, tls_files), "warning")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(
-        target=loop.run_until_complete, args=(serve(found, signals=False),), daemon=True
+        target=loop.run_until_complete,
+        args=(serve(found, sockets, signals=False),),
+        daemon=True,
     )
     thread.start()
     deadline = time.monotonic() + 15
@@ -127,13 +145,20 @@ class Harness:
     ) -> Iterator[Harness]:
         settings = settings or Settings(notify_timeout_seconds=2.0)
         if live:
-            port, tls_port = free_port(), free_port()
-            with tempfile.TemporaryDirectory(prefix="wxpay-tls-") as folder:
+            sockets = [listening_socket(), listening_socket()]
+            port, tls_port = (int(s.getsockname()[1]) for s in sockets)
+            with (
+                tempfile.TemporaryDirectory(prefix="wxpay-tls-") as folder,
+                sockets[0],
+                sockets[1],
+            ):
                 settings = _with(settings, port=port, tls_port=tls_port, data_dir=Path(folder))
                 tls = ensure_files(store, settings.data_dir, datetime.now(SHANGHAI))
                 app = create_app(settings, store=store)
                 with (
-                    live_server(app, port, tls_port=tls_port, tls_files=tls) as base,
+                    live_server(
+                        app, port, tls_port=tls_port, tls_files=tls, sockets=sockets
+                    ) as base,
                     httpx.Client(base_url=base, timeout=30, trust_env=False) as http,
                 ):
                     harness = cls(app, http, base)
