@@ -280,6 +280,7 @@ def test_jsapi_script_is_served(platform: Harness) -> None:
     assert platform.http.get("/static/pages/pages.css").status_code == 200
     index = platform.http.get("/pages")
     assert index.status_code == 200 and "/jsapi/jweixin.js" in index.text
+    assert 'href="/console"' in index.text  # the start page leads to the merchant console
 
 
 def _mweb(platform: Harness, merchant: MerchantInfo) -> dict[str, str]:
