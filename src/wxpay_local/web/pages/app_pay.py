@@ -17,20 +17,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wxpay_local.codes import SignType, TradeType
-from wxpay_local.domain import ledger
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
 from wxpay_local.web.pages.common import (
     MAX_ID,
-    PAYER_LIST_LIMIT,
     PageError,
     form_of,
     int_param,
     order_summary,
     page,
     param,
+    payer_choices,
     render,
 )
 from wxpay_local.wire import signing
@@ -152,18 +151,7 @@ async def show(app: App, request: Request) -> Response:
                 order = check(tx, app, params)
             except AppFail as exc:
                 raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
-            payers = [
-                {
-                    "payer_id": p.id,
-                    "name": p.name,
-                    "balance": tx.balance(ledger.wallet(p.id)),
-                    "cards": [
-                        {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4}
-                        for c in tx.cards_of(p.id)
-                    ],
-                }
-                for p in tx.payers()[:PAYER_LIST_LIMIT]
-            ]
+            payers = payer_choices(tx)
             merchant = tx.merchant_by_id(order.merchant_id).name
             return {"order": order_summary(app, order, merchant), "payers": payers}
 

@@ -11,7 +11,9 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from wxpay_local.domain.model import Order
+from wxpay_local.domain import ledger
+from wxpay_local.domain.model import Order, Payer
+from wxpay_local.domain.ports import Tx
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -124,3 +126,24 @@ def order_summary(app: App, order: Order, merchant_name: str) -> dict[str, Any]:
         "trade_type": str(order.trade_type),
         "trade_state": str(order.trade_state),
     }
+
+
+def card_views(tx: Tx, payer_id: int) -> list[dict[str, Any]]:
+    return [
+        {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4} for c in tx.cards_of(payer_id)
+    ]
+
+
+def payer_view(tx: Tx, payer: Payer) -> dict[str, Any]:
+    """What a cashier shows of a payer: name, wallet balance, cards to pay with."""
+    return {
+        "payer_id": payer.id,
+        "name": payer.name,
+        "balance": tx.balance(ledger.wallet(payer.id)),
+        "cards": card_views(tx, payer.id),
+    }
+
+
+def payer_choices(tx: Tx) -> list[dict[str, Any]]:
+    """The demo payers a cashier page offers (the first PAYER_LIST_LIMIT)."""
+    return [payer_view(tx, p) for p in tx.payers()[:PAYER_LIST_LIMIT]]

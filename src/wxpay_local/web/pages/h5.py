@@ -25,20 +25,20 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from wxpay_local.codes import TradeType
-from wxpay_local.domain import ledger, merchant_config
+from wxpay_local.domain import merchant_config
 from wxpay_local.domain.merchant_config import MerchantConfig
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
 from wxpay_local.web.pages.common import (
-    PAYER_LIST_LIMIT,
     PageError,
     form_of,
     int_param,
     order_summary,
     page,
     param,
+    payer_choices,
     render,
 )
 
@@ -164,18 +164,7 @@ async def check(app: App, request: Request) -> Response:
             config = merchant_config.load(tx, order.mch_id)
             _domain_check(referer, order, config)
             _browser_checks(request, order, config)
-            payers = [
-                {
-                    "payer_id": p.id,
-                    "name": p.name,
-                    "balance": tx.balance(ledger.wallet(p.id)),
-                    "cards": [
-                        {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4}
-                        for c in tx.cards_of(p.id)
-                    ],
-                }
-                for p in tx.payers()[:PAYER_LIST_LIMIT]
-            ]
+            payers = payer_choices(tx)
             merchant = tx.merchant_by_id(order.merchant_id).name
             return {"order": order_summary(app, order, merchant), "payers": payers}
 

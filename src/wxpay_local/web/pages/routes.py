@@ -33,6 +33,7 @@ from wxpay_local.web.pages.common import (
     order_summary,
     page,
     param,
+    payer_view,
     qr_code_of,
     render,
 )
@@ -132,15 +133,7 @@ def _payer_facts(tx: Tx, payer_id: int) -> dict[str, Any]:
     payer = tx.payer(payer_id)
     if payer is None:
         raise PageError(404, f"no payer {payer_id}", "用户不存在")
-    return {
-        "payer_id": payer.id,
-        "name": payer.name,
-        "balance": tx.balance(ledger.wallet(payer.id)),
-        "cards": [
-            {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4}
-            for c in tx.cards_of(payer.id)
-        ],
-    }
+    return payer_view(tx, payer)
 
 
 async def phone(app: App, request: Request) -> Response:

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from wxpay_local.codes import TradeState
-from wxpay_local.domain import ledger, paycodes, payers
+from wxpay_local.domain import paycodes, payers
 from wxpay_local.domain.micropay import POLICIES
 from wxpay_local.domain.model import Card, Payer
 from wxpay_local.domain.ports import Tx
@@ -31,6 +31,7 @@ from wxpay_local.web.pages.common import (
     int_param,
     page,
     param,
+    payer_view,
     render,
     yuan,
 )
@@ -139,13 +140,8 @@ async def wallet(app: App, request: Request) -> Response:
             payer = _payer_or_404(tx, payer_id)
             return {
                 "payers": [],
-                "payer": {
-                    "payer_id": payer.id,
-                    "name": payer.name,
-                    "balance": tx.balance(ledger.wallet(payer.id)),
-                    "cards": [
-                        {"bank_type": c.bank_type, "last4": c.last4} for c in tx.cards_of(payer.id)
-                    ],
+                "payer": payer_view(tx, payer)
+                | {
                     "openids": sorted(tx.openids_of(payer.id).items()),
                     "policy": payer.password_policy,
                 },

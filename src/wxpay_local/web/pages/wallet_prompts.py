@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from wxpay_local.domain import micropay
 from wxpay_local.domain.payer import PayOutcome
-from wxpay_local.web.pages.common import MAX_ID, PageError, int_param, page, yuan
+from wxpay_local.web.pages.common import MAX_ID, PageError, card_views, int_param, page, yuan
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -72,10 +72,7 @@ async def prompts(app: App, request: Request) -> Response:
                     }
                     for o in waiting
                 ],
-                "cards": [
-                    {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4}
-                    for c in (tx.cards_of(payer_id) if waiting else [])
-                ],
+                "cards": card_views(tx, payer_id) if waiting else [],
             }
 
     try:
