@@ -206,20 +206,27 @@ def test_jsapi_bad_pay_sign_fails_and_tells_the_developer(
         assert query["trade_state"] == "NOTPAY"
 
 
+CALLBACK_PAGE = "<!doctype html><title>callback</title><p id=cb>back</p>"
+
+
+def _authorize_url(web: Harness, appid: str, redirect_uri: str, scope: str, state: str) -> str:
+    """The OAuth2 authorize link a merchant page sends the person to (spec §6.5 step 1)."""
+    query = {
+        "appid": appid,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": scope,
+        "state": state,
+    }
+    return f"{web.base_url}/connect/oauth2/authorize?" + urlencode(query)
+
+
 def test_oauth_redirect_round_trip(web: Harness, page: Any) -> None:
     merchant = web.merchant(name="茶馆 Tea house")
     appid = merchant.apps["official_account"]
     payer = web.payer(name="Dave")
-    with merchant_site({"*": "<!doctype html><title>callback</title><p id=cb>back</p>"}) as url:
-        authorize = f"{web.base_url}/connect/oauth2/authorize?" + urlencode(
-            {
-                "appid": appid,
-                "redirect_uri": url + "cb",
-                "response_type": "code",
-                "scope": "snsapi_base",
-                "state": "STATE42",
-            }
-        )
+    with merchant_site({"*": CALLBACK_PAGE}) as url:
+        authorize = _authorize_url(web, appid, url + "cb", "snsapi_base", "STATE42")
         with screenshot_on_failure(page, "oauth"):
             page.goto(authorize + "#wechat_redirect")
             page.click(f'[data-payer-id="{payer["payer_id"]}"]')
@@ -242,16 +249,8 @@ def test_oauth_userinfo_consent_allow_and_deny(web: Harness, page: Any) -> None:
     merchant = web.merchant(name="茶馆 Tea house")
     appid = merchant.apps["official_account"]
     payer = web.payer(name="Judy")
-    with merchant_site({"*": "<!doctype html><title>callback</title><p id=cb>back</p>"}) as url:
-        authorize = f"{web.base_url}/connect/oauth2/authorize?" + urlencode(
-            {
-                "appid": appid,
-                "redirect_uri": url + "cb",
-                "response_type": "code",
-                "scope": "snsapi_userinfo",
-                "state": "S9",
-            }
-        )
+    with merchant_site({"*": CALLBACK_PAGE}) as url:
+        authorize = _authorize_url(web, appid, url + "cb", "snsapi_userinfo", "S9")
         with screenshot_on_failure(page, "oauth_consent"):
             for choice in ("consent-deny", "consent-allow"):
                 page.goto(authorize + "#wechat_redirect")
