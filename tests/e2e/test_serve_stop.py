@@ -166,6 +166,24 @@ def test_sigterm_stops_every_worker_and_frees_the_ports(tmp_path: Path) -> None:
         assert server.output().count("Application shutdown complete.") == 2
 
 
+def test_ctrl_c_in_the_terminal_stops_every_worker(tmp_path: Path) -> None:
+    with workers(tmp_path) as server:
+        os.killpg(server.process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+
+        _stopped(server)
+        assert server.process.returncode == 0, server.output()
+        assert not _listening(server.port) and not _listening(server.tls_port)
+
+
+def test_workers_stop_by_themselves_when_the_parent_is_killed(tmp_path: Path) -> None:
+    with workers(tmp_path) as server:
+        os.kill(server.process.pid, signal.SIGKILL)  # no handler runs: the workers must notice
+
+        _stopped(server)
+        assert not _listening(server.port) and not _listening(server.tls_port)
+        assert server.output().count("Application shutdown complete.") == 2
+
+
 def _unifiedorder(api_key: str, appid: str, out_trade_no: str) -> bytes:
     fields = {
         "appid": appid,

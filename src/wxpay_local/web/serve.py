@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,6 +137,20 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def _worker(target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """A worker stops by itself (as on SIGTERM) when its parent is gone, even by ``kill -9``,
+    rather than serve on, orphaned, on the shared port."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+
+        def stop_when_orphaned() -> None:
+            parent.join()  # returns when the parent's end of the pipe closes: it has exited
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=stop_when_orphaned, daemon=True).start()
+    target(*args)
+
+
 def run_workers(target: Callable[..., None], args: tuple[Any, ...], count: int) -> int:
     """Run ``count`` processes of ``target(*args)`` (spawned) until all have ended.
 
@@ -147,7 +162,7 @@ def run_workers(target: Callable[..., None], args: tuple[Any, ...], count: int) 
     signal, else 1.
     """
     spawn = multiprocessing.get_context("spawn")
-    workers = [spawn.Process(target=target, args=args) for _ in range(count)]
+    workers = [spawn.Process(target=_worker, args=(target, args)) for _ in range(count)]
     deadline: float | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
