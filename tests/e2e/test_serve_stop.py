@@ -117,7 +117,12 @@ def _start(data_dir: Path, log: Path) -> Server | None:
             server.output().count("Application startup complete.") == 2 and healthy()
         )
 
-    wait_for(ready, timeout=60, interval=0.1)
+    try:
+        wait_for(ready, timeout=60, interval=0.1)
+    except AssertionError:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        pytest.fail("serve --workers 2 did not start within 60 s:\n" + server.output())
     if process.poll() is None:
         return server
     if "address already in use" in server.output():
