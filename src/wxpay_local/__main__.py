@@ -1,3 +1,6 @@
+"""``python -m wxpay_local``: the same as the ``wxpay-local`` command."""
+
 from wxpay_local.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -78,12 +78,11 @@ def _bind(host: str, port: int) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import multiprocessing
     from datetime import datetime
 
     from wxpay_local.store import open_store
     from wxpay_local.timefmt import SHANGHAI
-    from wxpay_local.web.serve import Listeners
+    from wxpay_local.web.serve import Listeners, run_workers
     from wxpay_local.web.tls import ensure_files
 
     settings = _settings(args)
@@ -104,22 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sockets = [_bind(settings.host, settings.port)]
     if settings.effective_tls_port:
         sockets.append(_bind(settings.host, settings.effective_tls_port))
-    spawn = multiprocessing.get_context("spawn")
-    workers = [
-        spawn.Process(target=_serve_process, args=(settings, listeners, sockets, args.log_level))
-        for _ in range(args.workers)
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for worker in workers:
-            worker.join()
-    except KeyboardInterrupt:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.join(10)
-    return 0
+    return run_workers(_serve_process, (settings, listeners, sockets, args.log_level), args.workers)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -343,7 +327,10 @@ def cmd_simple(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from wxpay_local import __version__
+
     root = argparse.ArgumentParser(prog="wxpay-local", description=__doc__)
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
 
     def storage(p: argparse.ArgumentParser) -> None:

@@ -45,6 +45,42 @@ def test_the_clock_is_real_again(wxpay):
 """
 
 
+UNRELATED_PROJECT = """
+import sys
+
+
+def test_arithmetic():
+    assert 1 + 1 == 2
+
+
+def test_the_plugin_is_loaded_but_the_platform_is_not():
+    loaded = {name for name in sys.modules if name.split(".")[0] == "wxpay_local"}
+    assert "wxpay_local.testing.pytest_plugin" in loaded
+    assert loaded <= {"wxpay_local", "wxpay_local.testing", "wxpay_local.testing.pytest_plugin"}
+"""
+
+
+def test_an_unrelated_project_runs_as_if_the_plugin_were_not_there(tmp_path: Path) -> None:
+    # a project of someone else's that happens to share the environment: warnings are errors
+    # there, and it never asks for a wxpay fixture
+    (tmp_path / "test_other.py").write_text(UNRELATED_PROJECT, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nfilterwarnings =\n    error\n", encoding="utf-8"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+    # nothing written into the project (no data folder, no database)
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__")
+    assert left == ["pytest.ini", "test_other.py"]
+
+
 def test_the_entry_point_names_the_plugin() -> None:
     names = {ep.name: ep.value for ep in entry_points(group="pytest11")}
     assert names.get("wxpay_local") == "wxpay_local.testing.pytest_plugin"

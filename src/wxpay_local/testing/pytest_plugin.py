@@ -12,17 +12,22 @@ One server per test session (per xdist worker), on SQLite in a temporary folder,
 costs a reset, not a start. ``--wxpay-database-url postgresql://…`` runs it on PostgreSQL
 instead (give each xdist worker its own database). After each test the ledger is checked:
 all balances still sum to zero.
+
+Every pytest run in an environment where the package is installed loads this module, also
+for projects that never use it: so it imports nothing but pytest at load time (the platform is
+imported by the fixtures, when a test asks for one) and adds nothing but an option and the
+fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from wxpay_local.settings import Settings
-from wxpay_local.store import open_store
-from wxpay_local.testing.harness import Harness, MerchantSink
+if TYPE_CHECKING:
+    from wxpay_local.testing.harness import Harness, MerchantSink
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +44,10 @@ def wxpay_server(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Harness]:
     """The session's platform (use ``wxpay``, which empties it before each test)."""
+    from wxpay_local.settings import Settings
+    from wxpay_local.store import open_store
+    from wxpay_local.testing.harness import Harness
+
     url = pytestconfig.getoption("--wxpay-database-url") or str(
         tmp_path_factory.mktemp("wxpay") / "wxpay.sqlite3"
     )
@@ -62,5 +71,7 @@ def wxpay(wxpay_server: Harness) -> Iterator[Harness]:
 @pytest.fixture
 def wxpay_sink() -> Iterator[MerchantSink]:
     """A merchant notify_url on a loopback port that records each notification."""
+    from wxpay_local.testing.harness import MerchantSink
+
     with MerchantSink() as sink:
         yield sink
