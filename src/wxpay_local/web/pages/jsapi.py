@@ -12,7 +12,6 @@ for merchants' own scripts and tests.
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from wxpay_local import secure
 from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
 from wxpay_local.domain import ledger, merchant_config
 from wxpay_local.domain.model import Order
@@ -203,7 +203,7 @@ def check(tx: Tx, app: App, params: dict[str, Any], caller: Caller = Caller()) -
     merchant = tx.merchant_by_id(order.merchant_id)
     sign_type = SignType(order.sign_type)
     expected = signing.sign(fields, merchant.api_key, sign_type)
-    if not hmac.compare_digest(expected.encode(), str(params["paySign"]).encode()):
+    if not secure.equal(str(params["paySign"]), expected):
         mismatch = signing.explain_mismatch(
             {**fields, "sign": str(params["paySign"])}, merchant.api_key, sign_type
         )
