@@ -16,6 +16,7 @@ from wxpay_local.sdk import Client
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness
+from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -246,3 +247,37 @@ def test_on_loopback_a_configured_token_is_optional_but_checked(store: SqlStore)
         assert ok.status_code == 200
         bad = anonymous.get("/_local/ledger", headers={"authorization": "Bearer T-other"})
         assert bad.status_code == 401
+
+
+def _pay_sign_refusal(harness: Harness) -> tuple[str, str]:
+    """(the right paySign, the reason /jsapi/verify gives for a wrong one)."""
+    merchant = harness.merchant()
+    appid = merchant.apps["official_account"]
+    payer = harness.payer()
+    order = harness.client(merchant).unifiedorder(
+        body="Test shop-Tea",
+        out_trade_no="SIG001",
+        total_fee=1250,
+        spbill_create_ip="203.0.113.10",
+        notify_url=NOTIFY,
+        trade_type="JSAPI",
+        openid=harness.openid(payer["payer_id"], appid),
+    )
+    params = {
+        "appId": appid,
+        "timeStamp": "1700000000",
+        "nonceStr": "e61463f8efa94090b1f366cccfbbb444",
+        "package": f"prepay_id={order['prepay_id']}",
+        "signType": "MD5",
+    }
+    right = signing.sign(params, merchant.api_key)  # as the merchant's server makes it (§6.1)
+    answer = harness.http.post("/jsapi/verify", json={**params, "paySign": "0" * 32}).json()
+    assert answer["ok"] is False and "paySign does not match" in answer["reason"]
+    return right, answer["reason"]
+
+
+def test_the_expected_signature_is_shown_on_loopback_only(live: Harness, guarded: Harness) -> None:
+    right, reason = _pay_sign_refusal(live)
+    assert right in reason  # the developer's debugging aid
+    right, reason = _pay_sign_refusal(guarded)
+    assert right not in reason and "shown only when wxpay-local listens on loopback" in reason

@@ -60,11 +60,24 @@ PAYER_COOKIE_SECONDS = 7 * 24 * 3600
 TOKEN_FILE = "admin-token"
 
 _csrf: ContextVar[str] = ContextVar("wxpay_payer_csrf", default="")
+_reveal: ContextVar[bool] = ContextVar("wxpay_reveal_secrets", default=False)
+#: What a page says instead of the expected signature when the platform is exposed.
+HIDDEN_SIGNATURE = (
+    "the expected signature is shown only when wxpay-local listens on loopback "
+    "(it would let anyone sign requests with the merchant's key)"
+)
 
 
 def csrf_token() -> str:
     """The CSRF token of the payer session of the request being served ('' outside one)."""
     return _csrf.get()
+
+
+def reveals_secrets() -> bool:
+    """Whether a page may show what only the merchant's key can make (the expected signature of
+    a request that failed its check): on loopback, where the person is the developer; never
+    when the platform is exposed, where anyone could use it as a signing oracle."""
+    return _reveal.get()
 
 
 def ensure_admin_token(settings: Settings) -> Settings:
@@ -162,6 +175,13 @@ class Boundary:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
+        reveal = _reveal.set(not self.settings.exposed)
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            _reveal.reset(reveal)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")

@@ -21,6 +21,7 @@ from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
+from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
 from wxpay_local.web.pages.common import (
     MAX_ID,
     PageError,
@@ -71,6 +72,8 @@ def check(tx: Tx, app: App, params: Any) -> Order:
     expected = signing.sign(fields, merchant.api_key, sign_type)
     if not secure.equal(fields["sign"], expected):
         mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type)
+        if not reveals_secrets():
+            raise AppFail(f"sign does not match ({mismatch.algorithm}): {HIDDEN_SIGNATURE}")
         raise AppFail(
             f"sign does not match: the platform signed '{mismatch.signed_string}' with "
             f"{mismatch.algorithm}; expected {expected}"
