@@ -87,7 +87,8 @@ def test_a_foreign_host_gets_4xx_everywhere_but_the_merchant_api(live: Harness) 
 
 def test_loopback_names_and_ip_literals_are_answered(live: Harness) -> None:
     port = live.base_url.rsplit(":", 1)[1]
-    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.1", "[::1]:8700", "10.1.2.3"):
+    hosts = (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.1", "[::1]:8700", "10.1.2.3")
+    for host in (*hosts, "app.localhost", "testserver"):
         assert live.http.get("/pages", headers={"host": host}).status_code == 200, host
 
 

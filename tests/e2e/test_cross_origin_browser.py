@@ -105,7 +105,7 @@ def test_a_page_from_another_origin_cannot_drive_the_platform(
         tab.on(
             "response",
             lambda r: (
-                r.url.startswith(web.base_url)
+                _targeted(r.url, web.base_url)
                 and answers.append((r.request.method, urlsplit(r.url).path, r.status))
             ),
         )

@@ -55,6 +55,9 @@ CROSS_ORIGIN_OPEN = frozenset({"/jsapi/verify", "/jsapi/pay"})
 NO_PAYER_SESSION = ("/console", "/static/", CONTROL)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Names that are this machine. ``testserver`` is what in-process ASGI test clients (Starlette's
+#: TestClient, schemathesis) send: a single-label name no public page can be served under.
+LOCAL_NAMES = frozenset({"localhost", "testserver"})
 PAYER_COOKIE = "wxpay_payer"
 PAYER_COOKIE_SECONDS = 7 * 24 * 3600
 TOKEN_FILE = "admin-token"
@@ -140,7 +143,7 @@ class Boundary:
             return True  # HTTP/1.0 without Host: not a browser, so not a rebinding page
         name = _host_name(host)
         return (
-            name == "localhost"
+            name in LOCAL_NAMES
             or name.endswith(".localhost")
             or _is_ip(name)
             or name in self.allowed
