@@ -72,7 +72,7 @@ class Settings:
 
     @property
     def tls_base_url(self) -> str:
-        return f"https://{self.host}:{self.effective_tls_port}"
+        return f"https://{self.local_host}:{self.effective_tls_port}"
 
     @property
     def exposed(self) -> bool:
@@ -80,16 +80,20 @@ class Settings:
         return bool(self.public_url) or not is_loopback(self.host)
 
     @property
-    def local_url(self) -> str:
-        """Where a program on this machine reaches the server (a wildcard bind → loopback)."""
+    def local_host(self) -> str:
+        """The listen address as a URL host; a wildcard bind (0.0.0.0, ::) means loopback here
+        (browsers refuse to open 0.0.0.0)."""
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+    @property
+    def local_url(self) -> str:
+        """Where a program on this machine reaches the server."""
+        return f"http://{self.local_host}:{self.port}"
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or self.local_url
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
