@@ -387,8 +387,8 @@ def parser() -> argparse.ArgumentParser:
         "--allowed-host",
         action="append",
         metavar="NAME",
-        help="another Host name the console, pages and control plane answer (repeatable; "
-        "loopback names and IP addresses are always allowed)",
+        help="another Host name the console, pages and control plane answer (repeatable; env "
+        "WXPAY_ALLOWED_HOSTS=a,b; loopback names and IP addresses are always allowed)",
     )
     serve.add_argument(
         "--admin-token",

@@ -108,6 +108,9 @@ class Settings:
             values["operator_password"] = env["WXPAY_OPERATOR_PASSWORD"]
         if "WXPAY_ADMIN_TOKEN" in env:
             values["admin_token"] = env["WXPAY_ADMIN_TOKEN"]
+        if "WXPAY_ALLOWED_HOSTS" in env:  # comma-separated, like --allowed-host repeated
+            names = env["WXPAY_ALLOWED_HOSTS"].split(",")
+            values["allowed_hosts"] = tuple(n.strip() for n in names if n.strip())
         if "WXPAY_PUBLIC_URL" in env:
             values["public_url"] = env["WXPAY_PUBLIC_URL"]
         if "WXPAY_NOTIFY_SCHEDULE" in env:

@@ -30,3 +30,14 @@ def test_a_wildcard_bind_advertises_loopback_urls() -> None:
     assert Settings(host="::1", port=9100).local_url == "http://[::1]:9100"
     published = Settings(host="0.0.0.0", public_url="https://wxpay.team.example")
     assert published.base_url == "https://wxpay.team.example"
+
+
+def test_allowed_hosts_and_the_token_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WXPAY_ALLOWED_HOSTS", "wxpay.internal, pay.lan ,")
+    monkeypatch.setenv("WXPAY_ADMIN_TOKEN", "T-env")
+    monkeypatch.setenv("WXPAY_PUBLIC_URL", "https://wxpay.team.example")
+    settings = Settings.from_env()
+    assert settings.allowed_hosts == ("wxpay.internal", "pay.lan")
+    assert settings.admin_token == "T-env" and settings.exposed
