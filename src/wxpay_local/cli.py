@@ -39,6 +39,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         bills_available_immediately=getattr(args, "bills_available_immediately", None) or None,
         bill_generation_hour=getattr(args, "bill_generation_hour", None),
         operator_password=getattr(args, "operator_password", None),
+        admin_token=getattr(args, "admin_token", None),
+        public_url=getattr(args, "public_url", None),
+        allowed_hosts=tuple(getattr(args, "allowed_host", None) or ()) or None,
     )
 
 
@@ -82,11 +85,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from wxpay_local.store import open_store
     from wxpay_local.timefmt import SHANGHAI
+    from wxpay_local.web.boundary import ensure_admin_token
     from wxpay_local.web.serve import Listeners, run_workers
     from wxpay_local.web.tls import ensure_files
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = ensure_admin_token(settings)  # before the workers start: they share it
     store = open_store(settings.effective_database_url, durability=settings.durability)
     try:
         seeded = None if args.no_demo else demo.seed_if_empty(store, settings)
@@ -149,15 +154,30 @@ def _call(
             args.url.rstrip("/") + path,
             json=body,
             params=params,
+            headers=auth_headers(args),
             timeout=30,
             trust_env=False,
         )
     except httpx.HTTPError as exc:
         sys.exit(f"cannot reach wxpay-local at {args.url}: {exc} (is `wxpay-local serve` running?)")
-    data = response.json()
+    try:
+        data = response.json()
+    except ValueError:
+        sys.exit(f"{args.url} answered {response.status_code} without JSON: is it wxpay-local?")
+    if response.status_code == 401:
+        sys.exit(
+            f"error {data.get('error')}: {data.get('message')}\n"
+            "give the token the server printed: --admin-token T or WXPAY_ADMIN_TOKEN=T"
+        )
     if response.status_code >= 400:
         sys.exit(f"error {data.get('error')}: {data.get('message')}")
     return data
+
+
+def auth_headers(args: argparse.Namespace) -> dict[str, str]:
+    """The control plane's bearer token (needed when the server is not on loopback only)."""
+    token = getattr(args, "admin_token", None)
+    return {"authorization": f"Bearer {token}"} if token else {}
 
 
 def _print(data: Any) -> None:
@@ -340,7 +360,28 @@ def parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the platform (creates demo data on first run)")
     storage(serve)
-    serve.add_argument("--host", default=None)
+    serve.add_argument(
+        "--host",
+        default=None,
+        help="listen address (default 127.0.0.1; 0.0.0.0 exposes it: see docs/security.md)",
+    )
+    serve.add_argument(
+        "--public-url",
+        help="the URL others reach this server by (pages, code_urls); its host is allowed and "
+        "the control plane then needs the admin token (env WXPAY_PUBLIC_URL)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="another Host name the console, pages and control plane answer (repeatable; env "
+        "WXPAY_ALLOWED_HOSTS=a,b; loopback names and IP addresses are always allowed)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        help="bearer token for /_local/ (env WXPAY_ADMIN_TOKEN); off loopback it is required, "
+        "and one is generated into the data dir and printed when not given",
+    )
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default 8700)")
     serve.add_argument(
         "--tls-port",
@@ -396,7 +437,18 @@ def parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     def remote(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--url", default=os.environ.get("WXPAY_URL", DEFAULT_URL))
+        p.add_argument(
+            "--url",
+            default=os.environ.get("WXPAY_URL", DEFAULT_URL),
+            help=f"the running wxpay-local (env WXPAY_URL; default {DEFAULT_URL}; "
+            "`serve` prints it)",
+        )
+        p.add_argument(
+            "--admin-token",
+            default=os.environ.get("WXPAY_ADMIN_TOKEN") or None,
+            help="the server's admin token, when it is not on loopback only "
+            "(env WXPAY_ADMIN_TOKEN; `serve` prints it)",
+        )
         return p
 
     merchant = remote(sub.add_parser("merchant", help="create or list merchants"))

@@ -78,8 +78,14 @@ def cmd_bill(args: argparse.Namespace) -> int:
         params["tar_type"] = "GZIP"
     target = Path(args.out or _default_name(args))
     try:
+        token = getattr(args, "admin_token", None)
         with httpx.stream(
-            "GET", args.url.rstrip("/") + path, params=params, timeout=None, trust_env=False
+            "GET",
+            args.url.rstrip("/") + path,
+            params=params,
+            headers={"authorization": f"Bearer {token}"} if token else None,
+            timeout=None,
+            trust_env=False,
         ) as response:
             if response.status_code != 200:
                 body = response.read()
@@ -108,7 +114,7 @@ def cmd_bill(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any, remote: Any) -> None:
-    """The ``bill`` subcommand (``remote`` adds --url)."""
+    """The ``bill`` subcommand (``remote`` adds --url and --admin-token)."""
     bill = remote(
         sub.add_parser(
             "bill",

@@ -15,7 +15,7 @@ from wxpay_local.domain import setup
 from wxpay_local.domain.clock import TestClock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, App
-from wxpay_local.settings import Settings
+from wxpay_local.settings import Settings, is_loopback
 from wxpay_local.store import SqlStore
 from wxpay_local.timefmt import SHANGHAI
 from wxpay_local.web.certs import current_cert, write_files
@@ -52,8 +52,11 @@ def seed_if_empty(store: SqlStore, settings: Settings) -> Seeded:
 def banner(
     store: SqlStore, settings: Settings, seeded: Seeded | None, tls: TlsFiles | None = None
 ) -> str:
-    base = settings.base_url
+    base = settings.local_url  # where this machine's CLI and curl reach the server
     lines = [f"wxpay-local serving the WeChat Pay v2 API at {base}"]
+    if settings.public_url:
+        lines.append(f"  public URL: {settings.public_url}")
+    lines += exposure(settings)
     if tls is not None:
         lines.append(f"  HTTPS (mutual TLS, /secapi/): {settings.tls_base_url}  CA: {tls.ca}")
     lines.append(f"  data: {settings.effective_database_url}")
@@ -61,6 +64,8 @@ def banner(
         merchant = tx.merchant(DEMO_MCH_ID, LIVE)
         if merchant is None:
             lines.append("  (no demo merchant: create one with `wxpay-local merchant create`)")
+            lines += cli_hints(settings)
+            lines.append(f"  control plane: {base}/_local/openapi.json")
             return "\n".join(lines)
         apps = tx.apps_of(merchant.mch_id)
         payers = tx.payers()[:3]
@@ -86,10 +91,49 @@ def banner(
         "  " + example_curl(base, merchant.mch_id, merchant.api_key, apps),
         "",
         "  then pay its code_url as Alice:"
-        "  wxpay-local pay 'weixin://wxpay/bizpayurl?pr=…' --payer 1",
+        f"  wxpay-local pay 'weixin://wxpay/bizpayurl?pr=…' --payer 1{_url_option(settings)}",
+        *cli_hints(settings),
         f"  control plane: {base}/_local/openapi.json",
     ]
     return "\n".join(lines)
+
+
+def _url_option(settings: Settings) -> str:
+    """``--url …`` when the CLI's default (127.0.0.1:8700) is not where this server listens."""
+    return "" if settings.local_url == Settings().local_url else f" --url {settings.local_url}"
+
+
+def cli_hints(settings: Settings) -> list[str]:
+    """How the CLI in another shell reaches this server (its URL, and the token if needed)."""
+    env = []
+    if settings.local_url != Settings().local_url:
+        env.append(f"WXPAY_URL={settings.local_url}")
+    if settings.exposed and settings.admin_token:
+        env.append(f"WXPAY_ADMIN_TOKEN={settings.admin_token}")
+    if not env:
+        return []
+    return [f"  the CLI from another shell: export {' '.join(env)}"]
+
+
+def exposure(settings: Settings) -> list[str]:
+    """The loud part: who can reach this server and what protects what (docs/security.md)."""
+    if not settings.exposed:
+        return ["  listening on loopback only: nothing here is reachable from other machines"]
+    where = (
+        f"published at {settings.public_url}"
+        if is_loopback(settings.host)
+        else f"listening on {settings.host}:{settings.port}: REACHABLE FROM THE NETWORK"
+    )
+    return [
+        "",
+        f"  !! {where}",
+        "  !! the merchant API answers anyone (requests are signed with each merchant's key);",
+        f"  !! the control plane /_local/ needs  Authorization: Bearer {settings.admin_token}",
+        "  !! the console needs its logins; pages answer only loopback, IP and allowed host names;",
+        "  !! this is plain HTTP with demo secrets: put TLS in front, never use real keys.",
+        "  !! see docs/security.md",
+        "",
+    ]
 
 
 def example_curl(base: str, mch_id: str, api_key: str, apps: list[App]) -> str:

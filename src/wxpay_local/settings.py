@@ -5,9 +5,21 @@ Imports: stdlib.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address or host name is this machine only."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +54,12 @@ class Settings:
     bill_generation_hour: int = 9
     #: The console's operator password; empty: one generated and kept in the database.
     operator_password: str = ""
+    #: Bearer token for /_local/; required when ``exposed`` (then made and kept in data_dir
+    #: if empty), accepted on loopback. See docs/security.md.
+    admin_token: str = ""
+    #: More Host names the console, pages and control plane answer (besides loopback, IP
+    #: literals and the public_url's host).
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -54,11 +72,28 @@ class Settings:
 
     @property
     def tls_base_url(self) -> str:
-        return f"https://{self.host}:{self.effective_tls_port}"
+        return f"https://{self.local_host}:{self.effective_tls_port}"
+
+    @property
+    def exposed(self) -> bool:
+        """Reachable by others: listening beyond loopback, or published under a public URL."""
+        return bool(self.public_url) or not is_loopback(self.host)
+
+    @property
+    def local_host(self) -> str:
+        """The listen address as a URL host; a wildcard bind (0.0.0.0, ::) means loopback here
+        (browsers refuse to open 0.0.0.0)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+    @property
+    def local_url(self) -> str:
+        """Where a program on this machine reaches the server."""
+        return f"http://{self.local_host}:{self.port}"
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or self.local_url
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -71,6 +106,13 @@ class Settings:
             values["database_url"] = env["WXPAY_DATABASE_URL"]
         if "WXPAY_OPERATOR_PASSWORD" in env:
             values["operator_password"] = env["WXPAY_OPERATOR_PASSWORD"]
+        if "WXPAY_ADMIN_TOKEN" in env:
+            values["admin_token"] = env["WXPAY_ADMIN_TOKEN"]
+        if "WXPAY_ALLOWED_HOSTS" in env:  # comma-separated, like --allowed-host repeated
+            names = env["WXPAY_ALLOWED_HOSTS"].split(",")
+            values["allowed_hosts"] = tuple(n.strip() for n in names if n.strip())
+        if "WXPAY_PUBLIC_URL" in env:
+            values["public_url"] = env["WXPAY_PUBLIC_URL"]
         if "WXPAY_NOTIFY_SCHEDULE" in env:
             values["notify_schedule"] = env["WXPAY_NOTIFY_SCHEDULE"]
         values.update({k: v for k, v in overrides.items() if v is not None})

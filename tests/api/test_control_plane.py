@@ -496,3 +496,14 @@ def test_pay_by_openid_instead_of_payer_id_succeeds(platform: Harness) -> None:
     )
     assert paid["outcome"] == "SUCCESS", paid
     assert _wallet(platform, payer["payer_id"]) == 100_000 - 1800
+
+
+def test_pay_non_ascii_password_is_a_wrong_password_not_a_500(platform: Harness) -> None:
+    merchant = platform.merchant()
+    payer = platform.payer(pay_password="246810")
+    answer = platform.client(merchant).unifiedorder(**_order())
+    before = platform.ledger()
+    wrong = platform.pay(payer["payer_id"], code_url=answer["code_url"], password="密码٣٤٥٦")
+    assert wrong["outcome"] == "WRONG_PASSWORD"
+    assert _state(platform, merchant) == "NOTPAY"
+    assert platform.ledger() == before

@@ -9,6 +9,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pages_support import post_form
 
 from wxpay_local.testing import Harness, MerchantInfo
 
@@ -46,7 +47,7 @@ def _pay(
     platform: Harness, link: dict[str, str], payer: dict[str, object], **headers: str
 ) -> tuple[int, str]:
     form = {**link, "payer_id": str(payer["payer_id"]), "password": str(payer["pay_password"])}
-    answer = platform.http.post(PAY, data={**form, "action": "pay"}, headers=headers)
+    answer = post_form(platform.http, PAY, data={**form, "action": "pay"}, headers=headers)
     return answer.status_code, answer.text
 
 
@@ -112,12 +113,14 @@ def test_a_second_wechat_account_on_one_link_is_refused(
     link = _link(platform, merchant)
     first, second = platform.payer(name="Erin"), platform.payer(name="Frank")
     wrong = {**link, "payer_id": str(first["payer_id"]), "password": "000000", "action": "pay"}
-    assert 'data-outcome="WRONG_PASSWORD"' in platform.http.post(PAY, data=wrong).text
+    assert 'data-outcome="WRONG_PASSWORD"' in post_form(platform.http, PAY, data=wrong).text
     status, page = _pay(platform, link, second, **{"user-agent": agent})
     assert status == 400 and text in page
     assert f"payer {first['payer_id']}" in page  # the developer's reason
     cancel = {**link, "payer_id": str(second["payer_id"]), "action": "cancel"}
-    assert platform.http.post(PAY, data=cancel, headers={"user-agent": agent}).status_code == 400
+    assert (
+        post_form(platform.http, PAY, data=cancel, headers={"user-agent": agent}).status_code == 400
+    )
     assert _pay(platform, link, first)[0] == 200
     assert platform.client(merchant).orderquery(out_trade_no="H5-1")["trade_state"] == "SUCCESS"
 
@@ -128,7 +131,7 @@ def test_the_one_account_rule_can_be_switched_off(platform: Harness) -> None:
     link = _link(platform, merchant)
     first, second = platform.payer(), platform.payer()
     cancel = {**link, "payer_id": str(first["payer_id"]), "action": "cancel"}
-    assert 'data-outcome="CANCELLED"' in platform.http.post(PAY, data=cancel).text
+    assert 'data-outcome="CANCELLED"' in post_form(platform.http, PAY, data=cancel).text
     assert _pay(platform, link, second)[0] == 200
     answer = platform.client(merchant).orderquery(out_trade_no="H5-1")
     assert answer["openid"] == platform.openid(
@@ -145,14 +148,14 @@ def test_h5_pays_with_a_card_of_the_chosen_payer(platform: Harness) -> None:
     owned = dict(re.findall(r'data-owner="(\d+)"><input[^>]*value="(\d+)"', page.text))
     assert set(owned) == {str(other["payer_id"]), str(payer["payer_id"])}
     form = {**link, "payer_id": str(payer["payer_id"]), "password": payer["pay_password"]}
-    not_mine = platform.http.post(
-        PAY, data={**form, "method": owned[str(other["payer_id"])], "action": "pay"}
+    not_mine = post_form(
+        platform.http, PAY, data={**form, "method": owned[str(other["payer_id"])], "action": "pay"}
     )
     assert 'data-outcome="NO_SUCH_CARD"' in not_mine.text
-    wallet = platform.http.post(PAY, data={**form, "method": "wallet", "action": "pay"})
+    wallet = post_form(platform.http, PAY, data={**form, "method": "wallet", "action": "pay"})
     assert 'data-outcome="NOTENOUGH"' in wallet.text
-    paid = platform.http.post(
-        PAY, data={**form, "method": owned[str(payer["payer_id"])], "action": "pay"}
+    paid = post_form(
+        platform.http, PAY, data={**form, "method": owned[str(payer["payer_id"])], "action": "pay"}
     )
     assert 'data-outcome="SUCCESS"' in paid.text
     answer = platform.client(merchant).orderquery(out_trade_no="H5-1")

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from pages_support import post_form
 
 from wxpay_local.sdk import bizpayurl, scan_reply, verify_scan
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for, xml_endpoint
@@ -121,8 +122,10 @@ def test_a_person_scans_a_product_qr_and_pays_on_the_phone(
     card_id = re.search(r'name="method" value="(\d+)"', cashier.text)
     assert card_id is not None
     form = {"payer_id": str(payer["payer_id"]), "prepay_id": prepay_id, "method": card_id[1]}
-    paid = platform.http.post(
-        "/phone/pay", data={**form, "password": payer["pay_password"], "action": "pay"}
+    paid = post_form(
+        platform.http,
+        "/phone/pay",
+        data={**form, "password": payer["pay_password"], "action": "pay"},
     )
     assert paid.status_code == 200 and 'data-outcome="SUCCESS"' in paid.text
     query = platform.client(merchant).orderquery(out_trade_no="M1-1")

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pages_support import post_form
 
 from wxpay_local.testing import Harness, MerchantInfo
 
@@ -28,12 +29,13 @@ def _authorize_params(appid: str, scope: str, redirect_uri: str = REDIRECT) -> d
 
 def _code(platform: Harness, appid: str, payer_id: int, scope: str = "snsapi_userinfo") -> str:
     params = _authorize_params(appid, scope)
-    chosen = platform.http.post(
-        "/connect/oauth2/authorize", data={**params, "payer_id": str(payer_id)}
+    chosen = post_form(
+        platform.http, "/connect/oauth2/authorize", data={**params, "payer_id": str(payer_id)}
     )
     if scope == "snsapi_userinfo":  # the consent step comes first
         assert chosen.status_code == 200 and 'id="consent-allow"' in chosen.text, chosen.text
-        chosen = platform.http.post(
+        chosen = post_form(
+            platform.http,
             "/connect/oauth2/authorize",
             data={**params, "payer_id": str(payer_id), "consent": "allow"},
         )
@@ -193,8 +195,8 @@ def test_authorize_page_errors_as_wechat_shows_them(platform: Harness) -> None:
     assert "errcode 10003" in text and "redirect_uri域名与后台配置不一致" in text
     assert "evil.example" in text and "shop.example" in text
     payer = platform.payer()
-    posted = platform.http.post(
-        "/connect/oauth2/authorize", data={**off, "payer_id": str(payer["payer_id"])}
+    posted = post_form(
+        platform.http, "/connect/oauth2/authorize", data={**off, "payer_id": str(payer["payer_id"])}
     )
     assert posted.status_code == 400 and "errcode 10003" in posted.text
 
@@ -206,18 +208,22 @@ def test_refusing_consent_redirects_with_state_only(platform: Harness) -> None:
     params = _authorize_params(appid, "snsapi_userinfo")
     page = platform.http.get("/connect/oauth2/authorize", params=params)
     assert "昵称和头像" in page.text and "下一步" in page.text
-    consent = platform.http.post(
-        "/connect/oauth2/authorize", data={**params, "payer_id": str(payer["payer_id"])}
+    consent = post_form(
+        platform.http,
+        "/connect/oauth2/authorize",
+        data={**params, "payer_id": str(payer["payer_id"])},
     )
     assert consent.status_code == 200 and "Erin" in consent.text
-    refused = platform.http.post(
+    refused = post_form(
+        platform.http,
         "/connect/oauth2/authorize",
         data={**params, "payer_id": str(payer["payer_id"]), "consent": "deny"},
     )
     assert refused.status_code == 302
     query = parse_qs(urlsplit(refused.headers["location"]).query)
     assert query == {"table": ["7"], "state": ["S1"]}
-    odd = platform.http.post(
+    odd = post_form(
+        platform.http,
         "/connect/oauth2/authorize",
         data={**params, "payer_id": str(payer["payer_id"]), "consent": "maybe"},
     )

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from pages_support import post_form
 
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
@@ -114,18 +115,24 @@ def test_phone_pays_a_native_order_from_the_wallet(platform: Harness) -> None:
     page = platform.http.get("/phone", params={"payer_id": payer["payer_id"], "code_url": code_url})
     assert page.status_code == 200 and "Blue Bottle" in page.text and "18.00" in page.text
     form = {"payer_id": str(payer["payer_id"]), "code_url": code_url, "method": "wallet"}
-    wrong = platform.http.post("/phone/pay", data={**form, "password": "000000", "action": "pay"})
+    wrong = post_form(
+        platform.http, "/phone/pay", data={**form, "password": "000000", "action": "pay"}
+    )
     assert 'data-outcome="WRONG_PASSWORD"' in wrong.text
-    short = platform.http.post("/phone/pay", data={**form, "password": "12", "action": "pay"})
+    short = post_form(platform.http, "/phone/pay", data={**form, "password": "12", "action": "pay"})
     assert short.status_code == 400
-    paid = platform.http.post(
-        "/phone/pay", data={**form, "password": payer["pay_password"], "action": "pay"}
+    paid = post_form(
+        platform.http,
+        "/phone/pay",
+        data={**form, "password": payer["pay_password"], "action": "pay"},
     )
     assert paid.status_code == 200 and 'data-outcome="SUCCESS"' in paid.text
     query = platform.client(merchant).orderquery(out_trade_no="QR001")
     assert query["trade_state"] == "SUCCESS"
-    again = platform.http.post(
-        "/phone/pay", data={**form, "password": payer["pay_password"], "action": "pay"}
+    again = post_form(
+        platform.http,
+        "/phone/pay",
+        data={**form, "password": payer["pay_password"], "action": "pay"},
     )
     assert 'data-outcome="ORDER_PAID"' in again.text
 
@@ -134,7 +141,8 @@ def test_phone_cancel_leaves_the_order_payable(platform: Harness) -> None:
     merchant = platform.merchant()
     code_url = _native(platform, merchant)["code_url"]
     payer = platform.payer()
-    cancelled = platform.http.post(
+    cancelled = post_form(
+        platform.http,
         "/phone/pay",
         data={"payer_id": str(payer["payer_id"]), "code_url": code_url, "action": "cancel"},
     )
@@ -153,8 +161,8 @@ def _authorize(platform: Harness, appid: str, payer_id: int, state: str = "xyz")
     page = platform.http.get("/connect/oauth2/authorize", params=params)
     assert page.status_code == 200, page.text
     assert f'data-payer-id="{payer_id}"' in page.text
-    answer = platform.http.post(
-        "/connect/oauth2/authorize", data={**params, "payer_id": str(payer_id)}
+    answer = post_form(
+        platform.http, "/connect/oauth2/authorize", data={**params, "payer_id": str(payer_id)}
     )
     assert answer.status_code == 302, answer.text
     location = urlsplit(answer.headers["location"])
@@ -315,7 +323,8 @@ def test_h5_middle_page_pays_and_returns_to_redirect_url(platform: Harness) -> N
     page = platform.http.get(path, params=params, headers={"referer": "https://shop.example/cart"})
     assert page.status_code == 200 and "Cake shop" in page.text and "9.90" in page.text
     form = {**params, "payer_id": str(payer["payer_id"])}
-    paid = platform.http.post(
+    paid = post_form(
+        platform.http,
         "/cgi-bin/mmpayweb-bin/pay",
         data={**form, "password": payer["pay_password"], "action": "pay"},
     )
@@ -382,9 +391,9 @@ def test_app_pay_answers_err_codes(platform: Harness) -> None:
     cancel = platform.http.post("/app/pay", json={**params, **who, "action": "cancel"}).json()
     assert cancel["errCode"] == -2
     form = {**params, "payer_id": str(payer["payer_id"])}
-    wrong = platform.http.post("/app/pay/confirm", data={**form, "password": "000000"})
+    wrong = post_form(platform.http, "/app/pay/confirm", data={**form, "password": "000000"})
     assert 'data-err-code="-1"' in wrong.text and "支付密码错误" in wrong.text
-    cancelled = platform.http.post("/app/pay/confirm", data={**form, "action": "cancel"})
+    cancelled = post_form(platform.http, "/app/pay/confirm", data={**form, "action": "cancel"})
     assert 'data-err-code="-2"' in cancelled.text
     paid = platform.http.post(
         "/app/pay", json={**params, **who, "password": payer["pay_password"]}
@@ -464,9 +473,11 @@ def test_wallet_shows_balance_and_a_fresh_payment_code(platform: Harness) -> Non
     assert f'data-payer-id="{payer["payer_id"]}"' in listing.text
     page = platform.http.get("/wallet", params={"payer_id": payer["payer_id"]})
     assert page.status_code == 200 and "123.45" in page.text and "CMB_CREDIT" in page.text
-    first = platform.http.post("/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
-    second = platform.http.post("/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
+    first = post_form(platform.http, "/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
+    second = post_form(platform.http, "/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
     codes = [re.search(r'data-auth-code="(\d{18})"', r.text) for r in (first, second)]
     assert codes[0] and codes[1] and codes[0][1] != codes[1][1]
     assert f"<title>{codes[0][1]}</title>" in first.text
-    assert platform.http.post("/wallet/paycode", data={"payer_id": "999999"}).status_code == 404
+    assert (
+        post_form(platform.http, "/wallet/paycode", data={"payer_id": "999999"}).status_code == 404
+    )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pages_support import post_form
 
 from wxpay_local.sdk import RejectedError
 from wxpay_local.settings import Settings
@@ -35,7 +36,7 @@ def _micropay(h: Harness, merchant: MerchantInfo, payer_id: int, n: int, fee: in
 
 
 def _policy(h: Harness, payer_id: int, policy: str) -> None:
-    answer = h.http.post("/wallet/policy", data={"payer_id": str(payer_id), "policy": policy})
+    answer = post_form(h.http, "/wallet/policy", data={"payer_id": str(payer_id), "policy": policy})
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == f"/wallet?payer_id={payer_id}&notice=POLICY_SET#settings"
 
@@ -94,27 +95,29 @@ def test_wallet_changes_list_topups_and_payments(platform: Harness) -> None:
 def test_password_change_refuses_a_wrong_old_password(platform: Harness) -> None:
     payer = platform.payer(name="Jin")
     form = {"payer_id": str(payer["payer_id"]), "new_password": "246810", "repeat": "246810"}
-    wrong = platform.http.post("/wallet/password", data={**form, "old_password": "000000"})
+    wrong = post_form(platform.http, "/wallet/password", data={**form, "old_password": "000000"})
     assert wrong.status_code == 303 and "notice=WRONG_PASSWORD" in wrong.headers["location"]
     shown = platform.http.get(wrong.headers["location"])
     assert 'id="notice"' in shown.text and "原支付密码错误" in shown.text
-    mismatch = platform.http.post(
-        "/wallet/password", data={**form, "old_password": "123456", "repeat": "246811"}
+    mismatch = post_form(
+        platform.http,
+        "/wallet/password",
+        data={**form, "old_password": "123456", "repeat": "246811"},
     )
     assert "notice=MISMATCH" in mismatch.headers["location"]
-    ok = platform.http.post("/wallet/password", data={**form, "old_password": "123456"})
+    ok = post_form(platform.http, "/wallet/password", data={**form, "old_password": "123456"})
     assert "notice=CHANGED" in ok.headers["location"]
     assert "支付密码已修改" in platform.http.get(ok.headers["location"]).text
     # The new password is the one the payer's pages now take.
-    again = platform.http.post("/wallet/password", data={**form, "old_password": "123456"})
+    again = post_form(platform.http, "/wallet/password", data={**form, "old_password": "123456"})
     assert "notice=WRONG_PASSWORD" in again.headers["location"]
     missing = {"payer_id": "999999", "old_password": "123456"}
-    assert platform.http.post("/wallet/password", data=missing).status_code == 404
+    assert post_form(platform.http, "/wallet/password", data=missing).status_code == 404
 
 
 def test_paycode_shows_digits_barcode_qr_and_countdown(platform: Harness) -> None:
     payer = platform.payer(name="Kai")
-    page = platform.http.post("/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
+    page = post_form(platform.http, "/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
     code = re.search(r'data-auth-code="(\d{18})"', page.text)
     assert code
     assert page.text.count(f"<title>{code[1]}</title>") == 2  # the barcode's and the QR's
@@ -201,7 +204,9 @@ def test_app_pay_with_a_card(platform: Harness) -> None:
             assert paid.json()["errCode"] == 0
         else:
             form = {**params, **who, "payer_id": str(payer["payer_id"]), "method": str(card_id)}
-            assert 'data-err-code="0"' in platform.http.post("/app/pay/confirm", data=form).text
+            assert (
+                'data-err-code="0"' in post_form(platform.http, "/app/pay/confirm", data=form).text
+            )
         query = platform.client(merchant).orderquery(out_trade_no=f"APPC{n}")
         assert query["trade_state"] == "SUCCESS" and query["bank_type"] == "CMB_DEBIT"
 

@@ -118,8 +118,9 @@ def docs_shot(tab: Any, name: str) -> None:
 
 
 @contextmanager
-def merchant_site(pages: dict[str, str]) -> Iterator[str]:
-    """A merchant's site on a loopback server of its own (another origin than the platform).
+def merchant_site(pages: dict[str, str], host: str = "127.0.0.1") -> Iterator[str]:
+    """A merchant's site on a loopback server of its own (another origin than the platform;
+    ``host="127.0.0.2"`` makes it another site as well).
 
     ``pages`` maps paths to HTML (``*`` for any other path); a test may fill it in after
     learning the site's URL.
@@ -138,12 +139,12 @@ def merchant_site(pages: dict[str, str]) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://{host}:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()

@@ -47,17 +47,21 @@ class Served:
         return self._banner(r"appid=(wx\w+)\s+kind=official_account")
 
 
-def cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, url: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One ``wxpay-local`` command against ``url``; ``env``: more environment variables."""
     return subprocess.run(
         [sys.executable, "-m", "wxpay_local", *args, "--url", url],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
-def _start(data_dir: Path, extra: tuple[str, ...]) -> Served | None:
+def _start(data_dir: Path, extra: tuple[str, ...], token: str) -> Served | None:
     """Start ``serve`` on two free ports; None when a port was taken meanwhile (retry)."""
     port, tls_port = free_port(), free_port()
     process = subprocess.Popen(
@@ -94,7 +98,9 @@ def _start(data_dir: Path, extra: tuple[str, ...]) -> Served | None:
             break
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(url + "/_local/health", timeout=1, trust_env=False).status_code == 200:
+            auth = {"authorization": f"Bearer {token}"} if token else {}
+            health = httpx.get(url + "/_local/health", headers=auth, timeout=1, trust_env=False)
+            if health.status_code == 200 or (health.status_code == 401 and not token):
                 return Served(process, url, tls_port, "".join(lines))
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -108,9 +114,11 @@ def _start(data_dir: Path, extra: tuple[str, ...]) -> Served | None:
 
 
 @contextmanager
-def serve(data_dir: Path, *extra: str) -> Iterator[Served]:
+def serve(data_dir: Path, *extra: str, token: str = "") -> Iterator[Served]:
+    """``wxpay-local serve`` with ``extra`` options; ``token``: the admin token it needs (without
+    one, a server that wants a token counts as started when it answers 401)."""
     for _ in range(3):
-        served = _start(data_dir, extra)
+        served = _start(data_dir, extra, token)
         if served is not None:
             break
     else:

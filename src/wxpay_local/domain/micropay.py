@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from wxpay_local import secure
 from wxpay_local.codes import ErrCode, Rejected, SignType, TradeState, TradeType
 from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
@@ -193,7 +194,7 @@ def confirm_payment(
         tx.update_order(failed)
         return PayOutcome.CANCELLED, failed
     payer = tx.payer(payer_id)
-    if payer is None or password is None or password != payer.pay_password:
+    if payer is None or password is None or not secure.equal(password, payer.pay_password):
         return PayOutcome.WRONG_PASSWORD, order
     outcome, paid = charge(tx, ids, now, order, payer_id, order.payer_openid, card_id)
     return outcome, paid or order

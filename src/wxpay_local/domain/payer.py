@@ -8,11 +8,11 @@ Imports: codes, domain.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from wxpay_local import secure
 from wxpay_local.codes import TradeState, TradeType
 from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
@@ -108,7 +108,7 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
         return PayResult(PayOutcome.BUYER_MISMATCH, order)
     if req.cancel:
         return PayResult(PayOutcome.CANCELLED, order)
-    if req.password is not None and not hmac.compare_digest(req.password, payer.pay_password):
+    if req.password is not None and not secure.equal(req.password, payer.pay_password):
         return PayResult(PayOutcome.WRONG_PASSWORD, order)
     if openid is None:  # a WeChat user has an openid under every appid they meet
         openid = ids.openid()

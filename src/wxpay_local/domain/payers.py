@@ -6,12 +6,12 @@ payer with thousands of payments costs the same per page as one with ten. Import
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from wxpay_local import secure
 from wxpay_local.domain.model import Order, Refund
 
 if TYPE_CHECKING:
@@ -109,11 +109,11 @@ def change_password(tx: Tx, payer_id: int, old: str, new: str, repeat: str) -> P
     payer = tx.payer(payer_id)
     if payer is None:
         return PasswordChange.NO_SUCH_PAYER
-    if not hmac.compare_digest(old.encode(), payer.pay_password.encode()):
+    if not secure.equal(old, payer.pay_password):
         return PasswordChange.WRONG_PASSWORD
     if not (len(new) == 6 and new.isascii() and new.isdigit()):
         return PasswordChange.NOT_SIX_DIGITS
-    if not hmac.compare_digest(new.encode(), repeat.encode()):
+    if not secure.equal(new, repeat):
         return PasswordChange.MISMATCH
     if new == old:
         return PasswordChange.UNCHANGED

@@ -161,7 +161,9 @@ class Harness:
                     live_server(
                         app, port, tls_port=tls_port, tls_files=tls, sockets=sockets
                     ) as base,
-                    httpx.Client(base_url=base, timeout=30, trust_env=False) as http,
+                    httpx.Client(
+                        base_url=base, timeout=30, trust_env=False, headers=_auth(settings)
+                    ) as http,
                 ):
                     harness = cls(app, http, base)
                     harness.tls_url = settings.tls_base_url
@@ -171,9 +173,14 @@ class Harness:
             app = create_app(settings, store=store)
             with (
                 in_process(app) as transport,
-                httpx.Client(transport=transport, base_url="http://testserver", timeout=30) as http,
+                httpx.Client(
+                    transport=transport,
+                    base_url="http://127.0.0.1",
+                    timeout=30,
+                    headers=_auth(settings),
+                ) as http,
             ):
-                yield cls(app, http, "http://testserver")
+                yield cls(app, http, "http://127.0.0.1")
 
     # the control plane ---------------------------------------------------------------------
     def control(
@@ -271,6 +278,11 @@ class Harness:
             k: v for k, v in ledger["accounts"].items() if v < 0 and not k.startswith("external:")
         }
         assert not overdrawn, overdrawn
+
+
+def _auth(settings: Settings) -> dict[str, str]:
+    """The control plane's bearer token, when one is configured (needed off loopback)."""
+    return {"authorization": f"Bearer {settings.admin_token}"} if settings.admin_token else {}
 
 
 def _with(settings: Settings, **changes: Any) -> Settings:

@@ -1,7 +1,8 @@
 """The composition root: ``create_app`` wires settings, store, clock, ids, dispatcher and routes.
 
 Merchant API paths go straight to ``web.merchant.handle`` (the hot path); everything else
-(the ``/_local`` control plane, later the pages) is a Starlette app behind it.
+(the ``/_local`` control plane, the console, the payer pages) is a Starlette app behind the
+security boundary (``web.boundary``).
 Imports: everything below web.
 """
 
@@ -26,6 +27,8 @@ from wxpay_local.domain.orders import OrderRules
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.web import console, control, merchant, pages
+from wxpay_local.web.boundary import Boundary, ensure_admin_token
+from wxpay_local.web.console import auth as console_auth
 from wxpay_local.web.journal import Journal
 from wxpay_local.web.merchant import Receive, Scope, Send
 
@@ -72,6 +75,14 @@ class App:
         self.control = Starlette(
             routes=[*control.routes(self), *pages.routes(self), *console.routes(self)]
         )
+        #: Everything but the merchant API goes through this (docs/security.md).
+        self.boundary = Boundary(self.control, settings, self._session_secret)
+
+    async def _session_secret(self) -> bytes:
+        """The key payer sessions are derived from: the console's, kept in the database so
+        every server process sharing it accepts the same cookies."""
+        await console_auth.ready(self)
+        return console_auth.secret(self)
 
     def certificate_authority(self) -> Any:
         """The platform CA (created in the database on first use), cached per process."""
@@ -158,7 +169,7 @@ class App:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        await self.control(scope, receive, send)
+        await self.boundary(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         gc_before: tuple[int, int, int] | None = None
@@ -208,6 +219,6 @@ def create_app(
     ids: Ids | None = None,
 ) -> App:
     """An ASGI app over the given (or configured) store; the caller owns its lifecycle."""
-    settings = settings or Settings.from_env()
+    settings = ensure_admin_token(settings or Settings.from_env())
     store = store or open_store(settings.effective_database_url, durability=settings.durability)
     return App(settings, store, clock or TestClock(), ids or Ids(settings.seed))

@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from wxpay_local import secure
 from wxpay_local.codes import SignType
 
 
@@ -39,7 +40,7 @@ def sign(fields: Mapping[str, object], key: str, sign_type: SignType = SignType.
 def verify(fields: Mapping[str, str], key: str, sign_type: SignType = SignType.MD5) -> bool:
     """Whether fields carry a correct ``sign``, compared in constant time."""
     expected = sign(fields, key, sign_type)
-    return hmac.compare_digest(expected.encode(), fields.get("sign", "").encode())
+    return secure.equal(fields.get("sign", ""), expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def explain_mismatch(fields: Mapping[str, str], key: str, sign_type: SignType) -
     if empty:
         hints.append("empty fields take no part in the signature: " + ", ".join(empty))
     other = SignType.HMAC_SHA256 if sign_type is SignType.MD5 else SignType.MD5
-    if hmac.compare_digest(sign(fields, key, other).encode(), received.encode()):
+    if secure.equal(received, sign(fields, key, other)):
         hints.append(f"the sign matches {other}: send sign_type={other} or sign with {sign_type}")
     return Mismatch(
         algorithm=str(sign_type),

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wxpay_local import secure
 from wxpay_local.domain.model import LIVE
 from wxpay_local.domain.ports import Tx
 
@@ -93,11 +94,11 @@ def check_login(app: App, tx: Tx, account: str, password: str) -> Viewer | None:
     """The viewer these credentials name, or None (the same answer for any wrong part)."""
     if account == OPERATOR:
         expected = operator_password(app.store, app.settings.operator_password)
-        ok = hmac.compare_digest(password.encode(), expected.encode())
+        ok = secure.equal(password, expected)
         return Viewer(OPERATOR) if ok else None
     merchant = tx.merchant(account, LIVE) if account.isdigit() else None
     expected = merchant.console_password if merchant is not None else secrets.token_hex(8)
-    if hmac.compare_digest(password.encode(), expected.encode()) and merchant is not None:
+    if secure.equal(password, expected) and merchant is not None:
         return Viewer("merchant", merchant.mch_id)
     return None
 
@@ -118,7 +119,7 @@ def read(app: App, cookie: str) -> Viewer | None:
     payload, _, signature = cookie.partition(".")
     if not payload or len(cookie) > 512:
         return None
-    if not hmac.compare_digest(_sign(secret(app), payload.encode()), signature):
+    if not secure.equal(signature, _sign(secret(app), payload.encode())):
         return None
     try:
         body = json.loads(base64.urlsafe_b64decode(payload.encode()))

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from wxpay_local.web.console import auth
 from wxpay_local.web.console.auth import Viewer
-from wxpay_local.web.pages.common import PageError, form_of, yuan
+from wxpay_local.web.pages.common import PageError, read_form, yuan
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -62,7 +62,7 @@ def console_page(app: App, handler: ConsoleHandler, *, operator_only: bool = Fal
             if operator_only and not viewer.is_operator:
                 raise PageError(403, "only the operator login sees this page", "没有权限")
             if request.method == "POST":
-                request.state.form = await form_of(request)
+                request.state.form = await read_form(request)
                 if request.state.form.get("csrf") != request.state.csrf:
                     raise PageError(403, "the form is stale or came from another site", "请求无效")
             return await handler(app, request, viewer)

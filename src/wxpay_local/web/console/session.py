@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from wxpay_local.web.console import auth
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import render
-from wxpay_local.web.pages.common import form_of, param
+from wxpay_local.web.pages.common import param, read_form
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -31,7 +31,7 @@ async def login_form(app: App, request: Request) -> Response:
 
 
 async def login(app: App, request: Request) -> Response:
-    values = await form_of(request)
+    values = await read_form(request)
     account = param(values, "account").strip()
     password = param(values, "password")
     next_url = _safe_next(param(values, "next"))

@@ -8,7 +8,6 @@ as a page a person uses, where the person may also pay with one of their cards.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from wxpay_local import secure
 from wxpay_local.codes import SignType, TradeType
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
+from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
 from wxpay_local.web.pages.common import (
     MAX_ID,
     PageError,
@@ -69,8 +70,10 @@ def check(tx: Tx, app: App, params: Any) -> Order:
     merchant = tx.merchant_by_id(order.merchant_id)
     sign_type = SignType(order.sign_type)
     expected = signing.sign(fields, merchant.api_key, sign_type)
-    if not hmac.compare_digest(expected.encode(), fields["sign"].encode()):
+    if not secure.equal(fields["sign"], expected):
         mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type)
+        if not reveals_secrets():
+            raise AppFail(f"sign does not match ({mismatch.algorithm}): {HIDDEN_SIGNATURE}")
         raise AppFail(
             f"sign does not match: the platform signed '{mismatch.signed_string}' with "
             f"{mismatch.algorithm}; expected {expected}"

@@ -11,9 +11,11 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from wxpay_local import secure
 from wxpay_local.domain import ledger
 from wxpay_local.domain.model import Order, Payer
 from wxpay_local.domain.ports import Tx
+from wxpay_local.web.boundary import csrf_token
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -42,6 +44,9 @@ ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 ENV.filters["yuan"] = yuan
+#: Every payer form carries ``<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">``.
+ENV.globals["csrf_token"] = csrf_token
+CSRF_FIELD = "csrf_token"
 
 
 class PageError(Exception):
@@ -72,6 +77,17 @@ def page(app: App, handler: PageHandler) -> Callable[[Request], Awaitable[Respon
 
 
 async def form_of(request: Request) -> dict[str, str]:
+    """A payer page's form, after its CSRF token: a 403 (nothing changes) when the token is not
+    the one of this browser's payer session (``web.boundary``), e.g. a form on another site."""
+    values = await read_form(request)
+    if not secure.equal(values.get(CSRF_FIELD, ""), csrf_token() or "-"):
+        raise PageError(
+            403, "the form is stale or came from another site: reload the page", "请求无效"
+        )
+    return values
+
+
+async def read_form(request: Request) -> dict[str, str]:
     """An url-encoded form body as a flat dict (last value wins); a 400 when it is not one."""
     raw = await request.body()
     if len(raw) > 64 * 1024:

@@ -12,7 +12,6 @@ for merchants' own scripts and tests.
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,12 +21,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from wxpay_local import secure
 from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
 from wxpay_local.domain import ledger, merchant_config
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
+from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
 from wxpay_local.web.pages.common import MAX_ID, STATIC, order_summary, render, yuan
 from wxpay_local.wire import signing
 
@@ -203,16 +204,20 @@ def check(tx: Tx, app: App, params: dict[str, Any], caller: Caller = Caller()) -
     merchant = tx.merchant_by_id(order.merchant_id)
     sign_type = SignType(order.sign_type)
     expected = signing.sign(fields, merchant.api_key, sign_type)
-    if not hmac.compare_digest(expected.encode(), str(params["paySign"]).encode()):
+    if not secure.equal(str(params["paySign"]), expected):
         mismatch = signing.explain_mismatch(
             {**fields, "sign": str(params["paySign"])}, merchant.api_key, sign_type
         )
         hints = "; ".join(mismatch.hints)
+        detail = (
+            f"the platform signed '{mismatch.signed_string}' with {mismatch.algorithm} "
+            f"(the merchant's API key); expected {expected}"
+            if reveals_secrets()
+            else f"{mismatch.algorithm} under the merchant's API key; {HIDDEN_SIGNATURE}"
+        )
         raise JsapiFail(
             MISSING_TOTAL_FEE,
-            f"paySign does not match: the platform signed '{mismatch.signed_string}' with "
-            f"{mismatch.algorithm} (the merchant's API key); expected {expected}"
-            + (f"; hints: {hints}" if hints else ""),
+            f"paySign does not match: {detail}" + (f"; hints: {hints}" if hints else ""),
         )
     if order.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
         raise JsapiFail("该订单已支付", "the order is paid already")

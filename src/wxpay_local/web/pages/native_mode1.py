@@ -28,6 +28,7 @@ from wxpay_local.domain import merchant_config, setup
 from wxpay_local.domain.model import LIVE, Order
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.ports import Tx
+from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
 from wxpay_local.web.pages.common import PageError, qr_code_of
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
@@ -154,12 +155,16 @@ def check_url(tx: Tx, url: Mode1Url) -> Target:
     if not signing.verify(url.fields, merchant.api_key, SignType.MD5):
         why = signing.explain_mismatch(url.fields, merchant.api_key, SignType.MD5)
         hints = "".join(f"; {h}" for h in why.hints)
+        detail = (
+            f"the platform signed {why.signed_string!r} and got {why.expected}"
+            if reveals_secrets()
+            else HIDDEN_SIGNATURE
+        )
         raise ScanError(
             "BAD_SIGN",
             400,
             BAD_SIGN,
-            f"sign {why.received!r} does not match MD5 over the five URL fields: the platform"
-            f" signed {why.signed_string!r} and got {why.expected}{hints}",
+            f"sign {why.received!r} does not match MD5 over the five URL fields: {detail}{hints}",
         )
     if not tx.is_bound(url.mch_id, url.appid):
         raise ScanError(

@@ -9,7 +9,6 @@ own (``domain/oauth_grants.py``); the JSON endpoints answer WeChat's fields, err
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from wxpay_local import secure
 from wxpay_local.codes import AppKind
 from wxpay_local.domain import merchant_config, oauth_grants, setup
 from wxpay_local.domain.oauth_grants import SCOPE_BASE, SCOPE_USERINFO, Kind, OAuthError
@@ -183,7 +183,7 @@ def known_app(tx: Tx, appid: str, secret: str | None) -> None:
     found = tx.app(appid) if appid else None
     if found is None:
         raise OAuthError(40013, "invalid appid")
-    if secret is not None and not hmac.compare_digest(secret.encode(), found.secret.encode()):
+    if secret is not None and not secure.equal(secret, found.secret):
         raise OAuthError(40125, "invalid appsecret")
 
 
