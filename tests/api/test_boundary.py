@@ -85,11 +85,25 @@ def test_a_foreign_host_gets_4xx_everywhere_but_the_merchant_api(live: Harness) 
     assert sns.status_code == 200 and "errcode" in sns.json()
 
 
-def test_loopback_names_and_ip_literals_are_answered(live: Harness) -> None:
+def test_loopback_names_and_addresses_are_answered_other_addresses_are_not(live: Harness) -> None:
     port = live.base_url.rsplit(":", 1)[1]
-    hosts = (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.1", "[::1]:8700", "10.1.2.3")
+    hosts = (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.1", "127.0.0.2", "[::1]:8700")
     for host in (*hosts, "app.localhost", "testserver"):
         assert live.http.get("/pages", headers={"host": host}).status_code == 200, host
+    # listening on loopback, no other address of any machine is this platform
+    for host in ("10.1.2.3", "203.0.113.5:8700", "[2001:db8::1]"):
+        assert live.http.get("/pages", headers={"host": host}).status_code == 400, host
+        assert live.http.get("/_local/health", headers={"host": host}).status_code == 400, host
+
+
+def test_listening_on_every_interface_answers_any_address_of_the_machine(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    settings = Settings(host="0.0.0.0", admin_token="T", data_dir=tmp_path)
+    with Harness.start(store, live=True, settings=settings) as harness:
+        for host in ("10.1.2.3:8700", "192.168.0.7", "127.0.0.1"):
+            assert harness.http.get("/pages", headers={"host": host}).status_code == 200, host
+        assert harness.http.get("/pages", headers=ATTACKER).status_code == 400
 
 
 def test_the_control_plane_takes_only_json_bodies(live: Harness) -> None:

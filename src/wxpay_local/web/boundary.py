@@ -5,9 +5,10 @@ hard-code ``api.mch.weixin.qq.com`` reach us through a hosts file, and the hot p
 of checks). Every other request — control plane, console, payer pages, static files, the 404 —
 passes through ``Boundary`` first, which, in this order:
 
-1. answers only allowed ``Host`` names (DNS rebinding): loopback names, any IP literal (a
-   rebinding page's Host is always its own *name*), the ``--public-url`` host and
-   ``--allowed-host`` names; the WeChat open-platform server APIs (``/sns/…``) answer any Host,
+1. answers only allowed ``Host`` names (DNS rebinding): loopback names and addresses, the
+   address it listens on (any IP literal when it listens on all interfaces: a rebinding
+   page's Host is always its own *name*), the ``--public-url`` host and ``--allowed-host``
+   names; the WeChat open-platform server APIs (``/sns/…``) answer any Host,
    like the merchant API;
 2. on ``/_local/``: refuses cross-site requests (``Origin`` not this origin, or
    ``Sec-Fetch-Site`` other than ``same-origin``/``none``), bodies that are not
@@ -120,6 +121,16 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def _is_loopback_ip(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
+
+
 class Boundary:
     """Wraps the Starlette app that serves everything but the merchant API (module docstring)."""
 
@@ -134,6 +145,11 @@ class Boundary:
         public = urlsplit(settings.public_url) if settings.public_url else None
         if public is not None and public.hostname:
             names.add(public.hostname.lower())
+        listen = _host_name(settings.host)
+        #: Listening on every interface, a teammate may open any of this machine's addresses.
+        self.any_ip = listen in WILDCARD_ADDRESSES
+        if _is_ip(listen):
+            names.add(listen)
         self.allowed = frozenset(names)
         self.public_origin = f"{public.scheme}://{public.netloc}".lower() if public else ""
 
@@ -145,7 +161,8 @@ class Boundary:
         return (
             name in LOCAL_NAMES
             or name.endswith(".localhost")
-            or _is_ip(name)
+            or _is_loopback_ip(name)
+            or (self.any_ip and _is_ip(name))
             or name in self.allowed
         )
 
