@@ -107,6 +107,7 @@ def micropay(call: Call) -> Fields | Rejected:
         "bank_type": order.bank_type,
         "fee_type": order.fee_type,
         "total_fee": order.total_fee,
+        "coupon_fee": 0,  # no coupons here; the documented example answer carries it
         "cash_fee_type": "CNY",
         "cash_fee": order.cash_fee,
         "transaction_id": order.transaction_id,

@@ -1,0 +1,116 @@
+"""Issue 16, field by field: the platform's answers against literals of the spec and of the
+official documentation's examples, built and checked with the reference signer (no code shared
+with ``wxpay_local.wire``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from reference_wire import HMAC, MD5, from_xml, signed, to_xml, trimmed_verify, v2_sign
+
+from wxpay_local.testing import Harness, MerchantInfo
+
+pytestmark = pytest.mark.api
+
+#: The official micropay documentation's example (付款码支付 → 提交付款码支付, 举例): the
+#: request's own fields, and every element of its success answer in the form shown there.
+DOC_MICROPAY_REQUEST: dict[str, object] = {
+    "attach": "订单额外描述",
+    "body": "付款码支付测试",
+    "device_info": "1000",
+    "out_trade_no": "1415757673",
+    "spbill_create_ip": "14.17.22.52",
+    "total_fee": 1,
+}
+DOC_MICROPAY_ANSWER = (
+    "return_code return_msg appid mch_id device_info nonce_str sign result_code openid"
+    " is_subscribe trade_type bank_type total_fee coupon_fee fee_type transaction_id"
+    " out_trade_no attach time_end"
+).split()
+
+
+def post(platform: Harness, path: str, fields: dict[str, object], key: str, st: str = MD5) -> Any:
+    """Sign with the reference signer, send as is; the HTTP 200 answer's raw bytes."""
+    if st != MD5:
+        fields = {**fields, "sign_type": st}
+    response = platform.http.post(path, content=to_xml(signed(fields, key, st)))
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def common(merchant: MerchantInfo, nonce: str = "8aaee146b1dee7cec9100add9b96cbe2") -> dict:
+    return {
+        "appid": merchant.apps["official_account"],
+        "mch_id": merchant.mch_id,
+        "nonce_str": nonce,
+    }
+
+
+def auth_code(platform: Harness, payer_id: int) -> str:
+    return str(platform.control("POST", f"/_local/payers/{payer_id}/codes")["auth_code"])
+
+
+def assert_signed(answer: dict[str, str], key: str, sign_type: str = MD5) -> None:
+    assert answer["return_code"] == "SUCCESS", answer
+    assert answer["sign"] == v2_sign(answer, key, sign_type), answer
+
+
+# 4. micropay: the documentation's example, every field present in the same form ---------------
+@pytest.mark.parametrize("sign_type", [MD5, HMAC])
+def test_micropay_answers_every_field_of_the_documented_example(
+    platform: Harness, sign_type: str
+) -> None:
+    merchant = platform.merchant()
+    payer = platform.payer(balance=10_000)
+    request = {**common(merchant), **DOC_MICROPAY_REQUEST}
+    request["auth_code"] = auth_code(platform, payer["payer_id"])
+    content = post(platform, "/pay/micropay", request, merchant.api_key, sign_type)
+    answer = from_xml(content)
+    assert_signed(answer, merchant.api_key, sign_type)
+    assert answer["result_code"] == "SUCCESS", answer
+    assert set(DOC_MICROPAY_ANSWER) <= set(answer), set(DOC_MICROPAY_ANSWER) - set(answer)
+    assert answer["return_msg"] == "OK"
+    assert answer["device_info"] == "1000"
+    assert answer["trade_type"] == "MICROPAY"
+    assert answer["fee_type"] == "CNY"
+    assert answer["out_trade_no"] == "1415757673"
+    assert answer["attach"] == "订单额外描述"
+    assert len(answer["transaction_id"]) == 28 and len(answer["time_end"]) == 14
+    # Integers bare, as in the example; strings in CDATA.
+    assert b"<total_fee>1</total_fee>" in content
+    assert b"<coupon_fee>0</coupon_fee>" in content
+    assert b"<trade_type><![CDATA[MICROPAY]]></trade_type>" in content
+    assert (
+        b"<attach><![CDATA[\xe8\xae\xa2\xe5\x8d\x95\xe9\xa2\x9d\xe5\xa4\x96\xe6\x8f\x8f\xe8\xbf\xb0]]></attach>"
+        in content
+    )
+
+
+# 2. surrounding whitespace: signed as sent, stored, echoed and notified trimmed --------------
+def test_values_with_surrounding_spaces_come_back_trimmed_for_a_trimming_client(
+    platform: Harness,
+) -> None:
+    merchant = platform.merchant()
+    payer = platform.payer(balance=10_000)
+    request = {
+        **common(merchant),
+        **DOC_MICROPAY_REQUEST,
+        "device_info": " 1000 ",
+        "attach": "  订单额外描述\t",
+        "body": " 付款码支付测试 ",
+        "auth_code": auth_code(platform, payer["payer_id"]),
+    }
+    answer = from_xml(post(platform, "/pay/micropay", request, merchant.api_key))
+    assert answer["result_code"] == "SUCCESS", answer
+    assert answer["device_info"] == "1000"
+    assert answer["attach"] == "订单额外描述"
+    assert all(v == v.strip() for v in answer.values()), answer
+    assert trimmed_verify(answer, merchant.api_key)  # the trimming client accepts it
+    assert_signed(answer, merchant.api_key)  # and so does one that does not trim
+
+    query = {**common(merchant, "q1"), "out_trade_no": "1415757673", "device_info": " 1000 "}
+    queried = from_xml(post(platform, "/pay/orderquery", query, merchant.api_key))
+    assert queried["attach"] == "订单额外描述" and queried["device_info"] == "1000"
+    assert trimmed_verify(queried, merchant.api_key)
