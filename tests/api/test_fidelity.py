@@ -114,3 +114,20 @@ def test_values_with_surrounding_spaces_come_back_trimmed_for_a_trimming_client(
     queried = from_xml(post(platform, "/pay/orderquery", query, merchant.api_key))
     assert queried["attach"] == "订单额外描述" and queried["device_info"] == "1000"
     assert trimmed_verify(queried, merchant.api_key)
+
+
+# 3. downloadbill with an appid that is unknown or not bound to the merchant -------------------
+#: Refunds spec §6.8: the bill error layout, `invalid appid` / 20001 from its table.
+INVALID_APPID = (
+    b"<xml><return_code><![CDATA[FAIL]]></return_code>\n"
+    b"<return_msg><![CDATA[invalid appid]]></return_msg>\n"
+    b"<error_code><![CDATA[20001]]></error_code>\n</xml>"
+)
+
+
+def test_downloadbill_with_an_unknown_or_unbound_appid_is_a_bill_error(platform: Harness) -> None:
+    merchant, other = platform.merchant(), platform.merchant()
+    for appid in ("wx00000000000000ff", other.apps["official_account"]):
+        request = {**common(merchant), "appid": appid, "bill_date": "20240501"}
+        content = post(platform, "/pay/downloadbill", request, merchant.api_key)
+        assert content == INVALID_APPID, (appid, content)

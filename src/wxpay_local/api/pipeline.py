@@ -337,6 +337,8 @@ def _process(
             appid = values.get("appid")
             if appid is not None and not tx.is_bound(merchant.mch_id, appid):
                 code = ErrCode.APPID_MCHID_NOT_MATCH if tx.app(appid) else ErrCode.APPID_NOT_EXIST
+                if endpoint.bill_faults:  # bills refuse in their own protocol words (§6.8)
+                    raise Fault("invalid appid", detail=code.desc, error_code="20001")
                 raise Rejected(code)
             call = Call(tx, platform, endpoint, merchant, sign_type, raw, values)
             result = handlers[endpoint.name](call)
