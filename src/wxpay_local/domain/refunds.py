@@ -357,6 +357,7 @@ def query_refunds(
         chosen = [r for r in refunds if r.id == single.id]
         return RefundPage(order, chosen, len(refunds), refunds)
     start = offset or 0
-    if start >= len(refunds) and start > 0:
+    if start > len(refunds):  # refunds spec §3.2: greater than total_refund_count
         raise Rejected(ErrCode.PARAM_ERROR, "offset大于退款笔数")
+    # offset == total_refund_count is not greater: an empty page (refund_count=0).
     return RefundPage(order, refunds[start : start + PAGE_SIZE], len(refunds), refunds)

@@ -165,7 +165,6 @@ REVERSE = Endpoint(
         ErrCode.REVERSE_EXPIRE,
         ErrCode.INVALID_REQUEST,
         ErrCode.TRADE_ERROR,
-        ErrCode.ORDERNOTEXIST,
         ErrCode.APPID_NOT_EXIST,
         ErrCode.APPID_MCHID_NOT_MATCH,
     ),
