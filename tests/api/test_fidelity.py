@@ -131,3 +131,81 @@ def test_downloadbill_with_an_unknown_or_unbound_appid_is_a_bill_error(platform:
         request = {**common(merchant), "appid": appid, "bill_date": "20240501"}
         content = post(platform, "/pay/downloadbill", request, merchant.api_key)
         assert content == INVALID_APPID, (appid, content)
+
+
+# 9. orderquery for unpaid orders: identification and state only (spec §4.3) ------------------
+#: Spec §4.3's observed NOTPAY answer (device_info was empty there, and empty values are left
+#: out): return_code, return_msg, appid, mch_id, nonce_str, sign, result_code, out_trade_no,
+#: trade_state, trade_state_desc, total_fee.
+NOTPAY_FIELDS = {
+    "return_code",
+    "return_msg",
+    "appid",
+    "mch_id",
+    "nonce_str",
+    "sign",
+    "result_code",
+    "out_trade_no",
+    "trade_state",
+    "trade_state_desc",
+    "total_fee",
+}
+NATIVE_ORDER: dict[str, object] = {
+    "body": "Test shop-Coffee",
+    "total_fee": 1800,
+    "spbill_create_ip": "203.0.113.10",
+    "notify_url": "http://127.0.0.1:9/notify",
+    "trade_type": "NATIVE",
+    "product_id": "latte",
+}
+
+
+def test_orderquery_of_notpay_and_closed_orders_answers_the_spec_fields(
+    platform: Harness,
+) -> None:
+    merchant = platform.merchant()
+    placed = post(
+        platform,
+        "/pay/unifiedorder",
+        {**common(merchant), **NATIVE_ORDER, "out_trade_no": "FQ-NOTPAY"},
+        merchant.api_key,
+    )
+    assert from_xml(placed)["result_code"] == "SUCCESS"
+    query = {**common(merchant, "q2"), "out_trade_no": "FQ-NOTPAY"}
+    notpay = from_xml(post(platform, "/pay/orderquery", query, merchant.api_key))
+    assert_signed(notpay, merchant.api_key)
+    assert set(notpay) == NOTPAY_FIELDS, set(notpay) ^ NOTPAY_FIELDS
+    assert (notpay["trade_state"], notpay["trade_state_desc"]) == ("NOTPAY", "订单未支付")
+    assert notpay["total_fee"] == "1800"
+
+    platform.advance(301)  # closeorder waits 5 minutes after creation (spec §4.4)
+    close = {**common(merchant, "q3"), "out_trade_no": "FQ-NOTPAY"}
+    assert from_xml(post(platform, "/pay/closeorder", close, merchant.api_key))["result_code"] == (
+        "SUCCESS"
+    )
+    closed = from_xml(post(platform, "/pay/orderquery", query, merchant.api_key))
+    assert_signed(closed, merchant.api_key)
+    assert set(closed) == NOTPAY_FIELDS
+    assert (closed["trade_state"], closed["trade_state_desc"]) == ("CLOSED", "订单已关闭")
+
+
+def test_orderquery_of_a_waiting_micropay_names_the_payer_and_nothing_paid(
+    platform: Harness,
+) -> None:
+    merchant = platform.merchant()
+    payer = platform.payer(balance=10_000)
+    platform.control(
+        "POST", f"/_local/payers/{payer['payer_id']}/policy", {"password_policy": "always"}
+    )
+    request = {**common(merchant), **DOC_MICROPAY_REQUEST, "out_trade_no": "FQ-WAIT"}
+    request["auth_code"] = auth_code(platform, payer["payer_id"])
+    waiting = from_xml(post(platform, "/pay/micropay", request, merchant.api_key))
+    assert waiting["err_code"] == "USERPAYING", waiting
+    query = {**common(merchant, "q4"), "out_trade_no": "FQ-WAIT"}
+    answer = from_xml(post(platform, "/pay/orderquery", query, merchant.api_key))
+    assert_signed(answer, merchant.api_key)
+    # spec §4.3: openid once the payer is known (USERPAYING), device_info of the order;
+    # trade_type, fee_type, bank_type, cash_fee, transaction_id, time_end only when paid
+    expected = NOTPAY_FIELDS | {"openid", "is_subscribe", "device_info"}
+    assert set(answer) == expected, set(answer) ^ expected
+    assert answer["trade_state"] == "USERPAYING" and answer["device_info"] == "1000"

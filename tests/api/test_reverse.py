@@ -113,7 +113,10 @@ def test_reversing_a_paid_order_refunds_it_in_full(relaxed: Harness, sign_type: 
 
     query = client.orderquery(out_trade_no="MPREV")
     assert (query["trade_state"], query["trade_state_desc"]) == ("REVOKED", "订单已撤销")
-    assert query["transaction_id"] == paid["transaction_id"]
+    # spec §4.3: a REVOKED order answers identification and state only
+    assert "transaction_id" not in query and "time_end" not in query and "cash_fee" not in query
+    by_transaction = client.orderquery(transaction_id=paid["transaction_id"])
+    assert (by_transaction["out_trade_no"], by_transaction["trade_state"]) == ("MPREV", "REVOKED")
     assert accounts(relaxed) == start  # wallet, merchant basic and the fee income all back
 
     again = reverse(client, out_trade_no="MPREV")
