@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from wxpay_local.codes import TradeState
 from wxpay_local.spec.fields_doc import render
+from wxpay_local.spec.pay import ORDERQUERY_FIELDS
 
 pytestmark = pytest.mark.unit
 
@@ -27,3 +29,7 @@ def test_the_doc_shows_what_orderquery_answers_per_state() -> None:
         " `out_trade_no`, `trade_state_desc` |"
     ) in text
     assert "`coupon_fee`" in text.split("## micropay", 1)[1].split("## reverse", 1)[0]
+
+
+def test_orderquery_has_a_field_list_for_every_trade_state() -> None:
+    assert set(ORDERQUERY_FIELDS) == {str(s) for s in TradeState}

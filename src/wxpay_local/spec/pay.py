@@ -57,6 +57,7 @@ ORDERQUERY_FIELDS: dict[str, tuple[str, ...]] = {
     "NOTPAY": _UNPAID,
     "CLOSED": _UNPAID,
     "REVOKED": _UNPAID,
+    "ACCEPT": _UNPAID,  # accepted, not yet processed: nothing is paid
 }
 
 
