@@ -25,7 +25,7 @@ def test_the_doc_shows_what_orderquery_answers_per_state() -> None:
     """Spec §4.3: an unpaid order answers identification and state only."""
     text = render()
     assert (
-        "| trade_state NOTPAY CLOSED REVOKED | `device_info`, `trade_state`, `total_fee`,"
+        "| trade_state NOTPAY CLOSED REVOKED ACCEPT | `device_info`, `trade_state`, `total_fee`,"
         " `out_trade_no`, `trade_state_desc` |"
     ) in text
     assert "`coupon_fee`" in text.split("## micropay", 1)[1].split("## reverse", 1)[0]
