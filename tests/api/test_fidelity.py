@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from reference_wire import HMAC, MD5, from_xml, signed, to_xml, trimmed_verify, v2_sign
 
+from wxpay_local.spec import ENDPOINTS
 from wxpay_local.testing import Harness, MerchantInfo
 
 pytestmark = pytest.mark.api
@@ -27,6 +28,16 @@ DOC_MICROPAY_ANSWER = (
     " is_subscribe trade_type bank_type total_fee coupon_fee fee_type transaction_id"
     " out_trade_no attach time_end"
 ).split()
+
+
+ENVELOPE = {"return_code", "return_msg", "appid", "mch_id", "device_info", "nonce_str", "sign"}
+
+
+def declared(endpoint: str) -> set[str]:
+    """What docs/fields.md says the endpoint's success answers may carry, envelope included."""
+    (found,) = [e for e in ENDPOINTS if e.name == endpoint]
+    names = {n.partition(" (")[0] for a in found.answers for n in a.fields}
+    return ENVELOPE | {"result_code"} | names
 
 
 def post(platform: Harness, path: str, fields: dict[str, object], key: str, st: str = MD5) -> bytes:
@@ -71,6 +82,7 @@ def test_micropay_answers_every_field_of_the_documented_example(
     assert_signed(answer, merchant.api_key, sign_type)
     assert answer["result_code"] == "SUCCESS", answer
     assert set(DOC_MICROPAY_ANSWER) <= set(answer), set(DOC_MICROPAY_ANSWER) - set(answer)
+    assert set(answer) <= declared("micropay"), set(answer) - declared("micropay")
     assert answer["return_msg"] == "OK"
     assert answer["device_info"] == "1000"
     assert answer["trade_type"] == "MICROPAY"
@@ -172,6 +184,7 @@ def test_orderquery_of_notpay_and_closed_orders_answers_the_spec_fields(
     notpay = from_xml(post(platform, "/pay/orderquery", query, merchant.api_key))
     assert_signed(notpay, merchant.api_key)
     assert set(notpay) == NOTPAY_FIELDS, set(notpay) ^ NOTPAY_FIELDS
+    assert set(notpay) <= declared("orderquery")
     assert (notpay["trade_state"], notpay["trade_state_desc"]) == ("NOTPAY", "订单未支付")
     assert notpay["total_fee"] == "1800"
 
