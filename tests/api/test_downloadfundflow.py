@@ -121,7 +121,8 @@ def test_a_busy_day_in_all_three_accounts(relaxed: Harness) -> None:
     assert (
         r1["资金变更提交申请人"] == f"{mch}API" and r1["备注"] == "退款总金额3.00元;含手续费0.02元"
     )
-    assert by_voucher["R-3"]["收支金额(元)"] == "2.49"  # recharge-funded: the basic account pays
+    # recharge-funded: the basic account pays 2.50 less round_half_up(2.50 × 0.6 %) = 0.02
+    assert by_voucher["R-3"]["收支金额(元)"] == "2.48"
     reversal = [r for r in basic.rows if r["业务类型"] == "撤销"]
     assert [r["业务凭证号"] for r in reversal] == ["MP-2"] and reversal[0]["收支金额(元)"] == "4.97"
     back = [r for r in basic.rows if r["业务类型"] == "退款退回"]

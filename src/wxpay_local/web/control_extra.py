@@ -289,12 +289,14 @@ async def scan(app: App, request: Request, data: dict[str, Any]) -> Any:
 
 
 _LIST = {"type": "array", "items": _S}
+_NOTIFY_SIGN_TYPE = {"type": "string", "enum": list(merchant_config.NOTIFY_SIGN_TYPES)}
 
 EXTRA_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/merchants/{mch_id}/config",
-        "The merchant platform settings: Native callback, H5 domains, JSAPI directories, OAuth",
+        "The merchant platform settings: Native callback, H5 domains, JSAPI directories, OAuth,"
+        " how payment notifications are signed",
         get_config,
     ),
     Op(
@@ -308,6 +310,7 @@ EXTRA_OPS: tuple[Op, ...] = (
             "jsapi_directories": _LIST,
             "oauth_domains": _LIST,
             "h5_ip_check": _B,
+            "notify_sign_type": _NOTIFY_SIGN_TYPE,
             "h5_wechat_check": _B,
             "h5_one_account_check": _B,
         },
