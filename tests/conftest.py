@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
+import sqlite3
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pg_schemas import drop_stale_schemas
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.testing import Harness, MerchantSink, live_server
@@ -38,6 +43,13 @@ def pg_session_url() -> str:
         _pg_session_url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
         atexit.register(_drop_schema, schema)
     return _pg_session_url
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Once per run, in the xdist controller (or the only process), before any worker makes its
+    # own schema.
+    if PG_URL and not hasattr(session.config, "workerinput"):
+        drop_stale_schemas()
 
 
 def _drop_schema(schema: str) -> None:
@@ -127,6 +139,36 @@ def relaxed_live(store: SqlStore) -> Iterator[Harness]:
 def sink() -> Iterator[MerchantSink]:
     with MerchantSink() as s:
         yield s
+
+
+class _NoIO(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _unit_means_no_io(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked ``unit`` that opens a network socket, a database, a thread or a process
+    fails at once: the marker promises no I/O (see the markers in pyproject.toml)."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def forbid(what: str) -> Any:
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise _NoIO(f"a test marked unit must do no I/O, but it used {what}")
+
+        return refuse
+
+    monkeypatch.setattr(socket.socket, "connect", forbid("socket.connect"))
+    monkeypatch.setattr(socket.socket, "bind", forbid("socket.bind"))
+    monkeypatch.setattr(sqlite3, "connect", forbid("sqlite3.connect"))
+    monkeypatch.setattr(threading.Thread, "start", forbid("a thread"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", forbid("a subprocess"))
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a runtime dependency
+        return
+    monkeypatch.setattr(psycopg, "connect", forbid("PostgreSQL"))
+    monkeypatch.setattr(psycopg.Connection, "connect", forbid("PostgreSQL"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

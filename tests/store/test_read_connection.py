@@ -21,7 +21,7 @@ from wxpay_local.store.engine import SqlStore as EngineStore
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode, encode
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 KEY = "k" * 32
 

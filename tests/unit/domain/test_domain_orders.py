@@ -27,7 +27,7 @@ from wxpay_local.domain.orders import (
 )
 from wxpay_local.domain.payer import PayOutcome
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 MIN = timedelta(minutes=1)
 SEC = timedelta(seconds=1)
