@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pg_schemas import drop_stale_schemas
+from reference_client import OracleHarness
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.testing import Harness, MerchantSink, live_server
@@ -92,7 +93,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness
     transport, database = request.param
     store = make_store(database, tmp_path)
     try:
-        with Harness.start(store, live=transport == "live") as harness:
+        with OracleHarness.start(store, live=transport == "live") as harness:
             yield harness
             harness.assert_ledger_balanced()
     finally:
@@ -102,7 +103,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness
 @pytest.fixture
 def live(store: SqlStore) -> Iterator[Harness]:
     """The platform over a real socket only (for third-party clients and notifications)."""
-    with Harness.start(store, live=True) as harness:
+    with OracleHarness.start(store, live=True) as harness:
         yield harness
         harness.assert_ledger_balanced()
 
@@ -121,7 +122,7 @@ def relaxed(
     rather than of mutual TLS (tested in tests/e2e/test_mtls*.py): each database, in-process
     and live (a module may narrow this with an indirect parametrize)."""
     settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False, **harness_settings)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
+    with OracleHarness.start(store, live=request.param == "live", settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
 
@@ -130,7 +131,7 @@ def relaxed(
 def relaxed_live(store: SqlStore) -> Iterator[Harness]:
     """The same over a real socket only (the CLI and the Node client talk to a server)."""
     settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=True, settings=settings) as harness:
+    with OracleHarness.start(store, live=True, settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
 
