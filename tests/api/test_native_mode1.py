@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from pages_support import post_form
-from reference_wire import from_xml, to_xml, v2_sign
 
+from reference_wire import from_xml, to_xml, v2_sign
 from wxpay_local.sdk import bizpayurl, scan_reply, verify_scan
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for, xml_endpoint
 from wxpay_local.testing.harness import free_port
@@ -229,7 +229,9 @@ def _reply_with(make: Callable[[MerchantInfo, ScanCallback, dict[str, str]], byt
 
 def _slow(platform: Harness, merchant: MerchantInfo, callback: ScanCallback) -> None:
     def reply(fields: dict[str, str]) -> tuple[int, bytes]:
-        time.sleep(3)  # the harness's notify timeout (the callback's too) is 2 s
+        # Far past the harness's 2 s callback timeout, however loaded the machine (3 s was a
+        # race); nothing sets the event, and the handler's daemon thread is not joined.
+        threading.Event().wait(30)
         return 200, b"<xml></xml>"
 
     callback.reply = reply
