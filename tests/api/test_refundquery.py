@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from reference_wire import from_xml, verify
 
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import Client, FaultError, RejectedError
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
@@ -315,6 +315,7 @@ def test_nothing_found_is_refundnotexist(relaxed: Harness, sink: MerchantSink) -
     ):
         caught = shop.refused(**ids)
         assert caught.err_code == "REFUNDNOTEXIST", ids
+        assert caught.err_code_des == "退款订单查询失败", ids  # docs/behaviour.md (text ours)
         assert verify(caught.fields, shop.m.api_key), "business failures are signed"
 
     refund_id = shop.refund("RQ-NONE-1", "RQ-NONE-R1", 1)
