@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from reference_wire import verify
 
+from reference_wire import verify
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import FaultError, RejectedError
 from wxpay_local.testing import Harness

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from reference_wire import from_xml, verify
 
+from reference_wire import from_xml, verify
 from wxpay_local.sdk import Client
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 

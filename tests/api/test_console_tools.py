@@ -16,8 +16,8 @@ from bill_support import bill, set_clock
 from console_support import PASSWORD, as_operator, signed_in
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
-from reference_wire import signed, to_xml
 
+from reference_wire import signed, to_xml
 from wxpay_local.sdk.client import Client, FaultError
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
 

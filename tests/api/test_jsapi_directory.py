@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from reference_wire import v2_sign
 
+from reference_wire import v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from reference_wire import from_xml, verify
 
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import FaultError, RejectedError
 from wxpay_local.testing import Harness, MerchantInfo

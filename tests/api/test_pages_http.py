@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from pages_support import post_form
-from reference_wire import v2_sign
 
+from reference_wire import v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
 

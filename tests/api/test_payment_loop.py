@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from reference_wire import from_xml, verify
 
+from reference_wire import from_xml, verify
 from wxpay_local.sdk import RejectedError
 from wxpay_local.testing import Harness, MerchantSink, wait_for
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from reference_wire import HMAC, MD5, signed, to_xml, v2_sign
 
+from reference_wire import HMAC, MD5, signed, to_xml, v2_sign
 from wxpay_local.testing import Harness, MerchantInfo
 
 pytestmark = pytest.mark.api

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from reference_wire import from_xml, verify
 
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import LedgerTxn, Posting
 from wxpay_local.sdk import Client, FaultError, RejectedError

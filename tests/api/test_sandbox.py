@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 import pytest
-from reference_wire import HMAC, signed, to_xml, v2_sign
 
+from reference_wire import HMAC, signed, to_xml, v2_sign
 from wxpay_local.api.pipeline import SANDBOX_KEY_ERROR
 from wxpay_local.testing import Harness, MerchantInfo
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 
+from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
 
 pytestmark = pytest.mark.api

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from reference_wire import from_xml, to_xml, v2_sign, verify
 
+from reference_wire import from_xml, to_xml, v2_sign, verify
 from wxpay_local.sdk import Client, FaultError
 from wxpay_local.testing import Harness, MerchantInfo
 
