@@ -11,7 +11,8 @@ Run from a copy of the tree, so that the working tree is never left planted:
     rsync -a --exclude .venv --exclude .git ./ /tmp/plant/ &&
         PYTHONPATH=/tmp/plant/src .venv/bin/python tests/plant_typos.py /tmp/plant
 
-It prints one line per message: ``caught``, ``MISSED`` or ``NOT ASSERTED``.
+It prints one line per message: ``caught``, ``MISSED`` or ``NOT ASSERTED``. Names after the
+root (``ORDERREVERSED``, ``ReturnMsg``) narrow the run to the messages whose name holds one.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def files_holding(root: Path, text: str) -> list[str]:
     return sorted(f for f in found if Path(f).name.startswith("test_"))
 
 
-def main(root: Path) -> int:
+def main(root: Path, only: list[str]) -> int:
     codes = root / "src" / "wxpay_local" / "codes.py"
     original = codes.read_bytes()
     results: list[tuple[str, str, str]] = []
@@ -96,6 +97,8 @@ def main(root: Path) -> int:
     env["PYTHONPATH"] = str(root / "src")
     try:
         for m in messages(original.decode()):
+            if only and not any(name in m.name for name in only):
+                continue
             files = files_holding(root, m.text)
             if not files:
                 results.append((m.name, m.text, "NOT ASSERTED"))
@@ -129,4 +132,5 @@ def main(root: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()))
+    args = sys.argv[1:]
+    sys.exit(main(Path(args[0] if args else ".").resolve(), args[1:]))
