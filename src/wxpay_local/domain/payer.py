@@ -108,7 +108,10 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
         return PayResult(PayOutcome.BUYER_MISMATCH, order)
     if req.cancel:
         return PayResult(PayOutcome.CANCELLED, order)
-    if req.password is not None and not hmac.compare_digest(req.password, payer.pay_password):
+    # Bytes, not str: compare_digest refuses non-ASCII str (a TypeError, once a 500).
+    if req.password is not None and not hmac.compare_digest(
+        req.password.encode(), payer.pay_password.encode()
+    ):
         return PayResult(PayOutcome.WRONG_PASSWORD, order)
     if openid is None:  # a WeChat user has an openid under every appid they meet
         openid = ids.openid()
