@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from wxpay_local.codes import AppKind
 from wxpay_local.domain import setup
@@ -46,7 +46,9 @@ MAX_ADVANCE_SECONDS = 10 * 366 * 86400
 MIN_YEAR, MAX_YEAR = 2000, 2099
 #: An mch_id is digits (it is also the CN of the merchant's certificate: at most 64).
 MCH_ID = text(32, 1, r"^[0-9]+$")
-PAYER_ID = Param("payer_id", ID, "path")
+PAYER_ID = Param("payer_id", ID, "path", example=1)
+MCH_ID_PATH = Param("mch_id", MCH_ID, "path", example="1900000109")
+OUT_TRADE_NO_PATH = Param("out_trade_no", text(32, 1), "path", example="T1")
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -321,7 +323,7 @@ OPS: tuple[Op, ...] = (
         "/_local/merchants/{mch_id}",
         "One merchant",
         get_merchant,
-        params=(Param("mch_id", MCH_ID, "path"),),
+        params=(MCH_ID_PATH,),
         response=schemas.MERCHANT,
     ),
     Op(
@@ -433,11 +435,30 @@ def routes(app: App) -> list[Route]:
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(document)
 
+    table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
+    known = list(table)
+
     async def unknown(request: Request) -> Response:
-        # A JSON answer, not Starlette's text one, for paths under /_local/ that name nothing
-        # (also a path parameter with a "/" in it, once decoded).
+        # JSON answers, not Starlette's text ones, under /_local/: a path no operation has
+        # (also a path parameter with "/" in it, once decoded), or a method the path lacks.
+        allowed = sorted(
+            method
+            for route in known
+            if route.matches({**request.scope, "method": "GET"})[0] is not Match.NONE
+            for method in route.methods or ()
+            if method != "HEAD"
+        )
+        if allowed:
+            return error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{request.url.path} takes {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         return error(404, "NOT_FOUND", "no such control-plane operation")
 
-    table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
-    table.append(Route("/_local/{rest:path}", unknown))
+    table.append(Route("/_local/{rest:path}", unknown, methods=list(_ALL_METHODS)))
     return table
+
+
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")

@@ -85,6 +85,8 @@ class Param:
     where: Literal["path", "query"] = "query"
     default: Scalar | None = None
     description: str = ""
+    #: A value that names a record of the demo data (``wxpay-local serve`` seeds it).
+    example: Scalar | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,8 @@ def bad(message: str) -> ControlError:
 def check_value(name: str, value: Any, schema: JsonSchema) -> Any:
     """``value`` if it fits ``schema`` (the keywords our declarations use), else BAD_FIELD."""
     kind = schema["type"]
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema: 2.0 is an integer
     if not isinstance(value, _PY_TYPES[kind]) or (kind == "integer" and isinstance(value, bool)):
         raise bad(f"{name} must be of type {kind}")
     if "enum" in schema and value not in schema["enum"]:
@@ -189,8 +193,7 @@ def check_value(name: str, value: Any, schema: JsonSchema) -> Any:
     elif isinstance(value, list):
         if len(value) > schema.get("maxItems", MAX_ITEMS):
             raise bad(f"{name} takes at most {schema.get('maxItems', MAX_ITEMS)} items")
-        for item in value:
-            check_value(f"{name}[]", item, schema["items"])
+        value = [check_value(f"{name}[]", item, schema["items"]) for item in value]
     return value
 
 
@@ -203,15 +206,14 @@ def check_body(op: Op, data: Any) -> dict[str, Any]:
     for name in op.required:
         if name not in data:
             raise ControlError(400, "MISSING_FIELD", f"{name} is required")
-    for name, value in data.items():
-        check_value(name, value, op.body[name])
+    checked = {name: check_value(name, value, op.body[name]) for name, value in data.items()}
     for group in op.exactly_one:
-        if sum(name in data for name in group) != 1:
+        if sum(name in checked for name in group) != 1:
             raise ControlError(400, "MISSING_FIELD", f"give exactly one of {' and '.join(group)}")
     for group in op.at_least_one:
-        if not any(name in data for name in group):
+        if not any(name in checked for name in group):
             raise ControlError(400, "MISSING_FIELD", f"give {' or '.join(group)}")
-    return data
+    return checked
 
 
 def check_param(param: Param, raw: str | None) -> Scalar | None:
@@ -249,10 +251,12 @@ async def parse(op: Op, request: Request) -> Call:
     return Call(request, data, args)
 
 
-def error(status: int, code: str, message: str, **extra: str) -> Response:
+def error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: str
+) -> Response:
     """The one error shape; ASCII-escaped so any text a caller sent can be echoed back."""
     body = json.dumps({"error": code, "message": message, **extra}, ensure_ascii=True)
-    return Response(body, status, media_type="application/json")
+    return Response(body, status, headers, media_type="application/json")
 
 
 def endpoint(app: App, op: Op) -> Callable[[Request], Awaitable[Response]]:

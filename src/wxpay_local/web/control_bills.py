@@ -18,7 +18,7 @@ from wxpay_local.api import bills
 from wxpay_local.codes import Fault
 from wxpay_local.domain.bills import BILL_TYPES
 from wxpay_local.domain.model import LIVE, Merchant
-from wxpay_local.web.control import MCH_ID
+from wxpay_local.web.control import MCH_ID_PATH
 from wxpay_local.web.control_base import Call, Op, Param, error, not_found, one_of, text
 from wxpay_local.wire import envelope
 
@@ -118,7 +118,7 @@ BILL_OPS: tuple[Op, ...] = (
         "A day's trade bill as downloadbill serves it (bill_type, tar_type=GZIP, device_info)",
         trade_bill,
         params=(
-            Param("mch_id", MCH_ID, "path"),
+            MCH_ID_PATH,
             _DAY,
             Param("bill_type", one_of(*BILL_TYPES), default="ALL"),
             _GZIP,
@@ -133,7 +133,7 @@ BILL_OPS: tuple[Op, ...] = (
         "A day's fund flow as downloadfundflow serves it (account_type, tar_type=GZIP)",
         fund_flow,
         params=(
-            Param("mch_id", MCH_ID, "path"),
+            MCH_ID_PATH,
             _DAY,
             Param("account_type", one_of("Basic", "Operation", "Fees")),
             _GZIP,

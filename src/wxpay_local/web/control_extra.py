@@ -15,7 +15,7 @@ from wxpay_local.domain.model import LIVE, MerchantCert
 from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.web import certs, views
 from wxpay_local.web import control_openapi as schemas
-from wxpay_local.web.control import MCH_ID, PAYER_ID
+from wxpay_local.web.control import MCH_ID_PATH, OUT_TRADE_NO_PATH, PAYER_ID
 from wxpay_local.web.control_base import (
     ID,
     B,
@@ -301,7 +301,7 @@ async def scan(app: App, call: Call) -> Any:
     }
 
 
-_MCH = (Param("mch_id", MCH_ID, "path"),)
+_MCH = (MCH_ID_PATH,)
 _HOSTS = array(text(256), 20)
 
 EXTRA_OPS: tuple[Op, ...] = (
@@ -335,6 +335,7 @@ EXTRA_OPS: tuple[Op, ...] = (
         "/_local/orders/{mch_id}/{out_trade_no}/refunds",
         "An order's refunds (settling those that are due)",
         order_refunds,
+        params=(MCH_ID_PATH, OUT_TRADE_NO_PATH),
         response=schemas.listing("refunds", schemas.REFUND),
     ),
     Op(

@@ -194,7 +194,7 @@ def _responses(op: Op, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     }
     answers: dict[str, Any] = {"200": {"description": "OK", "content": ok}}
     statuses = set(op.errors)
-    if parameters or op.body:
+    if parameters or op.method == "POST":  # a POST body is checked even when it takes none
         statuses.add(400)
     if any(p["in"] == "path" for p in parameters):
         statuses.add(404)  # no such record (or a path that names none)
@@ -235,6 +235,7 @@ def document(ops: tuple[Op, ...], version: str) -> dict[str, Any]:
                 "schema": p.schema,
             }
             | ({"description": p.description} if p.description else {})
+            | ({"example": p.example} if p.example is not None else {})
             for p in op.parameters()
         ]
         entry: dict[str, Any] = {

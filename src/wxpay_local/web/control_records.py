@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from wxpay_local.domain.model import LIVE
 from wxpay_local.web import control_openapi as schemas
 from wxpay_local.web import views
+from wxpay_local.web.control import MCH_ID_PATH, OUT_TRADE_NO_PATH
 from wxpay_local.web.control_base import ID, Call, Op, Param, integer, not_found, one_of, text
 from wxpay_local.web.control_openapi import listing
 
@@ -136,6 +137,7 @@ RECORD_OPS: tuple[Op, ...] = (
         "/_local/orders/{mch_id}/{out_trade_no}",
         "One order with its refunds and notifications",
         get_order,
+        params=(MCH_ID_PATH, OUT_TRADE_NO_PATH),
         response=schemas.ORDER_DETAIL,
     ),
     Op(
