@@ -186,9 +186,11 @@ def test_every_documented_error_answer(relaxed: Harness) -> None:
     assert local.status_code == 200 and local.content == api.content
     assert local.headers["digest"] == api.headers["digest"] and local.headers["x-bill-rows"] == "1"
     none = relaxed.http.get(f"/_local/fundflow/{other.mch_id}/{DAY}")
-    assert none.status_code == 404 and none.content == fund_refusal(
-        "NO_BILL_EXIST", "流水账单不存在"
-    )
+    assert none.status_code == 404 and none.json() == {
+        "error": "NO_BILL_EXIST",
+        "message": "流水账单不存在",
+        "xml": fund_refusal("NO_BILL_EXIST", "流水账单不存在").decode(),
+    }
 
 
 # --- mutual TLS --------------------------------------------------------------------------------
