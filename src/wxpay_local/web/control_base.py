@@ -120,6 +120,13 @@ class Call:
 
 Handler = Callable[["App", Call], Awaitable[Any]]
 
+#: An mch_id is digits (it is also the CN of the merchant's certificate: at most 64).
+MCH_ID = text(32, 1, r"^[0-9]+$")
+#: Path parameters many operations share; the examples name the demo data's records.
+MCH_ID_PATH = Param("mch_id", MCH_ID, "path", example="1900000109")
+PAYER_ID = Param("payer_id", ID, "path", example=1)
+OUT_TRADE_NO_PATH = Param("out_trade_no", text(32, 1), "path", example="T1")
+
 
 @dataclass(frozen=True)
 class Op:

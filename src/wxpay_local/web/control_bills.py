@@ -18,8 +18,16 @@ from wxpay_local.api import bills
 from wxpay_local.codes import Fault
 from wxpay_local.domain.bills import BILL_TYPES
 from wxpay_local.domain.model import LIVE, Merchant
-from wxpay_local.web.control import MCH_ID_PATH
-from wxpay_local.web.control_base import Call, Op, Param, error, not_found, one_of, text
+from wxpay_local.web.control_base import (
+    MCH_ID_PATH,
+    Call,
+    Op,
+    Param,
+    error,
+    not_found,
+    one_of,
+    text,
+)
 from wxpay_local.wire import envelope
 
 if TYPE_CHECKING:

@@ -9,8 +9,18 @@ from typing import TYPE_CHECKING, Any
 from wxpay_local.domain.model import LIVE
 from wxpay_local.web import control_openapi as schemas
 from wxpay_local.web import views
-from wxpay_local.web.control import MCH_ID_PATH, OUT_TRADE_NO_PATH
-from wxpay_local.web.control_base import ID, Call, Op, Param, integer, not_found, one_of, text
+from wxpay_local.web.control_base import (
+    ID,
+    MCH_ID_PATH,
+    OUT_TRADE_NO_PATH,
+    Call,
+    Op,
+    Param,
+    integer,
+    not_found,
+    one_of,
+    text,
+)
 from wxpay_local.web.control_openapi import listing
 
 if TYPE_CHECKING:
