@@ -1,18 +1,20 @@
 """The whole control plane, driven from its own OpenAPI document by schemathesis.
 
-A live server on a loopback socket (so whatever guards the root sees these requests too),
-seeded with a merchant, a payer, a paid order with a notification and an unpaid order. Every
-operation gets generated requests, valid and boundary ones; every other case is aimed at the
-seeded records (random ids would only ever meet 404s), so the 200 answers and the rules
-behind them run too. Each answer must not be a 5xx and must match the document: a listed
-status, its content type and its schema. Bounded and derandomized: the same cases every run.
+A live server on a loopback socket (so whatever guards the root sees these requests too), on
+SQLite and (when WXPAY_TEST_PG_URL is set) PostgreSQL, seeded with a merchant, a payer, a paid
+order with a notification and an unpaid order. Every operation gets generated requests, valid
+and boundary ones; every other case is aimed at the seeded records (random ids would only
+ever meet 404s), so the 200 answers and the rules behind them run too. Each answer must not
+be a 5xx and must match the document: a listed status, its content type and its schema.
+Bounded and derandomized: the same cases every run.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from wxpay_local.store import open_store
+from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness
 from wxpay_local.web.control import openapi
 
@@ -84,9 +86,15 @@ class Records:
                     where[name] = self.values[name]
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Records]:
-    store = open_store(str(tmp_path_factory.mktemp("schemathesis") / "wxpay.sqlite3"))
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def records(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    store_factory: Callable[[str, Path], SqlStore],
+) -> Iterator[Records]:
+    store = store_factory(request.param, tmp_path_factory.mktemp("schemathesis"))
     try:
         with Harness.start(store, live=True) as platform:
             found = Records(platform)
