@@ -109,6 +109,11 @@ def test_body_not_utf8_is_bad_json(platform: Harness) -> None:
     _refused(response, 400, "BAD_JSON", "the body is not valid JSON")
 
 
+def test_body_nested_too_deep_is_bad_json(platform: Harness) -> None:
+    response = _post(platform, "/_local/payers", b"[" * 100_000 + b"]" * 100_000)
+    _refused(response, 400, "BAD_JSON", "the body is not valid JSON")
+
+
 def test_body_not_an_object_is_bad_json(platform: Harness) -> None:
     response = _post(platform, "/_local/payers", b"[1, 2]")
     _refused(response, 400, "BAD_JSON", "the body must be a JSON object")

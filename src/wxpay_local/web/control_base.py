@@ -250,7 +250,7 @@ async def parse(op: Op, request: Request) -> Call:
         if raw.strip():
             try:
                 loaded = json.loads(raw)
-            except ValueError:  # also a body that is not UTF-8
+            except (ValueError, RecursionError):  # not UTF-8, or nested thousands deep
                 raise ControlError(400, "BAD_JSON", "the body is not valid JSON") from None
             data = check_body(op, loaded)
         else:
