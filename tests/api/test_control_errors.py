@@ -205,7 +205,12 @@ def test_openapi_types_integers_and_describes_answers_and_alternatives(
         {"anyOf": [{"required": ["payer_id"]}, {"required": ["openid"]}]},
     ]
     answer = pay["responses"]["200"]["content"]["application/json"]["schema"]
-    assert answer["required"] == ["outcome", "message", "order"]
+    assert answer == {"$ref": "#/components/schemas/PayResult"}
+    result = doc["components"]["schemas"]["PayResult"]
+    assert result["required"] == ["outcome", "message", "order"]
+    assert "WRONG_PASSWORD" in result["properties"]["outcome"]["enum"]
+    order = {"$ref": "#/components/schemas/Order"}
+    assert result["properties"]["order"] == {"oneOf": [order, {"type": "null"}]}
     error = {"$ref": "#/components/schemas/Error"}
     assert pay["responses"]["400"]["content"]["application/json"]["schema"] == error
     assert pay["responses"]["404"]["content"]["application/json"]["schema"] == error

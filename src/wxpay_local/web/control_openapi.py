@@ -3,13 +3,15 @@ control plane answers (``web.views``) as schemas, and the one error body.
 
 A test drives every operation from this document and checks each answer against it
 (tests/api/test_control_schemathesis.py), so a view that changes shape fails there.
-Imports: web.control_base.
+Imports: codes, domain, web.control_base.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from wxpay_local.codes import TradeState, TradeType
+from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.web.control_base import JsonSchema, Op
 
 _S: JsonSchema = {"type": "string"}
@@ -66,8 +68,8 @@ ORDER = obj(
     appid=_S,
     out_trade_no=_S,
     transaction_id=_OPT,
-    trade_type=_S,
-    trade_state=_S,
+    trade_type={"enum": list(TradeType)},
+    trade_state={"enum": list(TradeState)},
     trade_state_desc=_S,
     total_fee=_I,
     cash_fee=_I,
@@ -135,7 +137,9 @@ PENDING_ORDER: JsonSchema = {
     "properties": {**ORDER["properties"], "order_id": _I, "password_deadline": _TIME},
     "required": [*ORDER["required"], "order_id", "password_deadline"],
 }
-PAY_RESULT = obj(outcome=_S, message=_S, order={"oneOf": [ORDER, {"type": "null"}]})
+PAY_RESULT = obj(
+    outcome={"enum": list(PayOutcome)}, message=_S, order={"oneOf": [ORDER, {"type": "null"}]}
+)
 CLOCK = obj(now=_S, frozen=_B, offset_seconds=_N)
 HEALTH = obj(status=_S, version=_S, database={"enum": ["sqlite", "postgresql"]}, now=_S)
 LEDGER = obj(accounts={"type": "object", "additionalProperties": _I}, total=_I)
@@ -180,6 +184,35 @@ CONFIG = obj(
 )
 REPORT = obj(id=_I, at=_S, interface_url=_S, fields=_ANY_OBJECT)
 
+#: Schemas the document names in components (and refers to), by identity.
+NAMED: dict[str, JsonSchema] = {
+    "Merchant": MERCHANT,
+    "Payer": PAYER,
+    "Order": ORDER,
+    "OrderDetail": ORDER_DETAIL,
+    "PendingOrder": PENDING_ORDER,
+    "PayResult": PAY_RESULT,
+    "Notification": NOTIFICATION,
+    "Refund": REFUND,
+    "Clock": CLOCK,
+    "JournalEntry": JOURNAL_ENTRY,
+    "Certificate": CERT,
+    "MerchantConfig": CONFIG,
+}
+
+
+def _named(schema: Any, inside: str = "") -> Any:
+    """The schema with every named schema in it (but ``inside`` itself) as a $ref."""
+    for name, named in NAMED.items():
+        if schema is named and name != inside:
+            return {"$ref": f"#/components/schemas/{name}"}
+    if isinstance(schema, dict):
+        return {key: _named(value, inside) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_named(value, inside) for value in schema]
+    return schema
+
+
 #: What each media type of a non-JSON answer is (bills).
 _MEDIA_SCHEMA: dict[str, JsonSchema] = {
     "text/plain": {"type": "string"},
@@ -189,7 +222,9 @@ _MEDIA_SCHEMA: dict[str, JsonSchema] = {
 
 def _responses(op: Op, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     ok = {
-        media: {"schema": op.response if media == "application/json" else _MEDIA_SCHEMA[media]}
+        media: {
+            "schema": _named(op.response) if media == "application/json" else _MEDIA_SCHEMA[media]
+        }
         for media in op.media
     }
     answers: dict[str, Any] = {"200": {"description": "OK", "content": ok}}
@@ -260,5 +295,7 @@ def document(ops: tuple[Op, ...], version: str) -> dict[str, Any]:
             ' Every refusal is {"error": CODE, "message": text} with a 4xx status.',
         },
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR}},
+        "components": {
+            "schemas": {"Error": ERROR} | {name: _named(it, name) for name, it in NAMED.items()}
+        },
     }
