@@ -55,6 +55,8 @@ def test_pay_with_non_ascii_password_is_a_wrong_password(platform: Harness) -> N
     [
         ("/_local/orders", {"offset": "-1"}, "offset must be between 0 and 100000000000"),
         ("/_local/orders", {"limit": "1e3"}, "limit must be a whole number"),
+        ("/_local/orders", {"limit": "١٢"}, "limit must be a whole number"),  # int() takes it
+        ("/_local/orders", {"limit": "1_000"}, "limit must be a whole number"),
         ("/_local/journal", {"failures": "maybe"}, "failures must be true or false"),
         (
             "/_local/journal",
