@@ -242,7 +242,9 @@ def cmd_payer(args: argparse.Namespace) -> int:
         return 0
     if args.action == "confirm":
         payer_id = _payer_id_of(args, args.who or "")
-        prompt: dict[str, Any] = {"cancel": True} if args.cancel else {"password": args.password}
+        prompt: dict[str, Any] = {"cancel": True} if args.cancel else {}
+        if args.password is not None:  # neither: the platform says what is missing
+            prompt["password"] = args.password
         answer = _call(args, "POST", f"/_local/payers/{payer_id}/confirm", prompt)
         print(f"{answer['outcome']}: {answer['message']}")
         return 0 if answer["outcome"] in ("SUCCESS", "CANCELLED") else 1

@@ -7,12 +7,12 @@ for big days (rows written of ``X-Bill-Rows``). Imports: httpx, stdlib.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import zlib
 from pathlib import Path
 from typing import Any, TextIO
-from xml.etree import ElementTree
 
 import httpx
 
@@ -56,14 +56,12 @@ def _default_name(args: argparse.Namespace) -> str:
 
 
 def _refusal(body: bytes) -> str:
+    """The control plane's JSON error as one line: ``NO_BILL_EXIST No Bill Exist``."""
     try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
+        answer = json.loads(body)
+        return f"{answer['error']} {answer['message']}"
+    except (ValueError, TypeError, KeyError):
         return body.decode("utf-8", "replace")[:200]
-    fields = {child.tag: (child.text or "") for child in root}
-    code = fields.get("err_code") or fields.get("error_code", "")
-    text = fields.get("err_code_des") or fields.get("return_msg", "")
-    return f"{code} {text}".strip()
 
 
 def cmd_bill(args: argparse.Namespace) -> int:
@@ -88,11 +86,8 @@ def cmd_bill(args: argparse.Namespace) -> int:
             trust_env=False,
         ) as response:
             if response.status_code != 200:
-                body = response.read()
-                if body.lstrip().startswith(b"<"):
-                    print(f"no bill: {_refusal(body)}", file=sys.stderr)
-                else:
-                    print(f"error {response.status_code}: {body.decode()[:300]}", file=sys.stderr)
+                refusal = _refusal(response.read())
+                print(f"no bill ({response.status_code}): {refusal}", file=sys.stderr)
                 return 1
             rows_header = response.headers.get("x-bill-rows")
             total = int(rows_header) + 3 if rows_header else None  # header and summary lines
