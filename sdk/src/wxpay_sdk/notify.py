@@ -27,13 +27,18 @@ from wxpay_sdk.wire import MD5, SignType
 def payment_notification(
     body: bytes, api_key: str, *, expected_mch_id: str = ""
 ) -> dict[str, object]:
-    """The fields of a payment notification whose sign verifies (MD5, or the algorithm its
-    ``sign_type`` names, spec §3.2); amounts as int. Raises SignatureError / ProtocolError."""
+    """The fields of a payment notification whose sign verifies (the algorithm its
+    ``sign_type`` names, else the one its sign's length says); amounts as int. Raises
+    SignatureError / ProtocolError."""
     try:
         fields = wire.decode(body)
     except wire.WireError as exc:
         raise ProtocolError(f"notification: {exc}") from None
-    declared = fields.get("sign_type") or MD5
+    # the algorithm: the notification's sign_type when present; otherwise the sign's length
+    # tells (32 hex MD5, 64 HMAC-SHA256): a merchant setting may switch notifications to HMAC
+    # without a sign_type element (refunds file §4.3, §4.8)
+    default = "HMAC-SHA256" if len(fields.get("sign", "")) == 64 else MD5
+    declared = fields.get("sign_type") or default
     if declared not in ("MD5", "HMAC-SHA256"):
         raise SignatureError(f"notification: unknown sign_type {declared!r}")
     sign_type: SignType = "HMAC-SHA256" if declared == "HMAC-SHA256" else MD5
