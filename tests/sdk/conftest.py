@@ -1,4 +1,5 @@
-"""The SDK's tests: the independent signer of tests/api (reference_wire) is importable here."""
+"""The SDK's tests: the independent signer of tests/api (reference_wire), the browser fixtures
+of tests/e2e and the demo shop (examples/shop) are importable here."""
 
 from __future__ import annotations
 
@@ -6,12 +7,18 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS / "api"))
+sys.path.insert(0, str(TESTS / "e2e"))  # browser_support: Chromium fixtures
+sys.path.insert(0, str(TESTS.parent / "examples" / "shop"))  # the demo shop's modules
 
 
 import pytest  # noqa: E402 - after the path above
+from browser_support import browser, desk, page, web  # noqa: E402
 
 from wxpay_local.store import SqlStore, open_store  # noqa: E402
+
+__all__ = ["browser", "desk", "page", "web"]
 
 
 @pytest.fixture

@@ -201,12 +201,14 @@ class Client(Base):
         *,
         timings: best.Timings = best.DEFAULT_TIMINGS,
         sleep: Callable[[float], None] = time.sleep,
+        on_step: Callable[[float, str], None] | None = None,
         **args: Unpack[MicropayArgs],
     ) -> best.Outcome:
         """Charge a payment code the way the platform asks (``micropay`` module): query after
         an unclear answer, reverse when still unclear, never within 15 s. ``sleep`` is
-        injectable (tests, or an event loop of your own)."""
-        flow = best.flow(args, timings)
+        injectable (tests, or an event loop of your own); ``on_step(seconds, text)`` hears
+        each step as it happens (a till's screen)."""
+        flow = best.flow(args, timings, on_step)
         step = next(flow)
         while True:
             reply: best.Reply | None = None

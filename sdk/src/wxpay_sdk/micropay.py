@@ -21,7 +21,7 @@ real time, so "never reverse within 15 s" holds in wall time too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -95,8 +95,11 @@ def _describe(reply: Reply) -> tuple[str, str]:
 
 
 def flow(
-    args: Mapping[str, object], timings: Timings = DEFAULT_TIMINGS
+    args: Mapping[str, object],
+    timings: Timings = DEFAULT_TIMINGS,
+    on_step: Callable[[float, str], None] | None = None,
 ) -> Generator[Call | Sleep, Reply | None, Outcome]:
+    """The flow of one charge; ``on_step(seconds, text)`` hears each step as it happens."""
     out_trade_no = str(args["out_trade_no"])
     outcome = Outcome("UNRESOLVED", out_trade_no)
     elapsed = 0.0
@@ -104,6 +107,8 @@ def flow(
     def note(text: str) -> None:
         outcome.steps.append((elapsed, text))
         log.info("micropay %s +%.0fs: %s", out_trade_no, elapsed, text)
+        if on_step is not None:
+            on_step(elapsed, text)
 
     def done(status: Status, result: Mapping[str, object] | None = None, err: str = "") -> Outcome:
         outcome.status, outcome.err_code = status, err
