@@ -217,3 +217,29 @@ def test_an_hmac_notification_without_sign_type_verifies_by_its_length() -> None
         b"F1A27F7AF52BFE9EF9D501811248114DCF58B99C8196A2B315A3BDAE0743B84D",  # refunds §4.8
     )
     assert notify.payment_notification(hmac_body, REFUND_KEY)["total_fee"] == 800
+
+
+def test_the_sdk_never_imports_the_platform() -> None:
+    """It ships alone (sdk/pyproject.toml: httpx and cryptography only)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "sdk" / "src" / "wxpay_sdk"
+    imported = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(__import__("sys").stdlib_module_names) - {"wxpay_sdk"}
+    assert third_party == {"httpx", "cryptography"}
+
+
+def test_both_clients_offer_the_same_calls() -> None:
+    from wxpay_sdk import AsyncClient, Client
+
+    def public(cls: type) -> set[str]:
+        return {n for n in dir(cls) if not n.startswith("_")}
+
+    assert public(Client) ^ public(AsyncClient) == {"close", "aclose"}
