@@ -8,6 +8,7 @@ real one you pass them yourself, see README.md).
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,10 @@ def from_wxpay_local(
 ) -> ShopConfig:
     """The settings of merchant mch_id on a running wxpay-local; its certificate and the
     platform's CA are written to folder."""
-    with httpx.Client(base_url=platform, timeout=10, trust_env=False) as http:
+    # off loopback wxpay-local's control plane asks for its admin token (serve prints it)
+    token = os.environ.get("WXPAY_ADMIN_TOKEN", "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=platform, timeout=10, trust_env=False, headers=headers) as http:
         merchant = http.get(f"/_local/merchants/{mch_id}").raise_for_status().json()
         cert = http.get(f"/_local/merchants/{mch_id}/cert").raise_for_status().json()
         ca = http.get("/_local/tls/ca").raise_for_status().json()

@@ -235,3 +235,39 @@ def test_sandbox_key_is_fetched_cached_and_used(live: Harness, make: Callable[..
         call("orderquery", out_trade_no="SB-NOPE")
     assert missing.value.err_code == "ORDERNOTEXIST"
     assert call.client._sandbox_key == key
+
+
+def test_micropay_best_practice_reverses_an_unconfirmed_payment(
+    live: Harness, make: Callable[..., Driver]
+) -> None:
+    """The payer never types the password: the flow polls, then reverses over mutual TLS.
+    Waiting moves the platform's clock instead of sleeping."""
+    h = live
+    set_clock(h, "2024-05-01T09:00:00+08:00")
+    m = h.merchant()
+    payer = h.payer(balance=100_000)["payer_id"]
+    h.control("POST", f"/_local/payers/{payer}/policy", {"password_policy": "always"})
+    call = make(m)
+    waited: list[float] = []
+
+    def advance(seconds: float) -> None:
+        waited.append(seconds)
+        h.advance(int(seconds))
+
+    async def advance_async(seconds: float) -> None:
+        advance(seconds)
+
+    sleep = advance_async if isinstance(call.client, AsyncClient) else advance
+    outcome = call(
+        "micropay_best_practice",
+        sleep=sleep,
+        body="Shop-Cake",
+        out_trade_no="SDK-MP-BP",
+        total_fee=500,
+        spbill_create_ip=IP,
+        auth_code=code(h, payer),
+    )
+    assert outcome.status == "REVERSED", outcome.steps
+    assert sum(waited) >= 15  # never reversed within 15 s of the charge
+    assert call("orderquery", out_trade_no="SDK-MP-BP")["trade_state"] == "REVOKED"
+    assert h.control("GET", f"/_local/payers/{payer}")["balance"] == 100_000
