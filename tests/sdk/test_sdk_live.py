@@ -268,6 +268,9 @@ def test_micropay_best_practice_reverses_an_unconfirmed_payment(
         auth_code=code(h, payer),
     )
     assert outcome.status == "REVERSED", outcome.steps
-    assert sum(waited) >= 15  # never reversed within 15 s of the charge
+    # polled at 5, 15, 25 s (USERPAYING), at 35 s the ~30 s password window is over (PAYERROR,
+    # spec §5.2): reversed then, which is after 15 s
+    assert waited == [5, 10, 10, 10]
+    assert [text for _, text in outcome.steps][-2:] == ["orderquery: PAYERROR", "REVERSED"]
     assert call("orderquery", out_trade_no="SDK-MP-BP")["trade_state"] == "REVOKED"
     assert h.control("GET", f"/_local/payers/{payer}")["balance"] == 100_000
