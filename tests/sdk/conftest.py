@@ -11,6 +11,10 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "api"))
 sys.path.insert(0, str(TESTS / "e2e"))  # browser_support: Chromium fixtures
 sys.path.insert(0, str(TESTS.parent / "examples" / "shop"))  # the demo shop's modules
+try:
+    import wxpay_sdk  # noqa: F401 - installed by `pip install -e ./sdk` (README, .ci/run)
+except ImportError:  # an environment made before the SDK existed: its source tree is the same
+    sys.path.insert(0, str(TESTS.parent / "sdk" / "src"))
 
 
 import pytest  # noqa: E402 - after the path above
