@@ -11,7 +11,7 @@ import pytest
 from reference_wire import v2_sign
 from scripted import APPID, DROP, KEY, MCH_ID, Scripted, ok
 
-from wxpay_sdk import AsyncClient, Client, SignatureError, TransportError
+from wxpay_sdk import AsyncClient, Client, ReturnError, SignatureError, TransportError
 
 pytestmark = pytest.mark.e2e
 
@@ -153,3 +153,32 @@ def test_the_async_client_fails_over_too(backup: Scripted) -> None:
 
     assert asyncio.run(run()) == "SUCCESS"
     assert backup.paths() == [QUERY]
+
+
+def test_the_sandbox_key_is_cached_until_the_sandbox_refuses_it() -> None:
+    refused_key = "沙箱验证签名失败，请确认沙箱签名key是否正确(通过getsignkey调用生成)"  # spec §1.4
+    keys = [
+        {"return_code": "SUCCESS", "mch_id": MCH_ID, "sandbox_signkey": "A" * 32},
+        {"return_code": "SUCCESS", "mch_id": MCH_ID, "sandbox_signkey": "B" * 32},
+    ]
+    script = {
+        "/sandboxnew/pay/getsignkey": keys,
+        "/sandboxnew/pay/orderquery": [
+            PAID,
+            {"return_code": "FAIL", "return_msg": refused_key},
+            PAID,
+        ],
+    }
+    with Scripted(script, key="A" * 32) as sandbox:
+        with client(sandbox.url, None, FakeClock(), sandbox=True) as c:
+            c.orderquery(out_trade_no="T1")  # key A fetched and used
+            with pytest.raises(ReturnError):
+                c.orderquery(out_trade_no="T1")  # refused: forgotten
+            sandbox.key = "B" * 32
+            c.orderquery(out_trade_no="T1")  # key B fetched
+    paths = [p.removeprefix("/sandboxnew") for p in sandbox.paths()]
+    assert paths == ["/pay/getsignkey", QUERY, QUERY, "/pay/getsignkey", QUERY]
+    signkey_request = sandbox.requests[0].fields
+    assert signkey_request["sign"] == v2_sign(signkey_request, KEY)  # the production key
+    assert sandbox.requests[1].fields["sign"] == v2_sign(sandbox.requests[1].fields, "A" * 32)
+    assert sandbox.requests[4].fields["sign"] == v2_sign(sandbox.requests[4].fields, "B" * 32)
