@@ -7,8 +7,9 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Required, TypedDict
 
 import httpx
 
@@ -23,6 +24,30 @@ log = logging.getLogger("wxpay_sdk")
 USER_AGENT = "wxpay-sdk/0.1 (python; httpx)"
 #: errors raised before the request left (nothing can have been executed)
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
+
+
+class Options(TypedDict, total=False):
+    """The options of ``Client`` and ``AsyncClient`` (``Base.__init__`` documents them)."""
+
+    mch_id: Required[str]
+    api_key: Required[str]
+    appid: str
+    sign_type: SignType
+    base_url: str
+    backup_url: str | None
+    cert_base_url: str | None
+    cert_backup_url: str | None
+    cert: str | os.PathLike[str] | None
+    key: str | os.PathLike[str] | None
+    p12: str | os.PathLike[str] | None
+    p12_password: str | None
+    ca_file: str | os.PathLike[str] | None
+    sandbox: bool
+    retries: int
+    failover_stay: float
+    report: bool
+    report_ip: str
+    clock: Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -119,7 +144,6 @@ class Base:
         outgoing: Outgoing,
         site: Site,
         started: float,
-        result: Mapping[str, object] | None,
         error: WxPayError | None,
     ) -> dict[str, object] | None:
         """The report of one call (spec §4.6), or None when reports are off or not due."""
@@ -141,5 +165,4 @@ class Base:
             fields["err_code_des"] = error.err_code_des
         elif error is not None:
             fields.update(return_code="FAIL", result_code="FAIL", return_msg=str(error)[:120])
-        del result
         return fields

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Unpack, cast
+from typing import Unpack, cast
 
 import httpx
 
 from wxpay_sdk import bills
 from wxpay_sdk import micropay as best
-from wxpay_sdk.base import USER_AGENT, Attempt, Base
+from wxpay_sdk.base import USER_AGENT, Attempt, Base, Options
 from wxpay_sdk.core import ENDPOINTS, Outgoing, interpret, interpret_file, prepare
 from wxpay_sdk.errors import WxPayError
 from wxpay_sdk.hosts import Site
@@ -49,7 +49,7 @@ class Client(Base):
     >>> order["code_url"]
     """
 
-    def __init__(self, *, http: httpx.Client | None = None, **options: Any) -> None:
+    def __init__(self, *, http: httpx.Client | None = None, **options: Unpack[Options]) -> None:
         super().__init__(**options)
         self.http = http or httpx.Client(
             verify=self._verify, trust_env=False, headers={"User-Agent": USER_AGENT}
@@ -105,10 +105,10 @@ class Client(Base):
             )
         except WxPayError as error:
             self._forget_sandbox_key(error)
-            self._report(self._report_fields(outgoing, site, started, None, error))
+            self._report(self._report_fields(outgoing, site, started, error))
             raise
         if isinstance(answer, dict):
-            self._report(self._report_fields(outgoing, site, started, answer, None))
+            self._report(self._report_fields(outgoing, site, started, None))
         return answer
 
     def _report(self, fields: dict[str, object] | None) -> None:
