@@ -92,7 +92,8 @@ def order_page(order: dict[str, Any], platform: str, refund_note: str = "") -> s
         f"<p>{escape(order['body'])} · ¥{yuan(order['total_fee'])} · {escape(order['method'])}</p>"
         f"<p>状态: <b id=state data-state='{escape(state)}'>{STATE_NAMES.get(state, state)}</b></p>"
         f"<p class=muted>微信支付订单号 {escape(order['transaction_id'] or '—')} · "
-        f"通知 {order['notifications']} 次</p>{qr}{refund}{escape(refund_note)}</div>"
+        f"通知 <span id=notified>{order['notifications']}</span> 次</p>"
+        f"{qr}{refund}{escape(refund_note)}</div>"
     )
     poll = ""
     if state == "NOTPAY":

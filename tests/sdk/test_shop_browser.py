@@ -54,6 +54,16 @@ def state(page: Any) -> str:
     return str(page.get_attribute("#state", "data-state"))
 
 
+def reloaded_state(page: Any) -> str:
+    page.reload()
+    return state(page)
+
+
+def notifications_seen(page: Any) -> str:
+    page.reload()
+    return str(page.inner_text("#notified"))
+
+
 def test_buy_with_each_checkout_refund_and_reconcile(
     web: Harness, shop: tuple[str, Any], desk: Any
 ) -> None:
@@ -72,13 +82,24 @@ def test_buy_with_each_checkout_refund_and_reconcile(
         tab.click("#open-phone")
         pay_on_phone(tab, payer)
         tab.goto(f"{url}/orders/{native_order}")
-        wait_for(lambda: tab.reload() or state(tab) == "PAID")
+        wait_for(lambda: reloaded_state(tab) == "PAID")
         docs_shot(tab, "shop_order_paid")
+
+        # the notification arrived, verified, recorded once
+        web.dispatch()
+        wait_for(lambda: notifications_seen(tab) == "1")
 
         # refund it (mutual TLS with the merchant's PKCS#12 under the hood)
         tab.click("#refund")
         assert state(tab) == "REFUNDED"
         assert tab.inner_text("#refund-info").startswith("退款已受理")
+
+        # the platform repeats the notification: counted, the order stays refunded
+        note = next(n for n in web.notifications(merchant.mch_id) if n["kind"] == "payment")
+        web.control("POST", f"/_local/notifications/{note['id']}/redeliver")
+        web.dispatch()
+        wait_for(lambda: notifications_seen(tab) == "2")
+        assert state(tab) == "REFUNDED"
 
         # JSAPI: OAuth for the openid, then the platform's sheet in its iframe
         tab.goto(url)
@@ -93,7 +114,7 @@ def test_buy_with_each_checkout_refund_and_reconcile(
         docs_shot(tab, "shop_jsapi_sheet")
         sheet.locator("#wxpay-pay").click()
         tab.wait_for_url(f"{url}/orders/*")
-        wait_for(lambda: tab.reload() or state(tab) == "PAID")
+        wait_for(lambda: reloaded_state(tab) == "PAID")
 
         # H5: the middle page, back to the shop's order page
         tab.goto(url)
@@ -103,7 +124,7 @@ def test_buy_with_each_checkout_refund_and_reconcile(
         tab.fill("#password", payer["pay_password"])
         tab.click("#pay")
         tab.wait_for_url(f"{url}/orders/*")
-        wait_for(lambda: tab.reload() or state(tab) == "PAID")
+        wait_for(lambda: reloaded_state(tab) == "PAID")
 
         # the notifications arrived and were recorded once each
         web.dispatch()
