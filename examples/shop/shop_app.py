@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from html import escape
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -301,4 +302,14 @@ def create_app(config: ShopConfig) -> Starlette:
         Route("/cashier/{no}", till),
         Route("/reconcile", reconcile),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    async def platform_error(request: Request, exc: Exception) -> Response:
+        """A refusal or an outage of the platform is the shop's message, not a 500."""
+        text = f"微信支付: {exc}"
+        return HTMLResponse(pages.layout("支付平台错误", f"<p id=error>{escape(text)}</p>"), 502)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return HTMLResponse(pages.layout("没有这个订单", "<p>no such order</p>"), 404)
+
+    handlers = {WxPayError: platform_error, LookupError: not_found}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

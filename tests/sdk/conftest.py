@@ -19,10 +19,11 @@ except ImportError:  # an environment made before the SDK existed: its source tr
 
 import pytest  # noqa: E402 - after the path above
 from browser_support import browser, desk, page, web  # noqa: E402
+from shop_support import shop  # noqa: E402
 
 from wxpay_local.store import SqlStore, open_store  # noqa: E402
 
-__all__ = ["browser", "desk", "page", "web"]
+__all__ = ["browser", "desk", "page", "shop", "web"]
 
 
 @pytest.fixture
