@@ -50,7 +50,7 @@ def show(remote: Remote) -> None:
 @clock.command(help="Move the platform time forward by DURATION: 90s, 5m, 1h30m, 2d (or seconds).")
 @remote_command
 @click.argument("amount", metavar="DURATION", type=Duration())
-def advance(remote: Remote, amount: float) -> None:
+def advance(remote: Remote, amount: int) -> None:
     _show(remote, remote.call("POST", "/_local/clock/advance", {"seconds": amount}))
 
 

@@ -33,6 +33,17 @@ def console(err: bool = False) -> Console:
     return Console(file=stream, width=width, soft_wrap=False, highlight=False, markup=False)
 
 
+def _print(renderable: Table) -> None:
+    """On a terminal as rich draws it; elsewhere without the padding at the end of lines."""
+    out = console()
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
 class Output:
     """One command's output: JSON when ``as_json``, else tables and lines."""
 
@@ -61,7 +72,7 @@ class Output:
             table.add_column(name, no_wrap=not sys.stdout.isatty())
         for row in found:
             table.add_row(*row)
-        console().print(table)
+        _print(table)
 
     def pairs(self, heading: str, rows: Iterable[tuple[str, object]]) -> None:
         """A heading, then ``name  value`` lines (a record, not a list)."""
@@ -71,7 +82,7 @@ class Output:
         grid.add_column()
         for name, value in rows:
             grid.add_row(Text("  " + name), cell(value))
-        console().print(grid)
+        _print(grid)
 
 
 def cell(value: object) -> Text:
@@ -112,26 +123,25 @@ _DURATION = re.compile(
 )
 
 
-def parse_duration(text: str) -> float:
-    """``90`` or ``90s``, ``5m``, ``1h30m``, ``2d``, ``1.5h`` -> seconds; ValueError otherwise."""
+def parse_duration(text: str) -> int:
+    """``90`` or ``90s``, ``5m``, ``1h30m``, ``2d``, ``1.5h`` -> whole seconds (the control plane
+    takes integers); ValueError otherwise."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return float(text)
+        return int(float(text))
     found = _DURATION.fullmatch(text)
     if not text or found is None:
         raise ValueError(f"{text!r} is not a duration: use e.g. 90s, 5m, 1h30m, 2d")
-    return sum(
-        float(n) * unit for n, unit in zip(found.groups(), _UNITS.values(), strict=True) if n
+    return int(
+        sum(float(n) * unit for n, unit in zip(found.groups(), _UNITS.values(), strict=True) if n)
     )
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
     name = "DURATION"
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
             return value
         try:
             return parse_duration(str(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -102,16 +103,25 @@ def journal(remote: Remote, failures: bool, mch_id: str | None, limit: int) -> N
     )
 
 
+def _confirmed(question: str) -> bool:
+    """The person's yes; no answer (end of input) is a no."""
+    try:
+        answer = click.confirm(question, err=True)
+    except click.Abort:
+        answer = False
+    if not sys.stdin.isatty():  # nothing echoed the answer's newline: end the prompt's line
+        click.echo(err=True)
+    return answer
+
+
 @click.command(help="Delete all data: merchants, payers, orders, the journal (asks first).")
 @remote_command
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 def reset(remote: Remote, yes: bool) -> None:
-    if not yes:
-        click.confirm(
-            f"Delete every merchant, payer, order and record at {remote.url}?",
-            abort=True,
-            err=True,
-        )
+    if not yes and not _confirmed(
+        f"Delete every merchant, payer, order and record at {remote.url}?"
+    ):
+        raise click.ClickException("nothing was deleted (--yes deletes without asking)")
     done = remote.call("POST", "/_local/reset", {})
     if remote.out.as_json:
         remote.out.json(done)
