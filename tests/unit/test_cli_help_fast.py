@@ -50,9 +50,7 @@ def test_every_option_and_command_has_help(path: tuple[str, ...]) -> None:
         assert isinstance(command, click.Group)
         command = command.commands[name]
     assert command.help, f"{' '.join(path)} has no help"
-    undocumented = [
-        p.name for p in command.params if isinstance(p, click.Option) and not p.help
-    ]
+    undocumented = [p.name for p in command.params if isinstance(p, click.Option) and not p.help]
     assert not undocumented, f"{' '.join(path)}: options without help: {undocumented}"
 
 
