@@ -7,6 +7,7 @@ import os
 import sys
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
 from wxpay_local.cli import bill, clock, merchants, payers, records, serving
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command and exit with its status."""
     try:
         result = root.main(argv, prog_name="wxpay-local", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # a group alone: its help, as click shows it
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "wxpay-local"
         _fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code)
