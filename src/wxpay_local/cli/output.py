@@ -63,15 +63,18 @@ class Output:
     def table(
         self, columns: Sequence[str], rows: Iterable[Sequence[object]], empty: str = "none"
     ) -> None:
-        found = [[cell(v) for v in row] for row in rows]
-        if not found:
+        values = [list(row) for row in rows]
+        if not values:
             self.line(empty)
             return
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for name in columns:
-            table.add_column(name, no_wrap=not sys.stdout.isatty())
-        for row in found:
-            table.add_row(*row)
+        for index, name in enumerate(columns):
+            numbers = all(_is_number(row[index]) for row in values)
+            table.add_column(
+                name, justify="right" if numbers else "left", no_wrap=not sys.stdout.isatty()
+            )
+        for row in values:
+            table.add_row(*(cell(v) for v in row))
         _print(table)
 
     def pairs(self, heading: str, rows: Iterable[tuple[str, object]]) -> None:
@@ -91,6 +94,13 @@ def cell(value: object) -> Text:
     if isinstance(value, bool):
         return Text("yes" if value else "no")
     return Text(str(value))
+
+
+def _is_number(value: object) -> bool:
+    """Amounts and counts line up on the right."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.endswith(" fen"))
 
 
 def fen(amount: int) -> str:
