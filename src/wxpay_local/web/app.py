@@ -12,6 +12,7 @@ import asyncio
 import gc
 import json
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,6 +73,9 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None
         self._clock_version = 0
+        #: Bumped by a reset; a clock read begun before it is dropped (``load_clock``).
+        self._clock_epoch = 0
+        self._clock_lock = threading.Lock()
         self.control = Starlette(
             routes=[*control.routes(self), *pages.routes(self), *console.routes(self)]
         )
@@ -100,10 +104,18 @@ class App:
         """Adopt the clock state saved by any process (the control plane may run elsewhere).
 
         States carry a version: a read that raced a change made here (and not yet saved, or
-        saved after the read) is older than what this process holds, and is ignored.
+        saved after the read) is older than what this process holds, and is ignored. A read
+        that began before a reset is ignored too: its state is gone, and adopting it would
+        undo the reset (and a clock change made right after it).
         """
+        epoch = self._clock_epoch
         with self.store.begin(write=False) as tx:
             saved = tx.get_setting(CLOCK_SETTING)
+        with self._clock_lock:
+            if epoch == self._clock_epoch:
+                self._adopt_clock(saved)
+
+    def _adopt_clock(self, saved: str | None) -> None:
         if saved is None:
             if self._clock_version == 0:
                 self.clock.offset, self.clock.frozen = timedelta(0), None
@@ -131,8 +143,10 @@ class App:
 
     def forget_clock(self) -> None:
         """After a reset: real time again, and any saved state from now on is newer."""
-        self.clock.offset, self.clock.frozen = timedelta(0), None
-        self._clock_version = 0
+        with self._clock_lock:
+            self._clock_epoch += 1
+            self.clock.offset, self.clock.frozen = timedelta(0), None
+            self._clock_version = 0
 
     async def _refresh_clock(self) -> None:
         while True:
