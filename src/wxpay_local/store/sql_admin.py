@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ class AdminStatements(Statements):
             (mch_id, to_millis(at), interface_url, fields),
         )
 
-    def reports(self, mch_id: str, limit: int) -> list[dict[str, Any]]:
+    def reports(self, mch_id: str, limit: int) -> list[dict[str, object]]:
         found = self._all(
             "SELECT id, at, interface_url, fields FROM reports WHERE mch_id = ?"
             " ORDER BY id DESC LIMIT ?",
@@ -56,7 +56,7 @@ class AdminStatements(Statements):
         )
 
     # journal and settings ------------------------------------------------------------------
-    def insert_journal(self, entries: Sequence[dict[str, Any]]) -> None:
+    def insert_journal(self, entries: Sequence[Mapping[str, object]]) -> None:
         if not entries:
             return
         self._cur.executemany(
