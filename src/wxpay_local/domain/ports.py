@@ -1,6 +1,9 @@
 """What the domain needs from storage: one transaction at a time, typed reads and writes.
 
-Every use case runs inside one ``Tx``; the store commits it whole or not at all. ``lock=True``
+One narrow port per use-case family (``Merchants``, ``Payers``, ``Orders``, ``Refunds``,
+``Notifications``, ``Bills``, ``AdminQueries``); a use case declares the ports it touches (or one
+of the named sums at the end), and ``Tx``, their sum, is what a request's transaction offers.
+Every use case runs inside one transaction; the store commits it whole or not at all. ``lock=True``
 reads take the row for the rest of the transaction (``FOR UPDATE`` on PostgreSQL; SQLite's write
 transactions are serialised already). Imports: domain.model, stdlib.
 """
@@ -64,7 +67,7 @@ class LedgerEntry:
 
 
 class Merchants(Protocol):
-    """Merchants, their apps and API certificates: read on every merchant API request."""
+    """Merchants, their apps, API certificates and settings: read on every merchant API request."""
 
     def merchant(self, mch_id: str, env: str) -> Merchant | None:
         """The merchant, possibly from the per-process cache (``store.identity``)."""
@@ -98,6 +101,10 @@ class Merchants(Protocol):
     def revoke_merchant_certs(self, mch_id: str, at: datetime) -> None: ...
 
     def mch_ids_of_app(self, appid: str) -> list[str]: ...
+
+    # settings: each merchant's configuration (``domain.merchant_config``) and the platform's
+    def get_setting(self, key: str) -> str | None: ...
+    def put_setting(self, key: str, value: str) -> None: ...
 
 
 class Payers(Protocol):
@@ -248,8 +255,6 @@ class AdminQueries(Protocol):
     def journal(
         self, mch_id: str | None, limit: int, before_id: int | None, only_failures: bool
     ) -> list[dict[str, object]]: ...
-    def get_setting(self, key: str) -> str | None: ...
-    def put_setting(self, key: str, value: str) -> None: ...
 
 
 class Tx(Merchants, Payers, Orders, Refunds, Notifications, Bills, AdminQueries, Protocol):
@@ -267,3 +272,18 @@ class Store(Protocol):
     async def run(self, fn: Callable[[], T], *, write: bool = True) -> T: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
+
+
+# What each family of use cases touches: the sums of the ports above they need ----------------
+class OrderDesk(Orders, Payers, Merchants, Notifications, Protocol):
+    """Placing, paying, closing and querying orders (``domain.orders``, ``.payer``,
+    ``.micropay``): a payment posts to the ledger and writes its notification."""
+
+
+class RefundDesk(Refunds, Orders, Payers, Merchants, Notifications, Protocol):
+    """Refunds (``domain.refunds``): they read the order, pay back the payer's wallet or card
+    and notify the merchant."""
+
+
+class Onboarding(Merchants, Payers, Orders, Protocol):
+    """Creating merchants, apps and payers, and funding wallets (``domain.setup``)."""
