@@ -7,6 +7,9 @@ domain sees them through its narrow ports (``domain.ports``), one per use-case f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from wxpay_local.domain.ports import Tx
 from wxpay_local.store.sql_admin import AdminStatements
 from wxpay_local.store.sql_bills import BillStatements
 from wxpay_local.store.sql_console import ConsoleStatements
@@ -30,3 +33,7 @@ class SqlTx(
     ConsoleStatements,
 ):
     """One open transaction on one connection, with every statement family."""
+
+
+if TYPE_CHECKING:  # mypy proves here that SqlTx offers every port, method for method
+    _offers_every_port: type[Tx] = SqlTx
