@@ -18,6 +18,8 @@ _JOURNAL_INSERT = (
 
 
 class AdminStatements(Statements):
+    """One statement family of ``SqlTx``."""
+
     # reports and short URLs ----------------------------------------------------------------
     def insert_report(self, mch_id: str, at: datetime, interface_url: str, fields: str) -> None:
         self._exec(

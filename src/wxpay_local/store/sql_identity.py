@@ -16,6 +16,8 @@ _MERCHANT_BY_MCH_ID = f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE mch_
 
 
 class IdentityStatements(Statements):
+    """One statement family of ``SqlTx``."""
+
     # merchants and apps -------------------------------------------------------------------
     def merchant(self, mch_id: str, env: str) -> Merchant | None:
         cache = self._cache

@@ -14,6 +14,8 @@ from wxpay_local.timefmt import to_millis
 
 
 class NotificationStatements(Statements):
+    """One statement family of ``SqlTx``."""
+
     # the notification outbox ---------------------------------------------------------------
     def enqueue_notification(
         self,

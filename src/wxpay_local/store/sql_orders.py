@@ -27,6 +27,8 @@ _ORDER_UPDATE = (
 
 
 class OrderStatements(Statements):
+    """One statement family of ``SqlTx``."""
+
     # orders --------------------------------------------------------------------------------
     def _order(self, where: str, params: Sequence[Any], lock: bool) -> Order | None:
         template = _ORDER_BY.get((where, lock))
