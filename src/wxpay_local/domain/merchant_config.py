@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wxpay_local.codes import ErrCode, Rejected
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import Merchants
 
 SETTING_PREFIX = "merchant_config."
 #: How payment notifications are signed (docs/behaviour.md "Notification signature"):
@@ -60,7 +60,7 @@ FIELD_NAMES = tuple(f.name for f in fields(MerchantConfig))
 BOOL_FIELDS = ("h5_ip_check", "h5_wechat_check", "h5_one_account_check")
 
 
-def load(tx: Tx, mch_id: str) -> MerchantConfig:
+def load(tx: Merchants, mch_id: str) -> MerchantConfig:
     saved = tx.get_setting(SETTING_PREFIX + mch_id)
     if not saved:
         return MerchantConfig()
@@ -77,7 +77,7 @@ def load(tx: Tx, mch_id: str) -> MerchantConfig:
     )
 
 
-def update(tx: Tx, mch_id: str, changes: dict[str, Any]) -> MerchantConfig:
+def update(tx: Merchants, mch_id: str, changes: dict[str, Any]) -> MerchantConfig:
     """Apply the named changes (validated) and save; unknown names are refused."""
     config = load(tx, mch_id)
     checked: dict[str, Any] = {}

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from wxpay_local.api import HANDLERS
 from wxpay_local.api.context import Platform
@@ -31,7 +32,6 @@ from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
 from wxpay_local.web.journal import Journal
-from wxpay_local.web.merchant import Receive, Scope, Send
 
 log = logging.getLogger("wxpay_local")
 
