@@ -73,7 +73,8 @@ class App:
         self._ca: Any = None
         self._clock_version = 0
         self.control = Starlette(
-            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)]
+            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)],
+            exception_handlers={404: pages.not_found},
         )
         #: Everything but the merchant API goes through this (docs/security.md).
         self.boundary = Boundary(self.control, settings, self._session_secret)

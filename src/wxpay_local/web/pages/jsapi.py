@@ -29,7 +29,7 @@ from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
 from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
-from wxpay_local.web.pages.common import MAX_ID, STATIC, order_summary, render, yuan
+from wxpay_local.web.pages.common import MAX_ID, STATIC, bank_name, order_summary, render, yuan
 from wxpay_local.wire import signing
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def _endpoints(app: App) -> tuple[Any, Any]:
             with app.store.begin(write=False) as tx:
                 ok = check(tx, app, params, caller)
                 cards = [
-                    {"card_id": c.id, "label": f"{c.bank_type} ({c.last4})"}
+                    {"card_id": c.id, "label": f"{bank_name(c.bank_type)} ({c.last4})"}
                     for c in tx.cards_of(ok.payer_id)
                 ]
                 balance = tx.balance(ledger.wallet(ok.payer_id))
