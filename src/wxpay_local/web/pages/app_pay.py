@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wxpay_local import secure
+from wxpay_local.api import doctor
 from wxpay_local.codes import SignType, TradeType
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
@@ -71,11 +72,13 @@ def check(tx: Tx, app: App, params: Any) -> Order:
     sign_type = SignType(order.sign_type)
     expected = signing.sign(fields, merchant.api_key, sign_type)
     if not secure.equal(fields["sign"], expected):
-        mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type)
+        others = doctor.alt_keys(tx, merchant)
+        mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type, others)
+        cause = f"cause: {mismatch.cause}; " if mismatch.cause else ""  # names no key: safe
         if not reveals_secrets():
-            raise AppFail(f"sign does not match ({mismatch.algorithm}): {HIDDEN_SIGNATURE}")
+            raise AppFail(f"sign does not match ({mismatch.algorithm}): {cause}{HIDDEN_SIGNATURE}")
         raise AppFail(
-            f"sign does not match: the platform signed '{mismatch.signed_string}' with "
+            f"sign does not match: {cause}the platform signed '{mismatch.signed_string}' with "
             f"{mismatch.algorithm}; expected {expected}"
         )
     return order
