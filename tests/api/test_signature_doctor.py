@@ -200,3 +200,72 @@ def test_the_console_and_journal_show_the_cause_and_the_bytes_as_received(
     assert cause is not None and "not uppercase" in cause[1]
     raw = re.search(r'id="request-raw" class="raw">(.*?)</pre>', page.text, re.S)
     assert raw is not None and "&lt;xml&gt;\n  &lt;appid&gt;" in raw[1]
+
+
+# paySign on the payer pages: the same doctor, in the page's answer -------------------------------
+def _jsapi_params(platform: Harness, merchant: MerchantInfo, key: str) -> dict[str, str]:
+    appid = merchant.apps["official_account"]
+    payer = platform.payer()
+    order = platform.client(merchant).unifiedorder(
+        body="Test shop-Tea",
+        out_trade_no="DOCJS1",
+        total_fee=1250,
+        spbill_create_ip="203.0.113.10",
+        notify_url="http://127.0.0.1:9/notify",
+        trade_type="JSAPI",
+        openid=platform.openid(payer["payer_id"], appid),
+    )
+    params = {
+        "appId": appid,
+        "timeStamp": "1700000000",
+        "nonceStr": NONCE,
+        "package": f"prepay_id={order['prepay_id']}",
+        "signType": "MD5",
+    }
+    return {**params, "paySign": v2_sign(params, key)}
+
+
+def test_jsapi_pay_sign_with_another_merchants_key_names_it(platform: Harness) -> None:
+    merchant, other = platform.merchant(), platform.merchant()
+    params = _jsapi_params(platform, merchant, other.api_key)
+    answer = platform.http.post("/jsapi/verify", json=params).json()
+    assert answer["ok"] is False and "another merchant's API key" in answer["reason"]
+    assert other.api_key not in answer["reason"] and other.mch_id not in answer["reason"]
+
+
+def test_jsapi_pay_sign_with_a_padded_key_names_it_and_a_random_one_names_nothing(
+    platform: Harness,
+) -> None:
+    merchant = platform.merchant()
+    padded = _jsapi_params(platform, merchant, merchant.api_key + "\n")
+    answer = platform.http.post("/jsapi/verify", json=padded).json()
+    assert answer["ok"] is False and "cause: the API key has whitespace" in answer["reason"]
+    wrong = platform.http.post("/jsapi/verify", json={**padded, "paySign": "A" * 32}).json()
+    assert wrong["ok"] is False and "cause:" not in wrong["reason"]
+
+
+def test_app_pay_sign_made_with_url_encoded_values_names_it(platform: Harness) -> None:
+    merchant = platform.merchant(name="App shop")
+    order = platform.client(merchant, "app").unifiedorder(
+        body="App shop-Coins",
+        out_trade_no="DOCAPP1",
+        total_fee=600,
+        spbill_create_ip="203.0.113.10",
+        notify_url="http://127.0.0.1:9/notify",
+        trade_type="APP",
+    )
+    params = {
+        "appid": merchant.apps["app"],
+        "partnerid": merchant.mch_id,
+        "prepayid": order["prepay_id"],
+        "package": "Sign=WXPay",
+        "noncestr": NONCE,
+        "timestamp": "1700000000",
+    }
+    encoded = {k: quote(v, safe="") for k, v in params.items()}
+    params["sign"] = v2_sign(encoded, merchant.api_key)
+    payer = platform.payer()
+    answer = platform.http.post(
+        "/app/pay", json={**params, "payer_id": payer["payer_id"], "password": "123456"}
+    ).json()
+    assert answer["errCode"] == -1 and "cause: values were URL-encoded" in answer["errStr"]
