@@ -111,10 +111,13 @@ def screenshot_on_failure(tab: Any, name: str) -> Iterator[None]:
         raise
 
 
-def docs_shot(tab: Any, name: str) -> None:
+def docs_shot(tab: Any, name: str, *, full_page: bool = False) -> None:
+    """With ``WXPAY_DOCS_SCREENSHOTS=1`` (``docs/screenshots.py``), the page into the docs;
+    never in the default run. A name with a slash goes into that sub-directory."""
     if os.environ.get("WXPAY_DOCS_SCREENSHOTS") == "1":
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(DOCS_SHOTS / f"{name}.png"))
+        path = DOCS_SHOTS / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(path), full_page=full_page)
 
 
 @contextmanager

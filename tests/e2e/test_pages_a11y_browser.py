@@ -3,8 +3,9 @@ updating by itself when the order is paid, errors beside their field, the JSAPI 
 keyboard, and on every page visited: axe-core (no serious or critical violation) and nothing
 cut off at 390 px and 1280 px.
 
-One browser for the module, one context per width; ``WXPAY_DOCS_SCREENSHOTS=1`` (see
-``docs/screenshots.py``) saves each page at both widths into docs/screenshots/.
+One browser for the module, one context per width; ``WXPAY_DOCS_SCREENSHOTS=1`` (run
+``python docs/screenshots.py``) saves each page, whole, at both widths into
+docs/screenshots/widths/.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _check(tab: Any, name: str, width: str) -> None:
     tab.wait_for_load_state("load")
     assert axe_violations(tab) == [], (name, width, tab.url)
     assert overflow(tab) == [], (name, width, tab.url)
-    docs_shot(tab, f"{name}_{width}")
+    docs_shot(tab, f"widths/{name}_{width}", full_page=True)
 
 
 def _native(web: Harness, merchant: MerchantInfo, out_trade_no: str) -> str:
