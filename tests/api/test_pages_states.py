@@ -12,6 +12,7 @@ import re
 
 import pytest
 from pages_support import post_form
+from reference_wire import v2_sign
 
 from wxpay_local.testing import Harness, MerchantInfo
 
@@ -163,3 +164,47 @@ def test_an_unknown_path_is_a_styled_page_and_json_under_the_control_plane(
     assert api.status_code == 404 and api.json()["error"] == "NOT_FOUND"
     icon = platform.http.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def _app_params(platform: Harness, merchant: MerchantInfo) -> dict[str, str]:
+    order = platform.client(merchant, "app").unifiedorder(
+        body="App shop-Coins",
+        out_trade_no="APPST1",
+        total_fee=600,
+        spbill_create_ip="203.0.113.10",
+        notify_url="http://127.0.0.1:9/notify",
+        trade_type="APP",
+    )
+    params = {
+        "appid": merchant.apps["app"],
+        "partnerid": merchant.mch_id,
+        "prepayid": order["prepay_id"],
+        "package": "Sign=WXPay",
+        "noncestr": "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+        "timestamp": "1700000000",
+    }
+    params["sign"] = v2_sign(params, merchant.api_key)
+    return params
+
+
+def test_the_app_result_page_has_a_way_back_and_a_paid_order_says_paid(platform: Harness) -> None:
+    merchant = platform.merchant(name="App shop")
+    params = _app_params(platform, merchant)
+    payer = platform.payer()
+    shop = {"referer": "https://app.example/checkout"}
+    page = platform.http.get("/app/pay", params=params, headers=shop)
+    assert 'name="back_url" value="https://app.example/checkout"' in page.text
+    form = {
+        **params,
+        "payer_id": str(payer["payer_id"]),
+        "back_url": "https://app.example/checkout",
+    }
+    wrong = post_form(platform.http, "/app/pay/confirm", data={**form, "password": "000000"})
+    assert 'id="back-to-app" href="https://app.example/checkout"' in wrong.text
+    assert 'id="retry" href="/app/pay?' in wrong.text
+    paid = post_form(
+        platform.http, "/app/pay/confirm", data={**form, "password": payer["pay_password"]}
+    )
+    assert 'data-err-code="0"' in paid.text and 'id="back-to-app"' in paid.text
+    again = platform.http.get("/app/pay", params=params, headers=shop)
+    assert 'data-state="paid"' in again.text and 'name="password"' not in again.text
