@@ -193,6 +193,9 @@ def test_bills_preview_and_downloads_match_the_api(platform: Harness) -> None:
         assert success.status_code == 200 and success.content == api_success.content
         none = console.get("/console/bills?date=2024-05-01&bill_type=REFUND")
         assert "No Bill Exist" in _text(none, "bill-problem")
+        # one message: generated but empty, never "exists" in green beside "No Bill Exist"
+        assert "has no rows of this type" in _text(none, "bill-when")
+        assert 'class="bill-when ok"' not in none.text and 'class="form-error"' not in none.text
 
 
 def test_fund_flow_preview_and_download_match_the_api(platform: Harness) -> None:
