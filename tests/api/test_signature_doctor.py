@@ -269,3 +269,23 @@ def test_app_pay_sign_made_with_url_encoded_values_names_it(platform: Harness) -
         "/app/pay", json={**params, "payer_id": payer["payer_id"], "password": "123456"}
     ).json()
     assert answer["errCode"] == -1 and "cause: values were URL-encoded" in answer["errStr"]
+
+
+def test_wxpay_local_journal_prints_the_cause(tmp_path: Any, capsys: Any) -> None:
+    """``wxpay-local journal --failures`` (the CLI, over HTTP) carries the same cause."""
+    from wxpay_local import cli
+    from wxpay_local.store import open_store
+
+    store = open_store(str(tmp_path / "cli.sqlite3"))
+    try:
+        with Harness.start(store, live=True) as live:
+            merchant, other = live.merchant(), live.merchant()
+            _send(live, "/pay/unifiedorder", signed(_order(merchant), other.api_key))
+            with pytest.raises(SystemExit) as done:
+                cli.main(["journal", "--failures", "--url", live.base_url])
+            assert done.value.code == 0
+    finally:
+        store.close()
+    printed = capsys.readouterr().out
+    assert '"cause": "the sign was made with another merchant\'s API key' in printed
+    assert other.api_key not in printed
