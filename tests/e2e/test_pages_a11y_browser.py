@@ -239,3 +239,61 @@ def test_console_pages_accessible_responsive_and_settings_errors(
             assert tab.evaluate("document.activeElement.id") == "native_callback_url"
             _check(tab, "console_settings_errors", width)
         tab.context.close()
+
+
+def test_more_payer_pages_pass_axe_at_both_widths(web: Harness, browser: Any) -> None:
+    """The pages the other tests here do not reach: APP cashier, H5 middle page, payment code,
+    wallet changes, OAuth consent."""
+    merchant = web.merchant(name="Gem store")
+    payer = web.payer(balance=10_000, name="Alice", cards=["ICBC_CREDIT"])
+    app_order = web.client(merchant, "app").unifiedorder(
+        body="Gem store-100 gems",
+        out_trade_no="A11Y-APP",
+        total_fee=600,
+        spbill_create_ip="203.0.113.10",
+        notify_url="http://127.0.0.1:9/notify",
+        trade_type="APP",
+    )
+    params = {
+        "appid": merchant.apps["app"],
+        "partnerid": merchant.mch_id,
+        "prepayid": app_order["prepay_id"],
+        "package": "Sign=WXPay",
+        "noncestr": "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+        "timestamp": str(int(time.time())),
+    }
+    params["sign"] = signing.sign(params, merchant.api_key)
+    mweb = web.client(merchant).unifiedorder(
+        body="Gem store-Cake",
+        out_trade_no="A11Y-H5",
+        total_fee=990,
+        spbill_create_ip="127.0.0.1",  # the browser's address: the middle page checks it
+        notify_url="http://127.0.0.1:9/notify",
+        trade_type="MWEB",
+        scene_info=json.dumps({"h5_info": {"type": "Wap", "wap_url": "https://shop.example"}}),
+    )["mweb_url"]
+    appid = merchant.apps["official_account"]
+    consent = (
+        f"/connect/oauth2/authorize?appid={appid}&redirect_uri=https%3A%2F%2Fshop.example%2Fcb"
+        "&response_type=code&scope=snsapi_userinfo&state=s"
+    )
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    for width, size in WIDTHS.items():
+        tab = _tab(browser, size)
+        with screenshot_on_failure(tab, f"more_payer_pages_{width}"):
+            tab.goto(f"{web.base_url}/app/pay?{query}", referer="https://app.example/checkout")
+            _check(tab, "app_pay", width)
+            tab.goto(mweb, referer="https://shop.example/cart")
+            assert tab.locator("#h5-form").count() == 1
+            _check(tab, "h5", width)
+            tab.goto(f"{web.base_url}/wallet/changes?payer_id={payer['payer_id']}")
+            _check(tab, "wallet_changes", width)
+            tab.goto(f"{web.base_url}{consent}")
+            tab.click(f'[data-payer-id="{payer["payer_id"]}"]')
+            tab.wait_for_load_state("load")
+            _check(tab, "oauth_consent", width)
+            tab.goto(f"{web.base_url}/wallet?payer_id={payer['payer_id']}")
+            tab.click("#paycode")
+            tab.locator("#paycode-card").wait_for()
+            _check(tab, "wallet_paycode", width)
+        tab.context.close()
