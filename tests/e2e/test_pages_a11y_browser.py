@@ -222,6 +222,12 @@ def test_console_pages_accessible_responsive_and_settings_errors(
             for name, path in pages.items():
                 tab.goto(web.base_url + path)
                 _check(tab, name, width)
+            if width == "1280":  # the ledger's amount column in sight, not scrolled away
+                tab.goto(web.base_url + pages["console_order"])
+                fits = tab.eval_on_selector(
+                    "#ledger", "t => t.parentElement.scrollWidth <= t.parentElement.clientWidth"
+                )
+                assert fits is True
             if width == "390":  # one column: the order page's facts beside nothing
                 tab.goto(web.base_url + pages["console_order"])
                 columns = tab.eval_on_selector(
