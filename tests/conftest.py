@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,12 @@ def make_store(kind: str, tmp_path: Path) -> SqlStore:
         store.reset()
         return store
     return open_store(str(tmp_path / "wxpay.sqlite3"))
+
+
+@pytest.fixture(scope="session")
+def store_factory() -> Callable[[str, Path], SqlStore]:
+    """``make_store`` for fixtures wider than one test (it skips when PostgreSQL is absent)."""
+    return make_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

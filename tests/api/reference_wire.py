@@ -38,3 +38,19 @@ def to_xml(fields: Mapping[str, object]) -> bytes:
 def signed(fields: Mapping[str, object], key: str, sign_type: str = MD5) -> dict[str, object]:
     """fields plus their sign (sign_type must already be among fields when it is sent)."""
     return {**fields, "sign": v2_sign(fields, key, sign_type)}
+
+
+def from_xml(content: bytes) -> dict[str, str]:
+    """A flat ``<xml>`` answer read with the standard library: each child a field."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(content)
+    assert root.tag == "xml", content
+    return {child.tag: child.text or "" for child in root}
+
+
+def trimmed_verify(fields: Mapping[str, str], api_key: str, sign_type: str = MD5) -> bool:
+    """How a trimming client checks an answer: every value stripped, then the signature."""
+    return fields.get("sign") == v2_sign(
+        {k: v.strip() for k, v in fields.items()}, api_key, sign_type
+    )

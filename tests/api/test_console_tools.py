@@ -324,6 +324,7 @@ def test_settings_are_saved_and_validated(platform: Harness) -> None:
             "jsapi_directories": "https://shop.example.com/pay/",
             "oauth_domains": "",
             "refund_notify_url": "https://shop.example.com/refund-notify",
+            "notify_sign_type": "ORDER",
         }
         saved = console.post("/console/settings", data=good)
         assert saved.status_code == 303
@@ -331,6 +332,10 @@ def test_settings_are_saved_and_validated(platform: Harness) -> None:
         stored = platform.control("GET", config)
         assert stored["h5_domains"] == ["shop.example.com", "m.example.com"]
         assert stored["native_callback_url"] == "https://shop.example.com/scan"
+        assert stored["notify_sign_type"] == "ORDER"
+        assert '<option value="ORDER" selected>' in console.get("/console/settings").text
+        wrong_type = console.post("/console/settings", data={**good, "notify_sign_type": "SHA1"})
+        assert wrong_type.status_code == 400 and "notify_sign_type" in wrong_type.text
         bad = {**good, "jsapi_directories": "ftp://nope", "refund_notify_url": "https://x.example/"}
         refused = console.post("/console/settings", data=bad)
         assert refused.status_code == 400

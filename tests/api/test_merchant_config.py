@@ -20,6 +20,7 @@ def test_config_starts_empty_and_keeps_what_is_set(platform: Harness) -> None:
         "h5_ip_check": True,
         "h5_wechat_check": True,
         "h5_one_account_check": True,
+        "notify_sign_type": "MD5",
     }
     changed = platform.control(
         "POST",
@@ -44,6 +45,7 @@ def test_config_starts_empty_and_keeps_what_is_set(platform: Harness) -> None:
         {"h5_domains": ["not a host!"]},
         {"jsapi_directories": ["shop.example.com/pay/"]},
         {"oauth_domains": [f"h{i}.example.com" for i in range(21)]},
+        {"notify_sign_type": "HMAC-SHA256"},
     ],
 )
 def test_bad_settings_are_refused_and_change_nothing(

@@ -173,15 +173,16 @@ def test_paid_order_is_notified_once_with_the_documented_signed_fields(
     assert fields["attach"] == "store=SZ01"
 
 
-def test_hmac_sha256_order_is_notified_with_a_64_char_sign_and_no_sign_type(
+def test_hmac_sha256_order_is_notified_with_md5_by_default(
     live: Harness, sink: MerchantSink
 ) -> None:
+    """Spec README: notifications are MD5 by default (HMAC is a merchant opt-in, see
+    test_notify_sign_type.py for every setting)."""
     merchant, query = _paid_order(live, sink.url, sign_type=SignType.HMAC_SHA256)
     fields = decode(wait_for(lambda: sink.received)[0].body)
     assert "sign_type" not in fields
-    assert len(fields["sign"]) == 64
-    assert signing.verify(fields, merchant.api_key, SignType.HMAC_SHA256)
-    assert not signing.verify(fields, merchant.api_key, SignType.MD5)
+    assert len(fields["sign"]) == 32
+    assert signing.verify(fields, merchant.api_key, SignType.MD5)
     assert fields["transaction_id"] == query["transaction_id"]
     assert "attach" not in fields, "attach only when the order had one"
 

@@ -150,7 +150,7 @@ def test_thirty_refunds_of_a_tenth_at_once_accept_exactly_ten(
         assert sum(int(first[f"refund_fee_{n}"]) for n in range(10)) == 1000
         assert {first[f"refund_id_{n}"] for n in range(10)} == set(accepted.values())
         with pytest.raises(RejectedError) as past:
-            client.call(REFUNDQUERY, out_trade_no="CC-ORDER-1", offset=10)
+            client.call(REFUNDQUERY, out_trade_no="CC-ORDER-1", offset=11)  # > 10 refunds
         assert past.value.err_code == "PARAM_ERROR"
         for number in set(numbers) - set(accepted):
             with pytest.raises(RejectedError) as none:

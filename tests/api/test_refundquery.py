@@ -204,8 +204,13 @@ def test_twelve_refunds_are_paged_ten_at_a_time(shop: Shop) -> None:
     zero = shop.query(out_trade_no="RQ-PAGE-1", offset=0)
     assert listed(zero) == numbers[:10] and zero["total_refund_count"] == "12"
 
-    past = shop.refused(out_trade_no="RQ-PAGE-1", offset=12)
-    assert past.err_code == "PARAM_ERROR"
+    # spec §3.2: PARAM_ERROR when offset is *greater* than total_refund_count; equal is an
+    # empty page.
+    end = shop.query(out_trade_no="RQ-PAGE-1", offset=12)
+    assert (end["refund_count"], end["total_refund_count"]) == ("0", "12")
+    assert listed(end) == []
+    past = shop.refused(out_trade_no="RQ-PAGE-1", offset=13)
+    assert (past.err_code, past.err_code_des) == ("PARAM_ERROR", "offset大于退款笔数")
     far = shop.refused(out_trade_no="RQ-PAGE-1", offset=100)
     assert far.err_code == "PARAM_ERROR"
 

@@ -113,7 +113,10 @@ def test_reversing_a_paid_order_refunds_it_in_full(relaxed: Harness, sign_type: 
 
     query = client.orderquery(out_trade_no="MPREV")
     assert (query["trade_state"], query["trade_state_desc"]) == ("REVOKED", "订单已撤销")
-    assert query["transaction_id"] == paid["transaction_id"]
+    # spec §4.3: a REVOKED order answers identification and state only
+    assert "transaction_id" not in query and "time_end" not in query and "cash_fee" not in query
+    by_transaction = client.orderquery(transaction_id=paid["transaction_id"])
+    assert (by_transaction["out_trade_no"], by_transaction["trade_state"]) == ("MPREV", "REVOKED")
     assert accounts(relaxed) == start  # wallet, merchant basic and the fee income all back
 
     again = reverse(client, out_trade_no="MPREV")
@@ -206,14 +209,15 @@ def test_unknown_orders_are_refused(relaxed: Harness) -> None:
     paid = charge(client, new_code(relaxed, payer), "MPMINE")
 
     unknown = reverse_refused(client, out_trade_no="NOSUCHORDER")
-    assert unknown.err_code == "ORDERNOTEXIST"
+    # spec §4.5's table has no ORDERNOTEXIST: an order not found is INVALID_TRANSACTIONID
+    assert (unknown.err_code, unknown.fields["recall"]) == ("INVALID_TRANSACTIONID", "N")
     bad_id = "4200000000" + "9" * 18
     caught = reverse_refused(client, transaction_id=bad_id)
     assert (caught.err_code, caught.fields["recall"]) == ("INVALID_TRANSACTIONID", "N")
 
     # another merchant can neither see nor reverse this merchant's order
     stranger = relaxed.client(relaxed.merchant(name="Other shop"))
-    assert reverse_refused(stranger, out_trade_no="MPMINE").err_code == "ORDERNOTEXIST"
+    assert reverse_refused(stranger, out_trade_no="MPMINE").err_code == "INVALID_TRANSACTIONID"
     refused_by_id = reverse_refused(stranger, transaction_id=paid["transaction_id"])
     assert refused_by_id.err_code == "INVALID_TRANSACTIONID"
     assert state(client, "MPMINE") == "SUCCESS"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from typing import Any
 from urllib.parse import quote
@@ -271,9 +272,12 @@ def test_app_pay_sign_made_with_url_encoded_values_names_it(platform: Harness) -
     assert answer["errCode"] == -1 and "cause: values were URL-encoded" in answer["errStr"]
 
 
-def test_wxpay_local_journal_prints_the_cause(tmp_path: Any, capsys: Any) -> None:
-    """``wxpay-local journal --failures`` (the CLI, over HTTP) carries the same cause."""
-    from wxpay_local import cli
+def test_wxpay_local_journal_prints_the_cause(tmp_path: Any) -> None:
+    """``wxpay-local journal --failures`` (the CLI, over HTTP) says the same cause, in its
+    table and in ``--json``."""
+    from click.testing import CliRunner
+
+    from wxpay_local.cli import root
     from wxpay_local.store import open_store
 
     store = open_store(str(tmp_path / "cli.sqlite3"))
@@ -281,11 +285,18 @@ def test_wxpay_local_journal_prints_the_cause(tmp_path: Any, capsys: Any) -> Non
         with Harness.start(store, live=True) as live:
             merchant, other = live.merchant(), live.merchant()
             _send(live, "/pay/unifiedorder", signed(_order(merchant), other.api_key))
-            with pytest.raises(SystemExit) as done:
-                cli.main(["journal", "--failures", "--url", live.base_url])
-            assert done.value.code == 0
+            runner = CliRunner()
+            table = runner.invoke(
+                root, ["journal", "--failures", "--url", live.base_url], terminal_width=400
+            )
+            as_json = runner.invoke(
+                root, ["journal", "--failures", "--json", "--url", live.base_url]
+            )
     finally:
         store.close()
-    printed = capsys.readouterr().out
-    assert '"cause": "the sign was made with another merchant\'s API key' in printed
-    assert other.api_key not in printed
+    assert table.exit_code == 0, table.output
+    assert "签名错误: the sign was made with another merchant's API key" in table.output
+    assert as_json.exit_code == 0, as_json.output
+    entry = json.loads(as_json.output)["entries"][0]
+    assert "another merchant's API key" in entry["explanation"]["signature"]["cause"]
+    assert other.api_key not in table.output + as_json.output

@@ -122,10 +122,10 @@ def test_unifiedorder_hmac_sha256_order_is_signed_paid_and_notified(
     assert client.orderquery(out_trade_no="UOAPP0001")["trade_state"] == "SUCCESS"
 
     note = decode(wait_for(lambda: sink.received)[0].body)
-    # Real notifications for HMAC orders carry a 64-hex sign and no sign_type element
-    # (refunds-bills-notifications spec §4.3, emulator default).
-    assert "sign_type" not in note and len(note["sign"]) == 64
-    assert signing.verify(note, merchant.api_key, SignType.HMAC_SHA256)
+    # Notifications are MD5 by default whatever the order used (spec README: HMAC is a
+    # merchant opt-in; every setting is in test_notify_sign_type.py).
+    assert "sign_type" not in note and len(note["sign"]) == 32
+    assert signing.verify(note, merchant.api_key, SignType.MD5)
 
 
 def test_unifiedorder_mismatched_sign_type_is_refused_as_signature_error(

@@ -13,6 +13,7 @@ from wxpay_local.codes import Rejected, TradeState, TradeType
 from wxpay_local.domain import micropay as mp
 from wxpay_local.domain import orders
 from wxpay_local.domain.model import Order
+from wxpay_local.spec.pay import ORDERQUERY_FIELDS
 from wxpay_local.timefmt import wire_time
 
 Fields = Mapping[str, str | int]
@@ -66,7 +67,8 @@ def order_fields(order: Order) -> dict[str, str | int]:
         fields["attach"] = order.attach  # attach is returned for paid orders only
         fields["time_end"] = wire_time(order.time_end)
     fields["trade_state_desc"] = state.desc
-    return fields
+    allowed = ORDERQUERY_FIELDS[str(state)]  # the spec's table for this state (§4.3)
+    return {k: v for k, v in fields.items() if k in allowed}
 
 
 def orderquery(call: Call) -> Fields:
@@ -107,6 +109,7 @@ def micropay(call: Call) -> Fields | Rejected:
         "bank_type": order.bank_type,
         "fee_type": order.fee_type,
         "total_fee": order.total_fee,
+        "coupon_fee": 0,  # no coupons here; the documented example answer carries it
         "cash_fee_type": "CNY",
         "cash_fee": order.cash_fee,
         "transaction_id": order.transaction_id,

@@ -22,6 +22,7 @@ from wxpay_local.domain.ports import Store, Tx
 from wxpay_local.spec import ALIASES, ENDPOINTS, SANDBOX_ONLY, SANDBOX_PREFIXES
 from wxpay_local.spec.endpoint import Endpoint
 from wxpay_local.wire import envelope, signing
+from wxpay_local.wire.fields import Json, Str
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode
 
 SANDBOX_KEY_ERROR = "沙箱验证签名失败，请确认沙箱签名key是否正确(通过getsignkey调用生成)"
@@ -124,10 +125,18 @@ def _sign_type(raw: Mapping[str, str], endpoint: Endpoint) -> SignType:
 
 
 def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, Any]:
-    """Typed values of the endpoint's fields; unknown fields are signed but otherwise ignored."""
+    """Typed values of the endpoint's fields; unknown fields are signed but otherwise ignored.
+
+    Free text (``Str``, ``Json``) loses surrounding whitespace here, after the signature was
+    checked over the text as sent: what is stored, echoed and notified never carries it (spec
+    README: clients trim before verifying; docs/behaviour.md). Amounts, times, codes and URLs
+    stay strict: `` 100`` is still a format error.
+    """
     values: dict[str, Any] = {}
     for spec_field in endpoint.request:
         text = raw.get(spec_field.name, "")
+        if type(spec_field.kind) in (Str, Json):
+            text = text.strip()
         if text == "":
             if spec_field.required:
                 raise Fault(
@@ -330,6 +339,8 @@ def _process(
             appid = values.get("appid")
             if appid is not None and not tx.is_bound(merchant.mch_id, appid):
                 code = ErrCode.APPID_MCHID_NOT_MATCH if tx.app(appid) else ErrCode.APPID_NOT_EXIST
+                if endpoint.bill_faults:  # bills refuse in their own protocol words (§6.8)
+                    raise Fault("invalid appid", detail=code.desc, error_code="20001")
                 raise Rejected(code)
             call = Call(tx, platform, endpoint, merchant, sign_type, raw, values)
             result = handlers[endpoint.name](call)

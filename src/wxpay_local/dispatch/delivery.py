@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from wxpay_local.codes import SignType
 from wxpay_local.domain.model import Notification
 from wxpay_local.wire import crypto, signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
@@ -18,18 +17,16 @@ from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
 EXCERPT_CHARS = 300
 
 
-def render(notification: Notification, api_key: str, *, with_sign_type: bool = False) -> bytes:
+def render(notification: Notification, api_key: str) -> bytes:
     """The notification body. Payments: alphabetical fields, strings in CDATA, amounts bare,
     signed. Refunds: unsigned outer fields and ``req_info`` encrypted with the key (§5).
 
-    Every attempt renders the same bytes: the fields (nonce included) are fixed when the
-    notification is written.
+    Every attempt renders the same bytes: the fields (nonce and any ``sign_type`` element
+    included) and the algorithm are fixed when the notification is written.
     """
     if notification.kind == "refund":
         return render_refund(notification, api_key)
-    fields: dict[str, str | int] = dict(sorted(notification.fields.items()))
-    if with_sign_type and notification.sign_type is not SignType.MD5:
-        fields["sign_type"] = str(notification.sign_type)
+    fields: dict[str, str | int] = dict(notification.fields)
     fields["sign"] = signing.sign(fields, api_key, notification.sign_type)
     return encode(dict(sorted(fields.items())))
 

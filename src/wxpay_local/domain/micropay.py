@@ -211,10 +211,9 @@ def reverse(
         if transaction_id
         else tx.order_by_out_trade_no(merchant.id, out_trade_no, lock=True)
     )
-    if found is None:
-        if transaction_id:
-            raise Rejected(ErrCode.INVALID_TRANSACTIONID, "无效transaction_id", recall="N")
-        raise Rejected(ErrCode.ORDERNOTEXIST, recall="N")
+    if found is None:  # reverse's table (spec §4.5) has no ORDERNOTEXIST: "order not found"
+        # is INVALID_TRANSACTIONID, whichever id named it.
+        raise Rejected(ErrCode.INVALID_TRANSACTIONID, "无效transaction_id", recall="N")
     order = effective_state(found, now)
     if order.trade_type is not TradeType.MICROPAY:
         raise Rejected(ErrCode.INVALID_REQUEST, "非付款码支付订单，请使用退款接口", recall="N")

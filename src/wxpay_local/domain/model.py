@@ -24,7 +24,6 @@ class Merchant:
     api_key: str
     #: Fee rate in parts per million of the amount (0.6% = 6000).
     fee_rate_ppm: int
-    notify_sign_type_header: bool = False
     console_password: str = ""
     #: Where refund notifications go when a refund request names no notify_url.
     refund_notify_url: str = ""

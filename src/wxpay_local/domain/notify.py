@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from wxpay_local.codes import SignType
 from wxpay_local.domain.model import Order, Refund
 from wxpay_local.timefmt import SHANGHAI, wire_time
 
@@ -74,6 +75,21 @@ def payment_fields(order: Order) -> dict[str, str | int]:
         "transaction_id": order.transaction_id,
     }
     return {k: v for k, v in fields.items() if v != ""}
+
+
+def notify_signing(
+    setting: str, order_sign_type: SignType
+) -> tuple[SignType, dict[str, str | int]]:
+    """The algorithm a payment notification is signed with, and the ``sign_type`` element it
+    carries (if any), for the merchant's ``notify_sign_type`` setting (merchant_config).
+
+    The element, when present, is one of the signed fields (refunds spec §4.3).
+    """
+    if setting == "MD5" or order_sign_type is SignType.MD5:
+        return SignType.MD5, {}
+    if setting == "ORDER":
+        return order_sign_type, {"sign_type": str(order_sign_type)}
+    return order_sign_type, {}  # ORDER_NO_SIGN_TYPE: the captured real behaviour
 
 
 def refund_fields(refund: Refund, order: Order, nonce: str) -> dict[str, Any]:

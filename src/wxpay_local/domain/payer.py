@@ -17,8 +17,9 @@ from wxpay_local.codes import TradeState, TradeType
 from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
+from wxpay_local.domain.merchant_config import load as load_merchant_config
 from wxpay_local.domain.model import LIVE, Order
-from wxpay_local.domain.notify import payment_fields
+from wxpay_local.domain.notify import notify_signing, payment_fields
 from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.ports import Tx
 
@@ -117,13 +118,15 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
     outcome, paid = charge(tx, ids, now, order, payer.id, openid, req.card_id)
     if paid is None:
         return PayResult(outcome, order)
+    setting = load_merchant_config(tx, paid.mch_id).notify_sign_type
+    sign_type, element = notify_signing(setting, paid.sign_type)
     tx.enqueue_notification(
         "payment",
         paid.merchant_id,
         paid.id,
         paid.notify_url,
-        payment_fields(paid),
-        paid.sign_type,
+        payment_fields(paid) | element,
+        sign_type,
         now,
     )
     return PayResult(PayOutcome.SUCCESS, paid)

@@ -123,7 +123,9 @@ def request_refund(
     if refunded + cmd.refund_fee > order.total_fee:
         raise Rejected(ErrCode.INVALID_REQUEST, "refund_fee大于可退金额")
 
-    fee_back = _fee_share(order, cmd.refund_fee, refunded, sum(r.fee_returned for r in live))
+    fee_back = _fee_share(
+        order, cmd.refund_fee, refunded, sum(r.fee_returned for r in live), merchant.fee_rate_ppm
+    )
     debit = cmd.refund_fee - fee_back
     basic = ledger.merchant_account(merchant)
     if merchant.env == LIVE and tx.balance(basic, lock=True) < debit:
@@ -169,13 +171,15 @@ def request_refund(
     return refund
 
 
-def _fee_share(order: Order, refund_fee: int, refunded: int, fee_returned: int) -> int:
-    """The fee given back with a refund: proportional, rounded half up; the refund that makes
-    the order fully refunded takes what is left, so an order's fee comes back exactly once."""
+def _fee_share(
+    order: Order, refund_fee: int, refunded: int, fee_returned: int, rate_ppm: int
+) -> int:
+    """The fee given back with a refund: ``round_half_up(refund_fee × rate)`` (refunds spec
+    §6.6), never more than the order's fee not yet given back; the refund that makes the order
+    fully refunded takes what is left, so an order's fee comes back exactly once."""
     if refunded + refund_fee == order.total_fee:
         return order.fee - fee_returned
-    share = (order.fee * refund_fee * 2 + order.total_fee) // (2 * order.total_fee)
-    return min(share, order.fee - fee_returned)
+    return min(ledger.fee_of(refund_fee, rate_ppm), order.fee - fee_returned)
 
 
 def finish(
@@ -357,6 +361,7 @@ def query_refunds(
         chosen = [r for r in refunds if r.id == single.id]
         return RefundPage(order, chosen, len(refunds), refunds)
     start = offset or 0
-    if start >= len(refunds) and start > 0:
+    if start > len(refunds):  # refunds spec §3.2: greater than total_refund_count
         raise Rejected(ErrCode.PARAM_ERROR, "offset大于退款笔数")
+    # offset == total_refund_count is not greater: an empty page (refund_count=0).
     return RefundPage(order, refunds[start : start + PAGE_SIZE], len(refunds), refunds)

@@ -9,7 +9,7 @@ merchant's client certificate and HMAC-SHA256 (checked by the handler, which ans
 from __future__ import annotations
 
 from wxpay_local.spec.common import COMMON
-from wxpay_local.spec.endpoint import Endpoint, Field
+from wxpay_local.spec.endpoint import Answer, Endpoint, Field
 from wxpay_local.wire.fields import Str
 
 DOWNLOADBILL = Endpoint(
@@ -30,6 +30,7 @@ DOWNLOADBILL = Endpoint(
     writes=False,
     bill_faults=True,
     signed_response=False,
+    answers=(Answer("file", ("the bill: text/plain, or application/x-gzip with GZIP",)),),
 )
 
 DOWNLOADFUNDFLOW = Endpoint(
@@ -45,4 +46,5 @@ DOWNLOADFUNDFLOW = Endpoint(
     needs_cert=True,
     writes=False,
     signed_response=False,
+    answers=(Answer("file", ("the fund flow, with a Digest header",)),),
 )

@@ -21,6 +21,16 @@ class Field:
     doc: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The business fields a ``result_code=SUCCESS`` answer carries in one situation, besides
+    the envelope (return_code, return_msg, appid, mch_id, device_info echo, nonce_str, sign,
+    result_code). ``$n`` stands for 0, 1, …; ``file`` answers are not XML."""
+
+    when: str
+    fields: tuple[str, ...]
+
+
 #: A cross-field rule over the typed request: returns a return_msg when violated, else None.
 Check = Callable[[Mapping[str, Any]], str | None]
 
@@ -48,6 +58,8 @@ class Endpoint:
     url_encoded_fields: tuple[str, ...] = ()
     signed_response: bool = True
     sign_types: tuple[SignType, ...] = (SignType.MD5, SignType.HMAC_SHA256)
+    #: What a success answer carries, per situation (docs/fields.md is generated from it).
+    answers: tuple[Answer, ...] = ()
     #: Response fields written bare (integers) rather than in CDATA.
     int_fields: frozenset[str] = field(default_factory=frozenset)
 

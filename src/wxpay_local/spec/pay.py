@@ -10,12 +10,55 @@ from typing import Any
 
 from wxpay_local.codes import ErrCode, ReturnMsg
 from wxpay_local.spec.common import COMMON, OUT_TRADE_NO
-from wxpay_local.spec.endpoint import Endpoint, Field
+from wxpay_local.spec.endpoint import Answer, Endpoint, Field
 from wxpay_local.wire.fields import Choice, Fen, Ip, Json, Str, Time14, Url
 
 ORDER_INTS = frozenset(
     {"total_fee", "cash_fee", "settlement_total_fee", "coupon_fee", "coupon_count"}
 )
+
+
+#: orderquery's business fields per trade_state (spec §4.3): the payment fields once paid
+#: (SUCCESS, REFUND); otherwise identification and state only, with the payer when known
+#: (micropay USERPAYING, PAYERROR). The handler keeps exactly these.
+_ORDER_ID_AND_STATE = ("device_info", "trade_state", "total_fee", "out_trade_no")
+_PAID = (
+    "device_info",
+    "openid",
+    "is_subscribe",
+    "trade_type",
+    "trade_state",
+    "bank_type",
+    "total_fee",
+    "fee_type",
+    "cash_fee",
+    "cash_fee_type",
+    "transaction_id",
+    "out_trade_no",
+    "attach",
+    "time_end",
+    "trade_state_desc",
+)
+_PAYER_KNOWN = (
+    "device_info",
+    "openid",
+    "is_subscribe",
+    "trade_state",
+    "total_fee",
+    "out_trade_no",
+    "trade_state_desc",
+)
+_UNPAID = (*_ORDER_ID_AND_STATE, "trade_state_desc")
+ORDERQUERY_FIELDS: dict[str, tuple[str, ...]] = {
+    "SUCCESS": _PAID,
+    "REFUND": _PAID,
+    "USERPAYING": _PAYER_KNOWN,
+    "PAYERROR": _PAYER_KNOWN,
+    "NOTPAY": _UNPAID,
+    "CLOSED": _UNPAID,
+    "REVOKED": _UNPAID,
+    "ACCEPT": _UNPAID,  # accepted, not yet processed: nothing is paid
+}
 
 
 def _jsapi_needs_openid(req: Mapping[str, Any]) -> str | None:
@@ -70,6 +113,11 @@ UNIFIEDORDER = Endpoint(
         Field("version", Str(32), doc="1.0 for per-item discounts"),
     ),
     checks=(_jsapi_needs_openid, _native_needs_product_id, _mweb_needs_scene_info),
+    answers=(
+        Answer("trade_type JSAPI, APP", ("trade_type", "prepay_id")),
+        Answer("trade_type NATIVE", ("trade_type", "prepay_id", "code_url")),
+        Answer("trade_type MWEB", ("trade_type", "prepay_id", "mweb_url")),
+    ),
     errors=(
         ErrCode.ORDERPAID,
         ErrCode.ORDERCLOSED,
@@ -94,6 +142,10 @@ ORDERQUERY = Endpoint(
     ),
     checks=(_one_order_id,),
     writes=False,
+    answers=tuple(
+        Answer(f"trade_state {' '.join(k for k, v in ORDERQUERY_FIELDS.items() if v == f)}", f)
+        for f in dict.fromkeys(ORDERQUERY_FIELDS.values())
+    ),
     errors=(ErrCode.ORDERNOTEXIST, ErrCode.APPID_MCHID_NOT_MATCH, ErrCode.SYSTEMERROR),
     int_fields=ORDER_INTS | {f"coupon_fee_{n}" for n in range(10)},
 )
@@ -143,6 +195,26 @@ MICROPAY = Endpoint(
         ErrCode.APPID_NOT_EXIST,
         ErrCode.APPID_MCHID_NOT_MATCH,
     ),
+    answers=(
+        Answer(
+            "paid",
+            (
+                "openid",
+                "is_subscribe",
+                "trade_type",
+                "bank_type",
+                "fee_type",
+                "total_fee",
+                "coupon_fee",
+                "cash_fee_type",
+                "cash_fee",
+                "transaction_id",
+                "out_trade_no",
+                "attach",
+                "time_end",
+            ),
+        ),
+    ),
     int_fields=ORDER_INTS,
 )
 
@@ -158,6 +230,7 @@ REVERSE = Endpoint(
     checks=(_one_order_id,),
     needs_cert=True,
     refusal_fields=(("recall", "N"),),
+    answers=(Answer("reversed (or already reversed)", ("recall",)),),
     errors=(
         ErrCode.SYSTEMERROR,
         ErrCode.INVALID_TRANSACTIONID,
@@ -165,7 +238,6 @@ REVERSE = Endpoint(
         ErrCode.REVERSE_EXPIRE,
         ErrCode.INVALID_REQUEST,
         ErrCode.TRADE_ERROR,
-        ErrCode.ORDERNOTEXIST,
         ErrCode.APPID_NOT_EXIST,
         ErrCode.APPID_MCHID_NOT_MATCH,
     ),
@@ -176,6 +248,7 @@ CLOSEORDER = Endpoint(
     path="/pay/closeorder",
     title="关闭订单 (close an unpaid order)",
     request=(*COMMON, Field("out_trade_no", Str(32, OUT_TRADE_NO), required=True)),
+    answers=(Answer("closed", ("result_msg",)),),
     errors=(
         ErrCode.ORDERPAID,
         ErrCode.ORDERCLOSED,

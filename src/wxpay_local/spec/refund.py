@@ -10,7 +10,7 @@ from typing import Any
 
 from wxpay_local.codes import ErrCode, ReturnMsg
 from wxpay_local.spec.common import COMMON, OUT_TRADE_NO
-from wxpay_local.spec.endpoint import Endpoint, Field
+from wxpay_local.spec.endpoint import Answer, Endpoint, Field
 from wxpay_local.wire.fields import Choice, Fen, Json, Str, Url
 
 OUT_REFUND_NO = r"[0-9A-Za-z_\-|*@]{1,64}"
@@ -55,6 +55,27 @@ REFUND = Endpoint(
     ),
     checks=(_one_order_id, _refund_within_total),
     needs_cert=True,
+    answers=(
+        Answer(
+            "accepted (or the same out_refund_no again)",
+            (
+                "transaction_id",
+                "out_trade_no",
+                "out_refund_no",
+                "refund_id",
+                "refund_fee",
+                "settlement_refund_fee",
+                "total_fee",
+                "settlement_total_fee",
+                "fee_type",
+                "cash_fee",
+                "cash_fee_type",
+                "cash_refund_fee",
+                "coupon_refund_fee",
+                "coupon_refund_count",
+            ),
+        ),
+    ),
     errors=(
         ErrCode.SYSTEMERROR,
         ErrCode.BIZERR_NEED_RETRY,
@@ -113,6 +134,31 @@ REFUNDQUERY = Endpoint(
         Field("device_info", Str(32)),
     ),
     checks=(_one_refund_id,),
+    answers=(
+        Answer(
+            "found (by order: up to ten refunds from offset; by refund id: that one)",
+            (
+                "total_refund_count (more than ten refunds, or offset sent)",
+                "transaction_id",
+                "out_trade_no",
+                "total_fee",
+                "settlement_total_fee",
+                "fee_type",
+                "cash_fee",
+                "refund_fee",
+                "refund_count",
+                "out_refund_no_$n",
+                "refund_id_$n",
+                "refund_channel_$n",
+                "refund_fee_$n",
+                "settlement_refund_fee_$n",
+                "refund_status_$n",
+                "refund_account_$n",
+                "refund_recv_accout_$n",
+                "refund_success_time_$n (refund_status_$n SUCCESS)",
+            ),
+        ),
+    ),
     errors=(
         ErrCode.SYSTEMERROR,
         ErrCode.REFUNDNOTEXIST,

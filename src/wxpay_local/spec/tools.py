@@ -10,7 +10,7 @@ from typing import Any
 
 from wxpay_local.codes import ErrCode, ReturnMsg
 from wxpay_local.spec.common import COMMON
-from wxpay_local.spec.endpoint import Endpoint, Field
+from wxpay_local.spec.endpoint import Answer, Endpoint, Field
 from wxpay_local.wire.fields import Fen, Json, Str, Time14
 
 AUTHCODETOOPENID = Endpoint(
@@ -18,6 +18,7 @@ AUTHCODETOOPENID = Endpoint(
     path="/tools/authcodetoopenid",
     title="付款码查询openid (the payer behind a payment code, without charging it)",
     request=(*COMMON, Field("auth_code", Str(128), required=True, doc="Payment code")),
+    answers=(Answer("found", ("openid",)),),
     errors=(
         ErrCode.SYSTEMERROR,
         ErrCode.AUTHCODEEXPIRE,
@@ -36,6 +37,7 @@ SHORTURL = Endpoint(
     request=(*COMMON, Field("long_url", Str(512), required=True, doc="URL to shorten")),
     errors=(ErrCode.SYSTEMERROR, ErrCode.APPID_NOT_EXIST, ErrCode.APPID_MCHID_NOT_MATCH),
     url_encoded_fields=("long_url",),
+    answers=(Answer("shortened", ("short_url",)),),
 )
 
 
@@ -76,4 +78,5 @@ REPORT = Endpoint(
     ),
     checks=(_one_report_shape,),
     signed_response=False,
+    answers=(Answer("stored (unsigned)", ("result_code",)),),
 )

@@ -43,9 +43,9 @@ def signed(
 ) -> bytes:
     """A signed ``return_code=SUCCESS`` answer for a request that passed the protocol checks."""
     fields: dict[str, str | int] = {"return_code": "SUCCESS", "return_msg": "OK"}
-    for name in _ECHOED:
-        if request.get(name):
-            fields[name] = request[name]
+    for name in _ECHOED:  # echoed trimmed: clients trim before verifying (spec README)
+        if request.get(name, "").strip():
+            fields[name] = request[name].strip()
     fields["nonce_str"] = nonce
     if isinstance(outcome, Rejected):
         fields["result_code"] = "FAIL"

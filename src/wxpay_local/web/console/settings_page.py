@@ -34,7 +34,14 @@ LABELS = {
         "JSAPI payment directories (URL prefixes), one per line",
     ),
     "oauth_domains": ("网页授权域名", "OAuth2 web-authorization domains, one per line"),
+    "notify_sign_type": (
+        "支付结果通知签名",
+        "Payment notification signature: MD5 (every client verifies it), the order's sign type"
+        " with a sign_type element, or the order's sign type without one (as captured)",
+    ),
 }
+#: Settings chosen from a list (a select rather than free text).
+CHOICES = {"notify_sign_type": merchant_config.NOTIFY_SIGN_TYPES}
 REFUND_URL = "refund_notify_url"
 MAX_URL = 256
 
@@ -50,12 +57,15 @@ def _fields(config: MerchantConfig, typed: dict[str, str] | None = None) -> list
     rows = []
     for f in fields(config):
         value = getattr(config, f.name)
-        kind = _kind(value)
+        kind = "choice" if f.name in CHOICES else _kind(value)
         shown: Any = "\n".join(value) if kind == "list" else value
         if typed is not None:
             shown = f.name in typed if kind == "bool" else typed.get(f.name, "")
         zh, en = LABELS.get(f.name, (f.name, ""))
-        rows.append({"name": f.name, "zh": zh, "en": en, "kind": kind, "value": shown})
+        options = CHOICES.get(f.name, ())
+        rows.append(
+            {"name": f.name, "zh": zh, "en": en, "kind": kind, "value": shown, "options": options}
+        )
     return rows
 
 
@@ -63,7 +73,10 @@ def _changes(values: dict[str, str]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for f in fields(MerchantConfig):
         kind = _kind(getattr(MerchantConfig(), f.name))
-        if kind == "bool":
+        if f.name in CHOICES:
+            if f.name in values:  # a select always sends its value; absent keeps the setting
+                changes[f.name] = param(values, f.name)
+        elif kind == "bool":
             changes[f.name] = f.name in values
         elif kind == "list":
             changes[f.name] = param(values, f.name).splitlines()
