@@ -68,6 +68,7 @@ def test_payer_pages_state_screens_live_qr_and_inline_errors(web: Harness, brows
     payer = web.payer(balance=10_000, name="Alice", cards=["CMB_DEBIT"])
     code_url = _native(web, merchant, "A11Y-1")
     expired_url = _native(web, merchant, "A11Y-2")
+    closed_url = _native(web, merchant, "A11Y-3")
     appid = merchant.apps["official_account"]
     for width, size in WIDTHS.items():
         tab = _tab(browser, size)
@@ -117,6 +118,12 @@ def test_payer_pages_state_screens_live_qr_and_inline_errors(web: Harness, brows
         assert tab.locator("#password").count() == 0
         assert "支付请求已失效" in tab.inner_text("#state-message")
         _check(tab, "phone_expired", "390")
+        web.client(merchant).closeorder(out_trade_no="A11Y-3")  # the merchant closes it
+        tab.goto(f"{web.base_url}/pay/qr?code_url={closed_url}")
+        assert tab.get_attribute("#state-screen", "data-state") == "closed"
+        assert tab.inner_text("#state-title") == "订单已关闭"
+        assert tab.locator(".qr-box").count() == 0
+        _check(tab, "qr_closed", "390")
     tab.context.close()
 
 
