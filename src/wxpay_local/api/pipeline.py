@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from wxpay_local.api import doctor
 from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Download, Handler, Platform
 from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
 from wxpay_local.domain.model import LIVE, SANDBOX, Merchant
@@ -325,7 +326,8 @@ def _process(
             if not verified:
                 merchant, verified = _verify_fresh(tx, endpoint, raw, merchant, key_env, sign_type)
             if not verified:
-                mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
+                others = doctor.alt_keys(tx, merchant)
+                mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type, others)
                 sandboxed = route.env == SANDBOX and key_env == SANDBOX
                 return _fault(
                     Fault(SANDBOX_KEY_ERROR if sandboxed else ReturnMsg.SIGN_ERROR),

@@ -95,12 +95,20 @@ def journal(remote: Remote, failures: bool, mch_id: str | None, limit: int) -> N
                 e["path"],
                 e["mch_id"],
                 e["err_code"] or e["result_code"] or e["return_code"],
-                e["message"] or "",
+                _why(e),
             )
             for e in entries
         ),
         empty="no calls journaled",
     )
+
+
+def _why(entry: dict[str, Any]) -> str:
+    """The platform's message, and for a bad sign the cause the signature doctor named."""
+    signature = (entry.get("explanation") or {}).get("signature") or {}
+    cause = signature.get("cause", "") if isinstance(signature, dict) else ""
+    message = entry.get("message") or ""
+    return f"{message}: {cause}" if cause else message
 
 
 def _confirmed(question: str) -> bool:

@@ -6,9 +6,10 @@ Imports: codes, domain.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from wxpay_local.codes import AppKind, ErrCode, Rejected
-from wxpay_local.domain import ledger
+from wxpay_local.domain import keys, ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, App, Card, Merchant, Payer
@@ -115,13 +116,14 @@ def top_up(tx: Onboarding, clock: Clock, payer_id: int, amount: int, ref: str) -
     return tx.balance(ledger.wallet(payer_id))
 
 
-def rotate_api_key(tx: Onboarding, ids: Ids, mch_id: str) -> Merchant:
+def rotate_api_key(tx: Onboarding, ids: Ids, mch_id: str, now: datetime | None = None) -> Merchant:
     """Give a merchant a new 32-character API key; the old one is refused from this commit on.
 
     Changing the merchant row also empties the store's identity cache (every statement on
     ``merchants`` does), so no request in this process verifies against the old key; other
     processes re-read the key when a signature fails (see ``api.pipeline``). The sandbox key
-    is a separate tenant's and is left alone, as getsignkey keeps it.
+    is a separate tenant's and is left alone, as getsignkey keeps it. The old key is kept
+    (``domain.keys``, when ``now`` is given) so a request still signed with it is named so.
     """
     merchant = tx.merchant(mch_id, LIVE)
     if merchant is None:
@@ -129,5 +131,7 @@ def rotate_api_key(tx: Onboarding, ids: Ids, mch_id: str) -> Merchant:
     api_key = ids.api_key()
     while api_key == merchant.api_key:  # a seeded Ids could repeat itself; never keep the key
         api_key = ids.api_key()
+    if now is not None:
+        keys.retire(tx, merchant, now)
     tx.update_merchant_key(merchant.id, api_key)
     return replace(merchant, api_key=api_key)

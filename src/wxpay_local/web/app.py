@@ -77,7 +77,8 @@ class App:
         self._clock_epoch = 0
         self._clock_lock = threading.Lock()
         self.control = Starlette(
-            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)]
+            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)],
+            exception_handlers={404: pages.not_found},
         )
         #: Everything but the merchant API goes through this (docs/security.md).
         self.boundary = Boundary(self.control, settings, self._session_secret)

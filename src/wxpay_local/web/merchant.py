@@ -65,9 +65,10 @@ def client_tls(scope: Scope) -> ClientTls:
 
 
 def printable(body: bytes, limit: int = 16384) -> str:
-    """Body text for the journal: undecodable bytes replaced, NUL shown as \\x00 (PostgreSQL
-    text cannot hold NUL), long bodies clipped."""
-    text = body[:limit].decode("utf-8", "replace").replace("\x00", "\\x00")
+    """Body text for the journal, the bytes as received: undecodable bytes (a GBK body) shown
+    as ``\\xNN`` rather than replaced, so the console and CLI show exactly what came; NUL as
+    \\x00 (PostgreSQL text cannot hold NUL); long bodies clipped."""
+    text = body[:limit].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
     return text if len(body) <= limit else text + "…[clipped]"
 
 
