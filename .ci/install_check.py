@@ -195,7 +195,7 @@ def pay_an_order(venv: Path, url: str, banner: str) -> None:
     paid = run(cli, "pay", code_url.group(1), "--payer", "1", "--url", url)
     if not paid.startswith("SUCCESS"):
         raise CheckFailed("wxpay-local pay: " + paid)
-    ledger = json.loads(run(cli, "ledger", "--url", url))
+    ledger = json.loads(run(cli, "ledger", "--json", "--url", url))
     print(f"   {paid.splitlines()[-1]}; ledger total {ledger.get('total')}")
 
 

@@ -12,7 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,12 @@ def make_store(kind: str, tmp_path: Path) -> SqlStore:
         store.reset()
         return store
     return open_store(str(tmp_path / "wxpay.sqlite3"))
+
+
+@pytest.fixture(scope="session")
+def store_factory() -> Callable[[str, Path], SqlStore]:
+    """``make_store`` for fixtures wider than one test (it skips when PostgreSQL is absent)."""
+    return make_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

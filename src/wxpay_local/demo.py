@@ -25,11 +25,20 @@ from wxpay_local.wire import signing
 from wxpay_local.wire.xml import encode
 
 DEMO_MCH_ID = "1900000109"
+#: Rich enough between them to show every flow: Alice's ¥5000 is above micropay's ¥1000
+#: password threshold (domain.micropay), so the wallet's password prompt can be seen; Bob pays
+#: by credit card (refused under limit_pay=no_credit); Carol's ¥0.50 shows "not enough".
 DEMO_PAYERS = (
-    ("Alice", 100_000, ("CMB_DEBIT",)),
+    ("Alice", 500_000, ("CMB_DEBIT",)),
     ("Bob", 5_000, ("ICBC_CREDIT",)),
     ("Carol", 50, ()),
 )
+#: What each demo payer demonstrates, printed under the payers in the banner.
+DEMO_ROLES = {
+    "Alice": "¥5000 + 招商银行储蓄卡: every flow; micropay over ¥1000 shows the password prompt",
+    "Bob": "¥50 + 工商银行信用卡: card payments, refused when limit_pay=no_credit",
+    "Carol": "¥0.50, no card: 零钱余额不足 (NOTENOUGH) on any real order",
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ def banner(
         f"  or operator / {operator_password(store, settings.operator_password)}",
         *[f"  app       appid={a.appid}  kind={a.kind}  secret={a.secret}" for a in apps],
         *[f"  payer     id={p.id}  name={p.name}  password={p.pay_password}" for p in payers],
+        *[f"  demo      {p.name}: {DEMO_ROLES[p.name]}" for p in payers if p.name in DEMO_ROLES],
+        f"  pages     {base}/pages  (QR, phone, wallet, JSAPI, H5, APP, OAuth)",
         *[f"  cert      {path}" for name, path in cert_files.items() if name != "rootca.pem"],
         "",
         "  Try it: place a NATIVE order (a signed unifiedorder, ready to paste):",

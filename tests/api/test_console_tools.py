@@ -192,6 +192,9 @@ def test_bills_preview_and_downloads_match_the_api(platform: Harness) -> None:
         assert success.status_code == 200 and success.content == api_success.content
         none = console.get("/console/bills?date=2024-05-01&bill_type=REFUND")
         assert "No Bill Exist" in _text(none, "bill-problem")
+        # one message: generated but empty, never "exists" in green beside "No Bill Exist"
+        assert "has no rows of this type" in _text(none, "bill-when")
+        assert 'class="bill-when ok"' not in none.text and 'class="form-error"' not in none.text
 
 
 def test_fund_flow_preview_and_download_match_the_api(platform: Harness) -> None:
@@ -454,3 +457,26 @@ def test_odd_input_is_never_a_server_error(platform: Harness) -> None:
         )
         assert raw.status_code == 400
     platform.control("POST", "/_local/clock", {"real": True})
+
+
+def test_settings_show_every_bad_field_at_once_beside_it(platform: Harness) -> None:
+    merchant = platform.merchant(console_password=PASSWORD)
+    with signed_in(platform, merchant.mch_id) as console:
+        csrf = _csrf(console, "/console/settings")
+        bad = {
+            "csrf": csrf,
+            "mch_id": merchant.mch_id,
+            "native_callback_url": "not a url",
+            "h5_domains": "shop.example.com",
+            "jsapi_directories": "ftp://nope",
+            "oauth_domains": "bad host!",
+            "refund_notify_url": "nope",
+        }
+        refused = console.post("/console/settings", data=bad)
+    assert refused.status_code == 400
+    for name in ("native_callback_url", "jsapi_directories", "oauth_domains", "refund_notify_url"):
+        assert f'aria-describedby="error-{name}"' in refused.text, name
+        assert name in _text(refused, f"error-{name}")
+    assert 'id="error-h5_domains"' not in refused.text  # a good field has no error
+    assert "4 fields to correct" in _text(refused, "form-error")
+    assert re.search(r'id="native_callback_url" value="not a url"[^>]*autofocus', refused.text)

@@ -232,10 +232,21 @@ def test_the_control_plane_serves_the_same_bytes(relaxed: Harness) -> None:
         assert local.status_code == 200 and local.content == api.content
         assert local.headers["content-type"] == api.headers["content-type"]
         assert local.headers["x-bill-rows"] == "1"
+    # refusals: the control plane's JSON error, the API's answer in "xml"
     missing = relaxed.http.get(f"/_local/bills/{mch_id}/20240430")
-    assert missing.status_code == 404 and missing.content == bill_fault("No Bill Exist", "20002")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "NO_BILL_EXIST",
+        "message": "No Bill Exist",
+        "xml": bill_fault("No Bill Exist", "20002").decode(),
+    }
+    bad_day = relaxed.http.get(f"/_local/bills/{mch_id}/2024-05-01")
+    assert bad_day.status_code == 400 and bad_day.json()["error"] == "BAD_FIELD"
     bad = relaxed.http.get(f"/_local/bills/{mch_id}/{DAY}", params={"bill_type": "X"})
-    assert bad.status_code == 400 and bad.content == bill_fault("invalid bill_type", "20001")
+    assert bad.status_code == 400 and bad.json() == {
+        "error": "BAD_FIELD",
+        "message": "bill_type must be one of ALL, SUCCESS, REFUND, RECHARGE_REFUND",
+    }
     nobody = relaxed.http.get(f"/_local/bills/1234567890/{DAY}")
     assert nobody.status_code == 404 and nobody.json()["error"] == "NOT_FOUND"
 
@@ -246,7 +257,9 @@ def run_cli(*argv: str) -> int:
     return int(done.value.code or 0)
 
 
-def test_the_cli_saves_bills(relaxed_live: Harness, tmp_path: Path) -> None:
+def test_the_cli_saves_bills(
+    relaxed_live: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     relaxed = relaxed_live
     client, mch_id = one_payment(relaxed)
     set_clock(relaxed, "2024-05-02T10:00:00+08:00")
@@ -258,8 +271,10 @@ def test_the_cli_saves_bills(relaxed_live: Harness, tmp_path: Path) -> None:
     argv = ("bill", mch_id, DAY, "--type", "SUCCESS", "--gzip", "--out", str(zipped), *url)
     assert run_cli(*argv) == 0
     assert zipped.read_bytes()[:2] == b"\x1f\x8b"
+    capsys.readouterr()
     assert run_cli("bill", mch_id, "20240430", "--out", str(tmp_path / "none"), *url) == 1
     assert not (tmp_path / "none").exists()
+    assert "no bill (404): NO_BILL_EXIST No Bill Exist" in capsys.readouterr().err
 
 
 def test_node_tenpay_parses_the_bill_the_same_way(relaxed_live: Harness) -> None:

@@ -181,16 +181,29 @@ def test_every_documented_error_answer(relaxed: Harness) -> None:
         "BILL_CREATING", "账单生成中，请于10点后再下载"
     )
     # the control plane: the same bytes, a status that says what happened
-    set_clock(relaxed, "2024-05-02T10:00:00+08:00")
     path = f"/_local/fundflow/{day.merchant.mch_id}/{DAY}"
+    creating = relaxed.http.get(path)
+    assert creating.status_code == 409 and creating.json() == {
+        "error": "BILL_CREATING",
+        "message": "账单生成中，请于10点后再下载",
+        "xml": fund_refusal("BILL_CREATING", "账单生成中，请于10点后再下载").decode(),
+    }
+    bad_account = relaxed.http.get(path, params={"account_type": "basics"})
+    assert bad_account.status_code == 400 and bad_account.json() == {
+        "error": "BAD_FIELD",
+        "message": "account_type must be one of Basic, Operation, Fees",
+    }
+    set_clock(relaxed, "2024-05-02T10:00:00+08:00")
     local = relaxed.http.get(path, params={"account_type": "Fees", "tar_type": "GZIP"})
     api = fund_flow(relaxed, client, bill_date=DAY, account_type="Fees", tar_type="GZIP")
     assert local.status_code == 200 and local.content == api.content
     assert local.headers["digest"] == api.headers["digest"] and local.headers["x-bill-rows"] == "1"
     none = relaxed.http.get(f"/_local/fundflow/{other.mch_id}/{DAY}")
-    assert none.status_code == 404 and none.content == fund_refusal(
-        "NO_BILL_EXIST", "流水账单不存在"
-    )
+    assert none.status_code == 404 and none.json() == {
+        "error": "NO_BILL_EXIST",
+        "message": "流水账单不存在",
+        "xml": fund_refusal("NO_BILL_EXIST", "流水账单不存在").decode(),
+    }
 
 
 # --- mutual TLS --------------------------------------------------------------------------------

@@ -169,3 +169,22 @@ def test_bad_switch_values_are_refused(platform: Harness) -> None:
         assert platform.http.post(path, json={"h5_ip_check": value}).status_code == 400
     kept = platform.control("GET", path)
     assert kept["h5_ip_check"] is True and kept["h5_one_account_check"] is True
+
+
+def test_the_middle_page_lists_only_the_account_that_owns_the_link_and_says_paid(
+    platform: Harness,
+) -> None:
+    merchant = platform.merchant()
+    link = _link(platform, merchant)
+    first, second = platform.payer(name="Erin"), platform.payer(name="Frank")
+    before = platform.http.get(CHECK, params=link, headers=SHOP)
+    assert f'data-payer-id="{second["payer_id"]}"' in before.text
+    wrong = {**link, "payer_id": str(first["payer_id"]), "password": "000000", "action": "pay"}
+    post_form(platform.http, PAY, data=wrong)  # Erin acted first: the link is hers
+    owned = platform.http.get(CHECK, params=link, headers=SHOP)
+    assert f'data-payer-id="{first["payer_id"]}"' in owned.text
+    assert f'data-payer-id="{second["payer_id"]}"' not in owned.text  # would be refused
+    assert _pay(platform, link, first)[0] == 200
+    paid = platform.http.get(CHECK, params=link, headers=SHOP)
+    assert paid.status_code == 200 and 'data-state="paid"' in paid.text
+    assert 'name="password"' not in paid.text

@@ -134,7 +134,7 @@ def test_phone_pays_a_native_order_from_the_wallet(platform: Harness) -> None:
         "/phone/pay",
         data={**form, "password": payer["pay_password"], "action": "pay"},
     )
-    assert 'data-outcome="ORDER_PAID"' in again.text
+    assert 'data-state="paid"' in again.text  # the paid screen, not the form
 
 
 def test_phone_cancel_leaves_the_order_payable(platform: Harness) -> None:
@@ -472,7 +472,7 @@ def test_wallet_shows_balance_and_a_fresh_payment_code(platform: Harness) -> Non
     listing = platform.http.get("/wallet")
     assert f'data-payer-id="{payer["payer_id"]}"' in listing.text
     page = platform.http.get("/wallet", params={"payer_id": payer["payer_id"]})
-    assert page.status_code == 200 and "123.45" in page.text and "CMB_CREDIT" in page.text
+    assert page.status_code == 200 and "123.45" in page.text and "招商银行信用卡" in page.text
     first = post_form(platform.http, "/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
     second = post_form(platform.http, "/wallet/paycode", data={"payer_id": str(payer["payer_id"])})
     codes = [re.search(r'data-auth-code="(\d{18})"', r.text) for r in (first, second)]

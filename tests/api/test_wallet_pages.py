@@ -71,7 +71,7 @@ def test_history_pages_newest_first_with_merchant_method_and_state(platform: Har
     bodies = _bills(first.text)
     assert bodies[:3] == ["Shop-native", "Shop-item 21", "Shop-item 20"] and len(bodies) == 20
     assert "便利店 Corner shop" in first.text and "-18.00" in first.text and "-1.21" in first.text
-    assert "ICBC_DEBIT 尾号" in first.text and "零钱" in first.text and "支付成功" in first.text
+    assert "工商银行储蓄卡 尾号" in first.text and "零钱" in first.text and "支付成功" in first.text
     older = re.search(r'id="older" href="([^"]+)"', first.text)
     assert older, "a second page exists"
     second = platform.http.get(older[1].replace("&amp;", "&"))

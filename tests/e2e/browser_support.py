@@ -111,10 +111,13 @@ def screenshot_on_failure(tab: Any, name: str) -> Iterator[None]:
         raise
 
 
-def docs_shot(tab: Any, name: str) -> None:
+def docs_shot(tab: Any, name: str, *, full_page: bool = False) -> None:
+    """With ``WXPAY_DOCS_SCREENSHOTS=1`` (``docs/screenshots.py``), the page into the docs;
+    never in the default run. A name with a slash goes into that sub-directory."""
     if os.environ.get("WXPAY_DOCS_SCREENSHOTS") == "1":
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(DOCS_SHOTS / f"{name}.png"))
+        path = DOCS_SHOTS / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(path), full_page=full_page)
 
 
 @contextmanager
@@ -163,3 +166,24 @@ def console_login(
 
 def operator_password(web: Harness) -> str:
     return web.operator_password()
+
+
+AXE = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+#: axe-core's "serious" and "critical" violations, and elements sticking out of the viewport.
+AXE_RUN = (Path(__file__).parent / "axe_run.js").read_text()
+OVERFLOW = (Path(__file__).parent / "overflow.js").read_text()
+
+
+def axe_violations(tab: Any) -> list[str]:
+    """axe-core (npm, ``tests/node``) injected into the page (or frame): its serious and
+    critical violations. The tab's context needs ``bypass_csp=True`` for pages with a CSP."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: npm ci --prefix tests/node")
+    tab.add_script_tag(path=str(AXE))
+    return list(tab.evaluate(AXE_RUN))
+
+
+def overflow(tab: Any) -> list[str]:
+    """Elements that stick out of the viewport to the right (cut off, or a page scrolling
+    sideways): what a person on that screen would not see. Scrolling containers are fine."""
+    return list(tab.evaluate(OVERFLOW))

@@ -67,11 +67,11 @@ def _signed(served: Served, **fields: str | int) -> bytes:
 
 
 def _table(stdout: str) -> dict[str, str]:
-    """``wxpay-local merchant cert``'s table: the first word of a line -> the rest."""
+    """``wxpay-local merchant cert``'s table: a line's name (up to two spaces) -> the rest."""
     rows: dict[str, str] = {}
     for line in stdout.splitlines()[1:]:
-        name, _, value = line.strip().partition(" ")
-        rows[name] = value.strip()
+        name, value = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+        rows[name] = value
     return rows
 
 
@@ -117,7 +117,7 @@ def test_merchant_cert_writes_the_four_files_and_prints_the_table(
     assert re.fullmatch(r"[0-9A-F]+", rows["serial"]), rows
     valid = re.fullmatch(r"(\S+)\s+to\s+(\S+)", rows["valid"])
     assert valid, rows
-    assert rows["p12"] == f"password {DEMO_MCH_ID}"
+    assert rows["p12 password"] == DEMO_MCH_ID
     assert rows["HTTPS"].startswith(f"https://127.0.0.1:{served.tls_port}")
 
     cert = x509.load_pem_x509_certificate((out / "apiclient_cert.pem").read_bytes())

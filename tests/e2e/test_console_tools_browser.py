@@ -70,7 +70,7 @@ def test_a_failed_call_shows_why_the_signature_did_not_match(web: Harness, desk:
         assert "&key=" in signed_string and "*" in signed_string.rpartition("&key=")[2]
         assert desk.locator("#sig-string mark.key").is_visible()
         assert merchant.api_key not in desk.content()
-        assert "E2E-BAD-1" in desk.inner_text("#request-xml")
+        assert "E2E-BAD-1" in desk.inner_text("#request-raw")
         docs_shot(desk, "console_journal_signature")
     assert desk.console_errors == []
 

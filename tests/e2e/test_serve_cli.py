@@ -41,7 +41,7 @@ def test_serve_first_run_prints_credentials_and_a_working_signed_example(served:
     paid = cli("pay", answer["code_url"], "--payer", "1", url=served.url)
     assert paid.returncode == 0, paid.stdout + paid.stderr
     assert paid.stdout.startswith("SUCCESS")
-    ledger = cli("ledger", url=served.url)
+    ledger = cli("ledger", "--json", url=served.url)
     assert '"total": 0' in ledger.stdout
     payers = cli("payer", "list", url=served.url)
     assert "Alice" in payers.stdout and "Bob" in payers.stdout and "Carol" in payers.stdout
@@ -63,7 +63,7 @@ def test_serve_keeps_data_across_restarts(tmp_path: Path) -> None:
 
 
 def test_cli_clock_and_errors_read_as_a_person_expects(served: Served) -> None:
-    moved = cli("clock", "advance", "2h", url=served.url)
+    moved = cli("clock", "advance", "2h", "--json", url=served.url)
     assert moved.returncode == 0
     assert '"offset_seconds": 7200' in moved.stdout
     missing = cli("payer", "show", "999", url=served.url)

@@ -64,7 +64,9 @@ def test_on_all_interfaces_every_control_operation_wants_the_token(tmp_path: Pat
         refused = cli("merchant", "list", url=url, env={"WXPAY_ADMIN_TOKEN": ""})
         assert refused.returncode != 0 and "Net shop" not in refused.stdout
         assert "WXPAY_ADMIN_TOKEN" in refused.stderr
-        by_option = cli("ledger", "--admin-token", "T", url=url, env={"WXPAY_ADMIN_TOKEN": ""})
+        by_option = cli(
+            "ledger", "--json", "--admin-token", "T", url=url, env={"WXPAY_ADMIN_TOKEN": ""}
+        )
         assert by_option.returncode == 0 and '"total": 0' in by_option.stdout
 
         with httpx.Client(base_url=url, trust_env=False) as browser:

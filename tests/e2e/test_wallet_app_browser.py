@@ -107,7 +107,7 @@ def test_micropay_password_prompt_answered_on_the_wallet(web: Harness, page: Any
         page.click("#paycode")
         code = page.get_attribute(".qr-box", "data-auth-code")
         assert code is not None
-        page.click("text=返回钱包")  # the prompt shows on the paycode page too; here, the wallet
+        page.click("#paycode-card >> text=返回钱包")  # the prompt shows on the paycode page too
         outcome: dict[str, str] = {}
         till = threading.Thread(target=_till, args=(web.client(merchant), code, outcome))
         till.start()
@@ -127,6 +127,11 @@ def test_micropay_password_prompt_answered_on_the_wallet(web: Harness, page: Any
             page.click("#prompt-pay")
             page.wait_for_selector('#prompt[data-outcome="SUCCESS"]')
             assert page.inner_text("#prompt-message") == "支付成功"
+            # the outcome in green, no frozen countdown, no disabled 取消支付 left visible
+            color = page.eval_on_selector("#prompt-message", "e => getComputedStyle(e).color")
+            assert color == "rgb(6, 125, 65)"
+            assert page.inner_text("#prompt-deadline") == ""
+            assert page.locator("#prompt-cancel").is_hidden()
         finally:
             till.join(30)
         assert outcome == {"first": "USERPAYING", "state": "SUCCESS"}
@@ -135,6 +140,33 @@ def test_micropay_password_prompt_answered_on_the_wallet(web: Harness, page: Any
         assert page.locator("#prompt").is_hidden()
         assert "38.00" in page.inner_text("#balance")
         assert "书店-咖啡" in page.locator("#history .bill").first.inner_text()
+
+
+def test_a_password_free_micropay_replaces_the_code_with_its_outcome(
+    web: Harness, page: Any
+) -> None:
+    merchant = web.merchant(name="书店 Bookshop")
+    payer = web.payer(balance=5_000, name="Eli")
+    with screenshot_on_failure(page, "paycode_used"):
+        page.goto(f"{web.base_url}/wallet?payer_id={payer['payer_id']}")
+        page.click("#paycode")
+        code = page.get_attribute(".qr-box", "data-auth-code")
+        assert code is not None
+        answer = web.client(merchant).call(
+            "/pay/micropay",
+            body="书店-咖啡",
+            out_trade_no="E2E-MP-FREE",
+            total_fee=1_200,
+            spbill_create_ip="203.0.113.10",
+            auth_code=code,
+        )
+        assert answer["result_code"] == "SUCCESS"  # under ¥1000: no password asked
+        page.wait_for_selector('#paycode-used[data-state="SUCCESS"]', timeout=5_000)
+        assert page.inner_text("#used-title") == "支付成功"
+        assert page.inner_text("#used-amount") == "¥12.00"
+        assert page.locator("#paycode-card").is_hidden()  # the used code is gone
+        color = page.eval_on_selector("#used-title", "e => getComputedStyle(e).color")
+        assert color == "rgb(6, 125, 65)"
 
 
 APP_PAGE = """<!doctype html>

@@ -224,7 +224,7 @@ def test_cli_lists_refunds_forces_an_outcome_and_lists_refund_notifications(
         assert refund_id in listing and "WCP-CLI-R1" in listing
         assert "PROCESSING" in listing and "250 fen" in listing and "支付用户零钱" in listing
 
-        forced = _cli(capsys, "refund", "outcome", refund_id, "change", *url)
+        forced = _cli(capsys, "refund", "outcome", refund_id, "change", "--json", *url)
         assert "CHANGE" in forced and "商户基本账户" in forced
         assert client.refund.query(refund_id=refund_id)["refund_status_0"] == "CHANGE"
 
@@ -232,7 +232,7 @@ def test_cli_lists_refunds_forces_an_outcome_and_lists_refund_notifications(
         note = client.parse_refund_notify_result(refund_sink.received[0].body)
         assert note["refund_status"] == "CHANGE" and "success_time" not in note
 
-        listed = json.loads(_cli(capsys, "notifications", "--kind", "refund", *url))
+        listed = json.loads(_cli(capsys, "notifications", "--kind", "refund", "--json", *url))
         mine = [n for n in listed["notifications"] if n["out_trade_no"] == "WCP-CLI-1"]
         assert [(n["kind"], n["refund_id"]) for n in mine] == [("refund", refund_id)]
         assert {n["kind"] for n in listed["notifications"]} == {"refund"}

@@ -18,7 +18,7 @@ from wxpay_local.api.pipeline import build_routes, process
 from wxpay_local.codes import AppKind
 from wxpay_local.domain.model import LIVE, App
 from wxpay_local.store import SqlStore, open_store
-from wxpay_local.store.engine import SqlStore as EngineStore
+from wxpay_local.store.group_commit import GroupCommit
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode, encode
 
@@ -77,7 +77,7 @@ class SlowCommits:
         self.threads: list[int] = []
         self.started = threading.Event()
         self.released = threading.Event()
-        real = EngineStore._commit
+        real = GroupCommit._commit
 
         def slow(conn: sqlite3.Connection) -> BaseException | None:
             self.threads.append(threading.get_ident())
@@ -88,7 +88,7 @@ class SlowCommits:
                 time.sleep(delay)
             return real(conn)
 
-        monkeypatch.setattr(EngineStore, "_commit", staticmethod(slow))
+        monkeypatch.setattr(GroupCommit, "_commit", staticmethod(slow))
 
     def release(self) -> None:
         self.released.set()
@@ -141,13 +141,13 @@ def test_writes_arriving_during_a_commit_join_the_next_batch(
 ) -> None:
     slow = SlowCommits(monkeypatch, None)
     batches: list[int] = []
-    real = EngineStore._run_calls
+    real = GroupCommit._run_calls
 
-    def counting(self: EngineStore, loop: Any, conn: Any, batch: Any) -> None:
+    def counting(self: GroupCommit, loop: Any, conn: Any, batch: Any) -> None:
         batches.append(len(batch.calls))
         real(self, loop, conn, batch)
 
-    monkeypatch.setattr(EngineStore, "_run_calls", counting)
+    monkeypatch.setattr(GroupCommit, "_run_calls", counting)
 
     async def scenario() -> list[str]:
         first = asyncio.ensure_future(store.run(lambda: _insert(store, "1900000001")))
@@ -192,7 +192,7 @@ def test_a_failed_commit_fails_every_caller_of_its_batch(
         conn.rollback()
         return sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(EngineStore, "_commit", staticmethod(failing))
+    monkeypatch.setattr(GroupCommit, "_commit", staticmethod(failing))
 
     async def scenario() -> list[object]:
         return await asyncio.gather(

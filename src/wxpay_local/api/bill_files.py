@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
 from wxpay_local.api.context import Download
 from wxpay_local.domain.bills import (
@@ -37,8 +37,6 @@ GZIP_LEVEL = 1
 PLAIN = "text/plain; charset=utf-8"
 GZIP = "application/x-gzip"
 
-#: Opens one short read transaction; yields something with the ``BillReads`` statements.
-Begin = Callable[[], AbstractContextManager[Any]]
 R = TypeVar("R", TradeLine, FundLine)
 
 
@@ -46,12 +44,16 @@ class Reads(BillReads, FundReads, Protocol):
     """Everything bills read (``store.sql_bills``)."""
 
 
+#: Opens one short read transaction with the bill statements.
+Begin = Callable[[], AbstractContextManager[Reads]]
+
+
 def _batches(begin: Begin, fetch: Callable[[Reads, Key | None], list[R]]) -> Iterator[R]:
     """Every row of a keyset-paginated read, one short transaction per batch."""
     after: Key | None = None
     while True:
         with begin() as tx:
-            batch = fetch(cast(Reads, tx), after)
+            batch = fetch(tx, after)
         yield from batch
         if len(batch) < BATCH_ROWS:
             return

@@ -12,7 +12,6 @@ import hashlib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from wxpay_local.api.bill_files import Reads, file_answer, fund_text, trade_text
 from wxpay_local.api.context import Call, Download, Platform
@@ -34,6 +33,7 @@ from wxpay_local.domain.bills import (
 )
 from wxpay_local.domain.fundflow import ACCOUNT_TYPES, FundTotals
 from wxpay_local.domain.model import LIVE, Merchant
+from wxpay_local.domain.ports import Store
 from wxpay_local.timefmt import SHANGHAI
 
 
@@ -49,7 +49,7 @@ def _bad(message: str, detail: str, code: str = "20001") -> Fault:
     return Fault(message, detail=detail, error_code=code)
 
 
-def _store(platform: Platform) -> Any:
+def _store(platform: Platform) -> Store:
     if platform.store is None:
         raise RuntimeError("bills stream from the store: Platform.store is not set")
     return platform.store
@@ -145,7 +145,7 @@ def trade_bill(
 
 def downloadbill(call: Call) -> Download:
     bill = trade_bill(
-        call.tx,  # type: ignore[arg-type]  # SqlTx has the bill statements (store.sql_bills)
+        call.tx,
         call.platform,
         call.merchant,
         call.text("bill_date"),
@@ -239,7 +239,7 @@ def downloadfundflow(call: Call) -> Download:
         )
     try:
         bill = fund_flow(
-            call.tx,  # type: ignore[arg-type]  # SqlTx has the bill statements
+            call.tx,
             call.platform,
             call.merchant,
             call.text("bill_date"),

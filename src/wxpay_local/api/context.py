@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from wxpay_local.codes import Rejected, SignType
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import Merchant
 from wxpay_local.domain.orders import OrderRules
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import Store, Tx
 from wxpay_local.spec.endpoint import Endpoint
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Platform:
     #: How long an accepted refund stays PROCESSING before it succeeds (platform clock).
     refund_settle_seconds: float = 5.0
     #: The store, for file answers that stream after the request's transaction (bills).
-    store: Any = None
+    store: Store | None = None
     #: Bills: today's bill and yesterday's before the generation hour are available at once.
     bills_available_immediately: bool = False
     #: Bills: the hour (platform time) at which yesterday's bill becomes available.
@@ -71,9 +71,9 @@ class Call:
     merchant: Merchant
     sign_type: SignType
     raw: Mapping[str, str]
-    values: Mapping[str, Any]
+    values: Mapping[str, object]
 
-    def command(self, cls: type[C], **overrides: Any) -> C:
+    def command(self, cls: type[C], **overrides: object) -> C:
         """The domain command ``cls`` from the request: its fields are wire names, so each takes
         the validated value of the same name, or its default when the request left it out."""
         given = {f.name: self.values[f.name] for f in fields(cls) if f.name in self.values}
@@ -82,6 +82,11 @@ class Call:
     def text(self, name: str) -> str:
         value = self.values.get(name)
         return "" if value is None else str(value)
+
+    def integer(self, name: str) -> int | None:
+        """An integer field's validated value, or None when the request left it out."""
+        value = self.values.get(name)
+        return value if isinstance(value, int) else None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ Fields = Mapping[str, str | int]
 
 
 def unifiedorder(call: Call) -> Fields:
-    cmd = call.command(orders.PlaceOrder, trade_type=TradeType(call.values["trade_type"]))
+    cmd = call.command(orders.PlaceOrder, trade_type=TradeType(call.text("trade_type")))
     platform = call.platform
     order = orders.place_order(
         call.tx, platform.clock, platform.ids, call.merchant, cmd, platform.order_rules
@@ -87,7 +87,7 @@ def closeorder(call: Call) -> Fields:
         call.tx,
         call.platform.clock,
         call.merchant,
-        call.values["out_trade_no"],
+        call.text("out_trade_no"),
         call.platform.order_rules,
     )
     return {"result_msg": "OK"}

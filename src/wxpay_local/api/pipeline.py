@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import unquote
 
+from wxpay_local.api import doctor
 from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Download, Handler, Platform
 from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
 from wxpay_local.domain.model import LIVE, SANDBOX, Merchant
-from wxpay_local.domain.ports import Store, Tx
+from wxpay_local.domain.ports import Merchants, Store
 from wxpay_local.spec import ALIASES, ENDPOINTS, SANDBOX_ONLY, SANDBOX_PREFIXES
 from wxpay_local.spec.endpoint import Endpoint
 from wxpay_local.wire import envelope, signing
@@ -59,7 +59,7 @@ class Outcome:
     err_code: str = ""
     message: str = ""
     mch_id: str = ""
-    explanation: dict[str, Any] = field(default_factory=dict)
+    explanation: dict[str, object] = field(default_factory=dict)
     #: A file answer to stream instead of ``body``.
     download: Download | None = None
 
@@ -94,7 +94,7 @@ def bill_fault(exc: Fault) -> Fault:
     return Fault(wording[0], detail=exc.detail or exc.return_msg, error_code=wording[1])
 
 
-def _fault(exc: Fault, mch_id: str = "", **explanation: Any) -> Outcome:
+def _fault(exc: Fault, mch_id: str = "", **explanation: object) -> Outcome:
     if exc.detail:
         explanation.setdefault("detail", exc.detail)
     return Outcome(
@@ -123,7 +123,7 @@ def _sign_type(raw: Mapping[str, str], endpoint: Endpoint) -> SignType:
     return sign_type
 
 
-def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, Any]:
+def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, object]:
     """Typed values of the endpoint's fields; unknown fields are signed but otherwise ignored.
 
     Free text (``Str``, ``Json``) loses surrounding whitespace here, after the signature was
@@ -131,7 +131,7 @@ def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, Any]:
     README: clients trim before verifying; docs/behaviour.md). Amounts, times, codes and URLs
     stay strict: `` 100`` is still a format error.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for spec_field in endpoint.request:
         text = raw.get(spec_field.name, "")
         if type(spec_field.kind) in (Str, Json):
@@ -150,11 +150,11 @@ def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def _merchant(tx: Any, raw: Mapping[str, str], env: str) -> Merchant:
+def _merchant(tx: Merchants, raw: Mapping[str, str], env: str) -> Merchant:
     mch_id = raw.get("mch_id", "")
     if mch_id == "":
         raise Fault(ReturnMsg.LACK_PARAMS, detail="required field mch_id is missing")
-    merchant: Merchant | None = tx.merchant(mch_id, env)
+    merchant = tx.merchant(mch_id, env)
     if merchant is None:
         if env == SANDBOX and tx.merchant(mch_id, LIVE) is not None:
             raise Fault(SANDBOX_KEY_ERROR, detail="no sandbox key issued yet: call getsignkey")
@@ -172,7 +172,7 @@ def _verified(endpoint: Endpoint, raw: Mapping[str, str], key: str, sign_type: S
 
 
 def _verify_fresh(
-    tx: Any,
+    tx: Merchants,
     endpoint: Endpoint,
     raw: Mapping[str, str],
     merchant: Merchant,
@@ -182,8 +182,7 @@ def _verify_fresh(
     """A signature that does not verify against the (per-process, briefly cached) merchant is
     checked once more against the key the database holds now: a key changed by another process
     works at once."""
-    reread = getattr(tx, "merchant_uncached", None)
-    fresh = None if reread is None else reread(merchant.mch_id, env)
+    fresh = tx.merchant_uncached(merchant.mch_id, env)
     if fresh is None or fresh.api_key == merchant.api_key:
         return merchant, False
     return fresh, _verified(endpoint, raw, fresh.api_key, sign_type)
@@ -219,7 +218,9 @@ def _refusal(
     )
 
 
-def check_certificate(tx: Tx, platform: Platform, merchant: Merchant, client: ClientTls) -> str:
+def check_certificate(
+    tx: Merchants, platform: Platform, merchant: Merchant, client: ClientTls
+) -> str:
     """Refuse a /secapi/ call without this merchant's live API certificate; returns a warning
     for the journal when the check is relaxed."""
     problem = certificate_problem(tx, platform, merchant, client)
@@ -231,7 +232,7 @@ def check_certificate(tx: Tx, platform: Platform, merchant: Merchant, client: Cl
 
 
 def certificate_problem(
-    tx: Tx, platform: Platform, merchant: Merchant, client: ClientTls
+    tx: Merchants, platform: Platform, merchant: Merchant, client: ClientTls
 ) -> str | None:
     if not client.tls:
         return "the request did not come over HTTPS (mutual TLS) — use the HTTPS port"
@@ -325,7 +326,8 @@ def _process(
             if not verified:
                 merchant, verified = _verify_fresh(tx, endpoint, raw, merchant, key_env, sign_type)
             if not verified:
-                mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type)
+                others = doctor.alt_keys(tx, merchant)
+                mismatch = signing.explain_mismatch(raw, merchant.api_key, sign_type, others)
                 sandboxed = route.env == SANDBOX and key_env == SANDBOX
                 return _fault(
                     Fault(SANDBOX_KEY_ERROR if sandboxed else ReturnMsg.SIGN_ERROR),
@@ -335,7 +337,7 @@ def _process(
                 )
             values = validate(endpoint, raw)
             appid = values.get("appid")
-            if appid is not None and not tx.is_bound(merchant.mch_id, appid):
+            if isinstance(appid, str) and not tx.is_bound(merchant.mch_id, appid):
                 code = ErrCode.APPID_MCHID_NOT_MATCH if tx.app(appid) else ErrCode.APPID_NOT_EXIST
                 if endpoint.bill_faults:  # bills refuse in their own protocol words (§6.8)
                     raise Fault("invalid appid", detail=code.desc, error_code="20001")

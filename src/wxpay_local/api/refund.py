@@ -60,7 +60,7 @@ def refundquery(call: Call) -> Fields:
         out_refund_no=call.text("out_refund_no"),
         transaction_id=call.text("transaction_id"),
         out_trade_no=call.text("out_trade_no"),
-        offset=v.get("offset"),
+        offset=call.integer("offset"),
     )
     order = page.order
     answer: dict[str, str | int] = {}

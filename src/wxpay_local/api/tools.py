@@ -20,15 +20,15 @@ def authcodetoopenid(call: Call) -> Fields:
         platform.clock,
         platform.ids,
         call.merchant.mch_id,
-        call.values["appid"],
-        call.values["auth_code"],
+        call.text("appid"),
+        call.text("auth_code"),
     )
     return {"openid": openid}
 
 
 def shorturl(call: Call) -> Fields:
     """The same long URL always gets the same short one; it resolves forever."""
-    long_url = call.values["long_url"]
+    long_url = call.text("long_url")
     if "://" not in long_url:  # sent URL-encoded for transport, as the docs tell clients to
         long_url = unquote(long_url)
     code = call.tx.short_code_of(long_url)
@@ -43,7 +43,7 @@ def report(call: Call) -> Fields:
     call.tx.insert_report(
         call.merchant.mch_id,
         call.platform.clock.now(),
-        call.values["interface_url"],
+        call.text("interface_url"),
         json.dumps(fields, ensure_ascii=False),
     )
     return {"result_code": "SUCCESS"}

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wxpay_local.codes import ErrCode, Rejected
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import Merchants
 
 SETTING_PREFIX = "merchant_config."
 #: How payment notifications are signed (docs/behaviour.md "Notification signature"):
@@ -60,7 +60,7 @@ FIELD_NAMES = tuple(f.name for f in fields(MerchantConfig))
 BOOL_FIELDS = ("h5_ip_check", "h5_wechat_check", "h5_one_account_check")
 
 
-def load(tx: Tx, mch_id: str) -> MerchantConfig:
+def load(tx: Merchants, mch_id: str) -> MerchantConfig:
     saved = tx.get_setting(SETTING_PREFIX + mch_id)
     if not saved:
         return MerchantConfig()
@@ -77,32 +77,42 @@ def load(tx: Tx, mch_id: str) -> MerchantConfig:
     )
 
 
-def update(tx: Tx, mch_id: str, changes: dict[str, Any]) -> MerchantConfig:
+def update(tx: Merchants, mch_id: str, changes: dict[str, Any]) -> MerchantConfig:
     """Apply the named changes (validated) and save; unknown names are refused."""
     config = load(tx, mch_id)
-    checked: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name not in FIELD_NAMES:
-            raise Rejected(ErrCode.PARAM_ERROR, f"unknown setting {name}")
-        if name == "native_callback_url":
-            checked[name] = _url(name, value, allow_empty=True)
-        elif name in BOOL_FIELDS:
-            if not isinstance(value, bool):
-                raise Rejected(ErrCode.PARAM_ERROR, f"{name} must be true or false")
-            checked[name] = value
-        elif name == "notify_sign_type":
-            if value not in NOTIFY_SIGN_TYPES:
-                raise Rejected(
-                    ErrCode.PARAM_ERROR, f"{name} is one of {', '.join(NOTIFY_SIGN_TYPES)}"
-                )
-            checked[name] = value
-        elif name == "jsapi_directories":
-            checked[name] = tuple(_url(name, v) for v in _entries(name, value))
-        else:
-            checked[name] = tuple(_host(name, v) for v in _entries(name, value))
+    checked = {name: _checked(name, value) for name, value in changes.items()}
     config = replace(config, **checked)
     tx.put_setting(SETTING_PREFIX + mch_id, json.dumps(config.as_json()))
     return config
+
+
+def problems(changes: dict[str, Any]) -> dict[str, str]:
+    """Every refused change at once, by field name (a form shows each beside its field)."""
+    found: dict[str, str] = {}
+    for name, value in changes.items():
+        try:
+            _checked(name, value)
+        except Rejected as exc:
+            found[name] = exc.err_code_des
+    return found
+
+
+def _checked(name: str, value: Any) -> Any:
+    if name not in FIELD_NAMES:
+        raise Rejected(ErrCode.PARAM_ERROR, f"unknown setting {name}")
+    if name == "native_callback_url":
+        return _url(name, value, allow_empty=True)
+    if name in BOOL_FIELDS:
+        if not isinstance(value, bool):
+            raise Rejected(ErrCode.PARAM_ERROR, f"{name} must be true or false")
+        return value
+    if name == "notify_sign_type":
+        if value not in NOTIFY_SIGN_TYPES:
+            raise Rejected(ErrCode.PARAM_ERROR, f"{name} is one of {', '.join(NOTIFY_SIGN_TYPES)}")
+        return value
+    if name == "jsapi_directories":
+        return tuple(_url(name, v) for v in _entries(name, value))
+    return tuple(_host(name, v) for v in _entries(name, value))
 
 
 def host_allowed(allowed: tuple[str, ...], host: str) -> bool:

@@ -20,7 +20,7 @@ from wxpay_local.domain.model import LIVE, LedgerTxn, Merchant, Order, Payer
 from wxpay_local.domain.orders import effective_state, new_order
 from wxpay_local.domain.paycodes import live_code
 from wxpay_local.domain.payer import WALLET_BANK_TYPE, PayOutcome, charge
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import OrderDesk
 from wxpay_local.domain.setup import openid_for
 
 PASSWORD_WINDOW = timedelta(seconds=30)
@@ -72,7 +72,9 @@ class MicropayResult:
 USERPAYING = "需要用户输入支付密码"
 
 
-def micropay(tx: Tx, clock: Clock, ids: Ids, merchant: Merchant, cmd: Micropay) -> MicropayResult:
+def micropay(
+    tx: OrderDesk, clock: Clock, ids: Ids, merchant: Merchant, cmd: Micropay
+) -> MicropayResult:
     now = clock.now()
     existing = tx.order_by_out_trade_no(merchant.id, cmd.out_trade_no, lock=True)
     if existing is not None:
@@ -117,7 +119,7 @@ def micropay(tx: Tx, clock: Clock, ids: Ids, merchant: Merchant, cmd: Micropay) 
     return MicropayResult(paid)
 
 
-def _needs_password(tx: Tx, payer: Payer, amount: int, now: datetime) -> bool:
+def _needs_password(tx: OrderDesk, payer: Payer, amount: int, now: datetime) -> bool:
     if payer.password_policy == "always":
         return True
     if payer.password_policy == "never":
@@ -128,7 +130,7 @@ def _needs_password(tx: Tx, payer: Payer, amount: int, now: datetime) -> bool:
     return tx.password_free_payments_since(payer.id, day_start) >= DAILY_FREE_PAYMENTS
 
 
-def _repeat(tx: Tx, existing: Order, cmd: Micropay, now: datetime) -> MicropayResult:
+def _repeat(tx: OrderDesk, existing: Order, cmd: Micropay, now: datetime) -> MicropayResult:
     """A second micropay with the same out_trade_no (spec §5.3)."""
     if existing.trade_type is not TradeType.MICROPAY:
         raise Rejected(ErrCode.OUT_TRADE_NO_USED)
@@ -160,7 +162,7 @@ PAYERROR_DES = "支付失败，请撤销订单后使用新的商户订单号重�
 
 
 # the payer's side of a USERPAYING order ----------------------------------------------------
-def waiting_orders(tx: Tx, clock: Clock, payer_id: int) -> list[Order]:
+def waiting_orders(tx: OrderDesk, clock: Clock, payer_id: int) -> list[Order]:
     """The payer's micropay orders still waiting for the password."""
     now = clock.now()
     current = [effective_state(o, now) for o in tx.orders_awaiting_password(payer_id)]
@@ -168,7 +170,7 @@ def waiting_orders(tx: Tx, clock: Clock, payer_id: int) -> list[Order]:
 
 
 def confirm_payment(
-    tx: Tx,
+    tx: OrderDesk,
     clock: Clock,
     ids: Ids,
     order_id: int,
@@ -202,7 +204,7 @@ def confirm_payment(
 
 # reverse ------------------------------------------------------------------------------------
 def reverse(
-    tx: Tx, clock: Clock, merchant: Merchant, transaction_id: str, out_trade_no: str
+    tx: OrderDesk, clock: Clock, merchant: Merchant, transaction_id: str, out_trade_no: str
 ) -> Order:
     """Reverse a micropay order: unpaid ones are closed, paid ones refunded in full."""
     now = clock.now()
@@ -232,7 +234,7 @@ def reverse(
     return revoked
 
 
-def _reversal(tx: Tx, order: Order, now: datetime) -> LedgerTxn:
+def _reversal(tx: OrderDesk, order: Order, now: datetime) -> LedgerTxn:
     merchant = tx.merchant_by_id(order.merchant_id)
     if order.payer_id is None:
         raise ValueError("a paid order always has a payer")

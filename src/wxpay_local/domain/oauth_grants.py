@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from wxpay_local.domain.ids import Ids
-    from wxpay_local.domain.ports import Tx
+    from wxpay_local.domain.ports import Payers
 
 CODE_TTL = timedelta(minutes=5)
 ACCESS_TTL = timedelta(seconds=7200)
@@ -84,7 +84,14 @@ def unionid(payer_id: int) -> str:
 
 
 def issue_code(
-    tx: Tx, ids: Ids, now: datetime, kind: Kind, appid: str, payer_id: int, openid: str, scope: str
+    tx: Payers,
+    ids: Ids,
+    now: datetime,
+    kind: Kind,
+    appid: str,
+    payer_id: int,
+    openid: str,
+    scope: str,
 ) -> str:
     """A one-time code (``Kind.CODE`` or ``Kind.JSCODE``) for five minutes."""
     code = ids.api_key()
@@ -92,7 +99,7 @@ def issue_code(
     return code
 
 
-def use_code(tx: Tx, now: datetime, kind: Kind, appid: str, code: str) -> Grant:
+def use_code(tx: Payers, now: datetime, kind: Kind, appid: str, code: str) -> Grant:
     """The code's grant, marked used; 40029 for unknown, used, expired or another appid's."""
     found = tx.oauth_grant(code, lock=True) if 0 < len(code) <= MAX_TOKEN else None
     if (
@@ -108,7 +115,7 @@ def use_code(tx: Tx, now: datetime, kind: Kind, appid: str, code: str) -> Grant:
     return used
 
 
-def issue_tokens(tx: Tx, ids: Ids, now: datetime, code: Grant) -> tuple[Grant, Grant]:
+def issue_tokens(tx: Payers, ids: Ids, now: datetime, code: Grant) -> tuple[Grant, Grant]:
     """A new access_token and refresh_token for a used authorization code."""
     access_token, refresh_token = _token(ids), _token(ids)
     base = (code.appid, code.payer_id, code.openid, code.scope, now)
@@ -119,7 +126,7 @@ def issue_tokens(tx: Tx, ids: Ids, now: datetime, code: Grant) -> tuple[Grant, G
     return access, refresh
 
 
-def refresh(tx: Tx, ids: Ids, now: datetime, appid: str, token: str) -> tuple[Grant, Grant]:
+def refresh(tx: Payers, ids: Ids, now: datetime, appid: str, token: str) -> tuple[Grant, Grant]:
     """The access_token after ``/sns/oauth2/refresh_token`` (kept and renewed, or new)."""
     found = tx.oauth_grant(token, lock=True) if 0 < len(token) <= MAX_TOKEN else None
     if found is None or found.kind is not Kind.REFRESH or found.appid != appid:
@@ -148,7 +155,7 @@ def refresh(tx: Tx, ids: Ids, now: datetime, appid: str, token: str) -> tuple[Gr
     return access, kept
 
 
-def access(tx: Tx, now: datetime, token: str, openid: str) -> Grant:
+def access(tx: Payers, now: datetime, token: str, openid: str) -> Grant:
     """A valid access_token's grant for ``openid`` (``/sns/userinfo``, ``/sns/auth``)."""
     found = tx.oauth_grant(token) if 0 < len(token) <= MAX_TOKEN else None
     if found is None or found.kind is not Kind.ACCESS:

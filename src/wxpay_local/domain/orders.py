@@ -13,7 +13,7 @@ from wxpay_local.codes import ErrCode, Rejected, SignType, TradeState, TradeType
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import Merchant, Order
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import OrderDesk
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -104,7 +104,7 @@ def effective_state(order: Order, now: datetime) -> Order:
     return order
 
 
-def _check_openid(tx: Tx, cmd: PlaceOrder) -> None:
+def _check_openid(tx: OrderDesk, cmd: PlaceOrder) -> None:
     if cmd.trade_type is not TradeType.JSAPI:
         return
     found = tx.payer_by_openid(cmd.openid)
@@ -147,7 +147,7 @@ def refuse_if_not_payable(order: Order) -> None:
 
 
 def place_order(
-    tx: Tx,
+    tx: OrderDesk,
     clock: Clock,
     ids: Ids,
     merchant: Merchant,
@@ -172,7 +172,7 @@ def place_order(
 
 
 def _reenter(
-    tx: Tx, ids: Ids, existing: Order, cmd: PlaceOrder, now: datetime, rules: OrderRules
+    tx: OrderDesk, ids: Ids, existing: Order, cmd: PlaceOrder, now: datetime, rules: OrderRules
 ) -> Order:
     current = effective_state(existing, now)
     if current.trade_type is TradeType.MICROPAY:
@@ -219,7 +219,7 @@ def new_order(merchant: Merchant, cmd: DataclassInstance, now: datetime, **extra
 
 
 def find_order(
-    tx: Tx, merchant: Merchant, transaction_id: str, out_trade_no: str, *, lock: bool = False
+    tx: OrderDesk, merchant: Merchant, transaction_id: str, out_trade_no: str, *, lock: bool = False
 ) -> Order:
     """The order named by transaction_id (which wins when both are given) or out_trade_no."""
     if transaction_id:
@@ -232,14 +232,14 @@ def find_order(
 
 
 def query_order(
-    tx: Tx, clock: Clock, merchant: Merchant, transaction_id: str, out_trade_no: str
+    tx: OrderDesk, clock: Clock, merchant: Merchant, transaction_id: str, out_trade_no: str
 ) -> Order:
     """orderquery: the order as of now."""
     return effective_state(find_order(tx, merchant, transaction_id, out_trade_no), clock.now())
 
 
 def close_order(
-    tx: Tx,
+    tx: OrderDesk,
     clock: Clock,
     merchant: Merchant,
     out_trade_no: str,

@@ -13,7 +13,7 @@ from wxpay_local.codes import ErrCode, Rejected
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import AuthCode
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import Payers
 
 CODE_VALIDITY = timedelta(minutes=1)
 WECHAT_CODE = re.compile(r"1[0-5][0-9]{16}")
@@ -23,7 +23,7 @@ AUTH_CODE_EXPIRED = "101 付款码已过期，请退出重试"
 AUTH_CODE_INVALID = "101 付款码无效，请重新扫码"
 
 
-def issue_code(tx: Tx, clock: Clock, ids: Ids, payer_id: int) -> AuthCode:
+def issue_code(tx: Payers, clock: Clock, ids: Ids, payer_id: int) -> AuthCode:
     """A fresh code for the payer's app; older unused codes of the payer stay valid until expiry."""
     now = clock.now()
     for _ in range(5):
@@ -33,7 +33,7 @@ def issue_code(tx: Tx, clock: Clock, ids: Ids, payer_id: int) -> AuthCode:
     raise RuntimeError("could not find an unused payment code")
 
 
-def live_code(tx: Tx, auth_code: str, now: datetime, *, lock: bool = False) -> AuthCode:
+def live_code(tx: Payers, auth_code: str, now: datetime, *, lock: bool = False) -> AuthCode:
     """The code if it can still be charged, else the platform's refusal."""
     if WECHAT_CODE.fullmatch(auth_code) is None:
         raise Rejected(ErrCode.AUTH_CODE_INVALID, AUTH_CODE_INVALID)
@@ -47,7 +47,9 @@ def live_code(tx: Tx, auth_code: str, now: datetime, *, lock: bool = False) -> A
     return code
 
 
-def openid_of_code(tx: Tx, clock: Clock, ids: Ids, mch_id: str, appid: str, auth_code: str) -> str:
+def openid_of_code(
+    tx: Payers, clock: Clock, ids: Ids, mch_id: str, appid: str, auth_code: str
+) -> str:
     """authcodetoopenid: the payer's openid under appid; the code is reserved for this merchant."""
     code = live_code(tx, auth_code, clock.now(), lock=True)
     if code.reserved_mch_id and code.reserved_mch_id != mch_id:

@@ -21,7 +21,7 @@ from wxpay_local.domain.merchant_config import load as load_merchant_config
 from wxpay_local.domain.model import LIVE, Order
 from wxpay_local.domain.notify import notify_signing, payment_fields
 from wxpay_local.domain.orders import effective_state
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import OrderDesk
 
 WALLET_BANK_TYPE = "OTHERS"
 
@@ -80,7 +80,7 @@ class PayResult:
     order: Order | None = None
 
 
-def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
+def pay_order(tx: OrderDesk, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
     """Pay (or decline to pay) an order as a simulated WeChat user."""
     now = clock.now()
     if req.qr_code:
@@ -133,7 +133,7 @@ def pay_order(tx: Tx, clock: Clock, ids: Ids, req: PayRequest) -> PayResult:
 
 
 def charge(
-    tx: Tx,
+    tx: OrderDesk,
     ids: Ids,
     now: datetime,
     order: Order,

@@ -15,7 +15,7 @@ from wxpay_local import secure
 from wxpay_local.domain.model import Order, Refund
 
 if TYPE_CHECKING:
-    from wxpay_local.domain.ports import Tx
+    from wxpay_local.domain.ports import Payers
 
 #: A position in the payment history: (time_end, order id) of the last line shown.
 PaymentKey = tuple[datetime, int]
@@ -58,7 +58,7 @@ class HistoryPage:
 
 
 def history(
-    tx: Tx, payer_id: int, before: PaymentKey | None, limit: int = HISTORY_PAGE
+    tx: Payers, payer_id: int, before: PaymentKey | None, limit: int = HISTORY_PAGE
 ) -> HistoryPage:
     """One page of the payer's payments, newest first, each with its refunds.
 
@@ -100,7 +100,7 @@ _MESSAGES = {
 }
 
 
-def change_password(tx: Tx, payer_id: int, old: str, new: str, repeat: str) -> PasswordChange:
+def change_password(tx: Payers, payer_id: int, old: str, new: str, repeat: str) -> PasswordChange:
     """Replace the payment password when the old one is right and the new one well formed.
 
     The old password is checked first (in constant time), so a wrong guess learns nothing

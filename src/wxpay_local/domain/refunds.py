@@ -20,7 +20,7 @@ from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, LedgerTxn, Merchant, Order, Posting, Refund
 from wxpay_local.domain.notify import refund_fields
 from wxpay_local.domain.orders import effective_state
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import RefundDesk
 
 REFUND_WINDOW = timedelta(days=365)
 MAX_REFUNDS_PER_ORDER = 50
@@ -62,7 +62,7 @@ class RequestRefund:
     notify_url: str = ""
 
 
-def _order(tx: Tx, merchant: Merchant, cmd: RequestRefund) -> Order:
+def _order(tx: RefundDesk, merchant: Merchant, cmd: RequestRefund) -> Order:
     if cmd.transaction_id:
         order = tx.order_by_transaction_id(merchant.id, cmd.transaction_id, lock=True)
         if order is None:
@@ -74,7 +74,7 @@ def _order(tx: Tx, merchant: Merchant, cmd: RequestRefund) -> Order:
     return order
 
 
-def recv_account(tx: Tx, order: Order) -> str:
+def recv_account(tx: RefundDesk, order: Order) -> str:
     """Where the money goes back: the wallet, or the card as 招商银行信用卡0403."""
     if order.card_id is None or order.payer_id is None:
         return "支付用户零钱"
@@ -87,7 +87,7 @@ def recv_account(tx: Tx, order: Order) -> str:
 
 
 def request_refund(
-    tx: Tx,
+    tx: RefundDesk,
     clock: Clock,
     ids: Ids,
     merchant: Merchant,
@@ -183,7 +183,7 @@ def _fee_share(
 
 
 def finish(
-    tx: Tx, ids: Ids, refund: Refund, status: str, now: datetime, *, settling: bool = False
+    tx: RefundDesk, ids: Ids, refund: Refund, status: str, now: datetime, *, settling: bool = False
 ) -> Refund:
     """Move a PROCESSING refund to a final state, with its money and its notification.
 
@@ -256,7 +256,9 @@ def _payer_account(order: Order) -> str:
     return f"external:bank:{order.bank_type}"
 
 
-def _change_to_success(tx: Tx, ids: Ids, refund: Refund, order: Order, now: datetime) -> Refund:
+def _change_to_success(
+    tx: RefundDesk, ids: Ids, refund: Refund, order: Order, now: datetime
+) -> Refund:
     """A CHANGE refund handled by hand in the merchant platform: paid out after all."""
     merchant = tx.merchant_by_id(refund.merchant_id)
     done = replace(
@@ -296,7 +298,7 @@ def _change_to_success(tx: Tx, ids: Ids, refund: Refund, order: Order, now: date
     return done
 
 
-def settle_due(tx: Tx, clock: Clock, ids: Ids, limit: int = 100) -> int:
+def settle_due(tx: RefundDesk, clock: Clock, ids: Ids, limit: int = 100) -> int:
     """Refunds whose settling delay has passed become SUCCESS; returns how many."""
     now = clock.now()
     due = tx.due_refunds(now, limit)
@@ -305,7 +307,7 @@ def settle_due(tx: Tx, clock: Clock, ids: Ids, limit: int = 100) -> int:
     return len(due)
 
 
-def settle_order(tx: Tx, clock: Clock, ids: Ids, order_id: int) -> None:
+def settle_order(tx: RefundDesk, clock: Clock, ids: Ids, order_id: int) -> None:
     """Settle the due refunds of one order (refundquery reads them as they are now)."""
     now = clock.now()
     for refund in tx.refunds_of(order_id):
@@ -325,7 +327,7 @@ PAGE_SIZE = 10
 
 
 def query_refunds(
-    tx: Tx,
+    tx: RefundDesk,
     clock: Clock,
     ids: Ids,
     merchant: Merchant,

@@ -6,13 +6,14 @@ Imports: codes, domain.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from wxpay_local.codes import AppKind, ErrCode, Rejected
-from wxpay_local.domain import ledger
+from wxpay_local.domain import keys, ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import LIVE, App, Card, Merchant, Payer
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import Onboarding
 
 API_KEY_LENGTH = 32
 
@@ -35,7 +36,7 @@ class CreatedMerchant:
     apps: tuple[App, ...]
 
 
-def create_merchant(tx: Tx, ids: Ids, spec: NewMerchant) -> CreatedMerchant:
+def create_merchant(tx: Onboarding, ids: Ids, spec: NewMerchant) -> CreatedMerchant:
     mch_id = spec.mch_id or ids.mch_id()
     if tx.merchant(mch_id, LIVE) is not None:
         raise Rejected(ErrCode.PARAM_ERROR, f"merchant {mch_id} already exists")
@@ -80,7 +81,7 @@ class CreatedPayer:
     cards: tuple[Card, ...]
 
 
-def create_payer(tx: Tx, clock: Clock, ids: Ids, spec: NewPayer) -> CreatedPayer:
+def create_payer(tx: Onboarding, clock: Clock, ids: Ids, spec: NewPayer) -> CreatedPayer:
     """A WeChat user: an openid under every known appid, a funded wallet, optional cards."""
     if spec.balance < 0:
         raise Rejected(ErrCode.PARAM_ERROR, "balance must not be negative")
@@ -99,7 +100,7 @@ def create_payer(tx: Tx, clock: Clock, ids: Ids, spec: NewPayer) -> CreatedPayer
     return CreatedPayer(payer, openids, cards)
 
 
-def openid_for(tx: Tx, ids: Ids, payer_id: int, appid: str) -> str:
+def openid_for(tx: Onboarding, ids: Ids, payer_id: int, appid: str) -> str:
     """The payer's openid under appid, issued on first use as WeChat does."""
     openid = tx.openid_of(payer_id, appid)
     if openid is None:
@@ -108,20 +109,21 @@ def openid_for(tx: Tx, ids: Ids, payer_id: int, appid: str) -> str:
     return openid
 
 
-def top_up(tx: Tx, clock: Clock, payer_id: int, amount: int, ref: str) -> int:
+def top_up(tx: Onboarding, clock: Clock, payer_id: int, amount: int, ref: str) -> int:
     if amount <= 0:
         raise Rejected(ErrCode.PARAM_ERROR, "amount must be positive")
     tx.post(ledger.topup(ref, payer_id, amount, clock.now()))
     return tx.balance(ledger.wallet(payer_id))
 
 
-def rotate_api_key(tx: Tx, ids: Ids, mch_id: str) -> Merchant:
+def rotate_api_key(tx: Onboarding, ids: Ids, mch_id: str, now: datetime | None = None) -> Merchant:
     """Give a merchant a new 32-character API key; the old one is refused from this commit on.
 
     Changing the merchant row also empties the store's identity cache (every statement on
     ``merchants`` does), so no request in this process verifies against the old key; other
     processes re-read the key when a signature fails (see ``api.pipeline``). The sandbox key
-    is a separate tenant's and is left alone, as getsignkey keeps it.
+    is a separate tenant's and is left alone, as getsignkey keeps it. The old key is kept
+    (``domain.keys``, when ``now`` is given) so a request still signed with it is named so.
     """
     merchant = tx.merchant(mch_id, LIVE)
     if merchant is None:
@@ -129,5 +131,7 @@ def rotate_api_key(tx: Tx, ids: Ids, mch_id: str) -> Merchant:
     api_key = ids.api_key()
     while api_key == merchant.api_key:  # a seeded Ids could repeat itself; never keep the key
         api_key = ids.api_key()
+    if now is not None:
+        keys.retire(tx, merchant, now)
     tx.update_merchant_key(merchant.id, api_key)
     return replace(merchant, api_key=api_key)

@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from wxpay_local.store.engine import SqlStore, open_store
+from wxpay_local.store.postgres import PostgresStore
+from wxpay_local.store.sqlite import SqliteStore
 
-__all__ = ["SqlStore", "open_store"]
+__all__ = ["PostgresStore", "SqlStore", "SqliteStore", "open_store"]

@@ -6,9 +6,8 @@ Every read is one keyset-paginated batch in (time, id) order over an index made 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wxpay_local.domain.bills import (
     PAYMENT,
@@ -21,6 +20,7 @@ from wxpay_local.domain.bills import (
     refund_status_at,
 )
 from wxpay_local.domain.fundflow import FundLine
+from wxpay_local.store.base import Statements
 from wxpay_local.timefmt import from_millis, to_millis
 
 _ORDER = (
@@ -50,13 +50,8 @@ def _ms(value: int | None) -> datetime | None:
     return None if value is None else from_millis(value)
 
 
-class BillStatements:
-    """Mixed into SqlTx; relies on its ``_one``/``_all``."""
-
-    if TYPE_CHECKING:
-
-        def _one(self, template: str, params: Sequence[Any] = ()) -> Any: ...
-        def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]: ...
+class BillStatements(Statements):
+    """One statement family of ``SqlTx``."""
 
     def bill_bounds(self) -> tuple[int, int, int]:
         row = self._one(

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wxpay_local.domain.model import DeliveryAttempt, Notification, Order, Refund
 from wxpay_local.domain.ports import Keyset, LedgerEntry
 from wxpay_local.store import rows
+from wxpay_local.store.base import Statements
 from wxpay_local.store.sql_refunds import REFUND_COLUMNS
 from wxpay_local.store.sql_refunds import _refund as refund_from_row  # one row mapping
 from wxpay_local.timefmt import from_millis
@@ -64,12 +65,8 @@ def _merge(per_merchant: list[list[tuple[int, int, Any]]], page: Keyset) -> list
     return taken[::-1] if going_back else taken
 
 
-class ConsoleStatements:
-    """Mixed into SqlTx; relies on its ``_all``."""
-
-    if TYPE_CHECKING:
-
-        def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]: ...
+class ConsoleStatements(Statements):
+    """One statement family of ``SqlTx``."""
 
     def console_orders(
         self, merchant_ids: Sequence[int], page: Keyset, trade_state: str, trade_type: str

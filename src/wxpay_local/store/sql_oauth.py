@@ -7,10 +7,11 @@ Imports: domain, store.rows, stdlib.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wxpay_local.domain.oauth_grants import Grant, Kind
 from wxpay_local.store import rows
+from wxpay_local.store.base import Statements
 from wxpay_local.timefmt import from_millis
 
 _COLUMNS = (
@@ -48,14 +49,8 @@ def _grant(row: Sequence[Any]) -> Grant:
     )
 
 
-class OAuthStatements:
-    """Mixed into SqlTx; relies on its ``_one``/``_all``/``_exec``."""
-
-    if TYPE_CHECKING:
-
-        def _one(self, template: str, params: Sequence[Any] = ()) -> Any: ...
-        def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]: ...
-        def _exec(self, template: str, params: Sequence[Any] = ()) -> Any: ...
+class OAuthStatements(Statements):
+    """One statement family of ``SqlTx``."""
 
     def insert_oauth_grant(self, grant: Grant) -> None:
         self._exec(

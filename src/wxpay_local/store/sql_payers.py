@@ -8,12 +8,13 @@ page costs the same however long the payer's history is. Imports: domain, store.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wxpay_local.domain.ledger import wallet
 from wxpay_local.domain.model import Refund
 from wxpay_local.domain.payers import PaymentKey, PaymentLine, WalletMovement
 from wxpay_local.store import rows
+from wxpay_local.store.base import Statements
 
 # The refund row mapping is sql_refunds's own; shared rather than written twice.
 from wxpay_local.store.sql_refunds import REFUND_COLUMNS
@@ -31,13 +32,8 @@ _ORDER_WIDTH = len(rows.ORDER_COLUMNS)
 _IN_CHUNK = 500
 
 
-class PayerStatements:
-    """Mixed into SqlTx; relies on its ``_all``/``_exec``."""
-
-    if TYPE_CHECKING:
-
-        def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]: ...
-        def _exec(self, template: str, params: Sequence[Any] = ()) -> Any: ...
+class PayerStatements(Statements):
+    """One statement family of ``SqlTx``."""
 
     def payer_payments(
         self, payer_id: int, before: PaymentKey | None, limit: int

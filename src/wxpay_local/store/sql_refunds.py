@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import Refund
 from wxpay_local.store import rows
+from wxpay_local.store.base import Statements
 from wxpay_local.timefmt import to_millis
 
 REFUND_COLUMNS = tuple(f.name for f in fields(Refund))
@@ -40,14 +41,8 @@ def _refund(row: Sequence[Any]) -> Refund:
     return Refund(**data)
 
 
-class RefundStatements:
-    """Mixed into SqlTx; relies on its ``_one``/``_all``/``_exec``."""
-
-    if TYPE_CHECKING:
-
-        def _one(self, template: str, params: Sequence[Any] = ()) -> Any: ...
-        def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]: ...
-        def _exec(self, template: str, params: Sequence[Any] = ()) -> Any: ...
+class RefundStatements(Statements):
+    """One statement family of ``SqlTx``."""
 
     def insert_refund(self, refund: Refund) -> Refund:
         values = _params(refund)[1:]

@@ -12,10 +12,12 @@ import asyncio
 import gc
 import json
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from wxpay_local.api import HANDLERS
 from wxpay_local.api.context import Platform
@@ -30,7 +32,6 @@ from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
 from wxpay_local.web.journal import Journal
-from wxpay_local.web.merchant import Receive, Scope, Send
 
 log = logging.getLogger("wxpay_local")
 
@@ -72,8 +73,12 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None
         self._clock_version = 0
+        #: Bumped by a reset; a clock read begun before it is dropped (``load_clock``).
+        self._clock_epoch = 0
+        self._clock_lock = threading.Lock()
         self.control = Starlette(
-            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)]
+            routes=[*control.routes(self), *pages.routes(self), *console.routes(self)],
+            exception_handlers={404: pages.not_found},
         )
         #: Everything but the merchant API goes through this (docs/security.md).
         self.boundary = Boundary(self.control, settings, self._session_secret)
@@ -100,10 +105,18 @@ class App:
         """Adopt the clock state saved by any process (the control plane may run elsewhere).
 
         States carry a version: a read that raced a change made here (and not yet saved, or
-        saved after the read) is older than what this process holds, and is ignored.
+        saved after the read) is older than what this process holds, and is ignored. A read
+        that began before a reset is ignored too: its state is gone, and adopting it would
+        undo the reset (and a clock change made right after it).
         """
+        epoch = self._clock_epoch
         with self.store.begin(write=False) as tx:
             saved = tx.get_setting(CLOCK_SETTING)
+        with self._clock_lock:
+            if epoch == self._clock_epoch:
+                self._adopt_clock(saved)
+
+    def _adopt_clock(self, saved: str | None) -> None:
         if saved is None:
             if self._clock_version == 0:
                 self.clock.offset, self.clock.frozen = timedelta(0), None
@@ -131,8 +144,10 @@ class App:
 
     def forget_clock(self) -> None:
         """After a reset: real time again, and any saved state from now on is newer."""
-        self.clock.offset, self.clock.frozen = timedelta(0), None
-        self._clock_version = 0
+        with self._clock_lock:
+            self._clock_epoch += 1
+            self.clock.offset, self.clock.frozen = timedelta(0), None
+            self._clock_version = 0
 
     async def _refresh_clock(self) -> None:
         while True:

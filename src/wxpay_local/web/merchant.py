@@ -9,21 +9,46 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Protocol
 
 from wxpay_local import pki
-from wxpay_local.api.context import PLAIN_HTTP, ClientTls, Download, PeerCert
+from wxpay_local.api.context import PLAIN_HTTP, ClientTls, Download, Handler, PeerCert, Platform
 from wxpay_local.api.pipeline import Outcome, Route, process, reworded
 from wxpay_local.codes import Fault, ReturnMsg
+from wxpay_local.domain.ports import Store
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import MAX_BODY_BYTES
 
 log = logging.getLogger("wxpay_local.api")
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# ASGI's messages as the server hands them: values are narrowed where they are read.
+Scope = Mapping[str, object]
+Message = MutableMapping[str, object]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Journal(Protocol):
+    def record(self, entry: dict[str, object]) -> None: ...
+
+
+class MerchantApp(Protocol):
+    """What the merchant API needs of the ASGI app (``web.app.App``)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def handlers(self) -> Mapping[str, Handler]: ...
+    @property
+    def journal(self) -> Journal: ...
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
 
 _HEADERS = [(b"content-type", b"text/xml; charset=utf-8")]
 
@@ -32,17 +57,18 @@ def client_tls(scope: Scope) -> ClientTls:
     """How the request came: plain HTTP, or TLS with (or without) a client certificate."""
     if scope.get("scheme") != "https":
         return PLAIN_HTTP
-    der = scope.get("extensions", {}).get("tls", {}).get("client_cert_der")
-    if der is None:
+    der = _mapping(_mapping(scope.get("extensions")).get("tls")).get("client_cert_der")
+    if not isinstance(der, bytes):
         return ClientTls(tls=True)
     serial, common_name = pki.peer_identity(der)
     return ClientTls(tls=True, peer=PeerCert(serial, common_name))
 
 
 def printable(body: bytes, limit: int = 16384) -> str:
-    """Body text for the journal: undecodable bytes replaced, NUL shown as \\x00 (PostgreSQL
-    text cannot hold NUL), long bodies clipped."""
-    text = body[:limit].decode("utf-8", "replace").replace("\x00", "\\x00")
+    """Body text for the journal, the bytes as received: undecodable bytes (a GBK body) shown
+    as ``\\xNN`` rather than replaced, so the console and CLI show exactly what came; NUL as
+    \\x00 (PostgreSQL text cannot hold NUL); long bodies clipped."""
+    text = body[:limit].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
     return text if len(body) <= limit else text + "…[clipped]"
 
 
@@ -55,6 +81,8 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
+        if not isinstance(chunk, bytes):
+            break
         size += len(chunk)
         if size > limit:
             return None
@@ -70,7 +98,7 @@ async def send_xml(send: Send, body: bytes, status: int = 200) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_download(app: Any, send: Send, download: Download) -> None:
+async def send_download(app: MerchantApp, send: Send, download: Download) -> None:
     """Stream a file answer; each chunk is produced by a short read of its own."""
     headers = [(b"content-type", download.content_type.encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in download.headers]
@@ -85,9 +113,11 @@ async def send_download(app: Any, send: Send, download: Download) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle(
+    app: MerchantApp, route: Route, scope: Scope, receive: Receive, send: Send
+) -> None:
     started = time.perf_counter()
-    method = scope["method"]
+    method = str(scope["method"])
     body = b""
     if method != "POST":
         outcome = reworded(
@@ -124,7 +154,7 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
         {
             "at": int(app.platform.clock.now().timestamp() * 1000),
             "method": method,
-            "path": scope["path"],
+            "path": str(scope["path"]),
             "endpoint": route.endpoint.name,
             "mch_id": outcome.mch_id,
             "request": printable(body),

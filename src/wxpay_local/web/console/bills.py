@@ -183,6 +183,11 @@ async def bills_page(app: App, request: Request, viewer: Viewer) -> Response:
     choice, file, refused = await _prepare(app, viewer, requested, ask)
     if refused is not None:
         status, problem = _refusal(refused)
+        if status == 404 and state == "ready":
+            # one message, not "exists" in green beside "No Bill Exist" in red: the day is
+            # generated but had nothing of this type, which the API says as No Bill Exist
+            state = "empty"
+            when = f"The bill of {day} is generated, but it has no rows of this type."
     if file is not None:
         chunks = file.download.chunks
         shown = await app.store.run(lambda: preview(chunks), write=False)

@@ -19,7 +19,7 @@ from wxpay_local.timefmt import SHANGHAI
 from wxpay_local.web import control
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import console_page, form, render
-from wxpay_local.web.control import ControlError
+from wxpay_local.web.control_base import ControlError
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
@@ -88,14 +88,14 @@ async def move(app: App, request: Request, viewer: Viewer) -> Response:
     await app.store.run(app.load_clock)
     try:
         if action == "advance":
-            await control.advance_clock(app, request, {"seconds": _seconds(values)})
+            await control.invoke(app, request, control.advance_clock, {"seconds": _seconds(values)})
         elif action == "set":
             body = {"now": _moment(values), "freeze": param(values, "freeze") == "1"}
-            await control.set_clock(app, request, body)
+            await control.invoke(app, request, control.set_clock, body)
         elif action == "real":
-            await control.set_clock(app, request, {"real": True})
+            await control.invoke(app, request, control.set_clock, {"real": True})
         else:
-            await control.set_clock(app, request, {"freeze": action == "freeze"})
+            await control.invoke(app, request, control.set_clock, {"freeze": action == "freeze"})
     except ControlError as exc:
         view = _view(app)
         return render(

@@ -143,7 +143,7 @@ async def rotate(app: App, request: Request, viewer: Viewer) -> Response:
             if merchant is None:
                 raise PageError(400, "choose a merchant first", "请选择商户")
             if what == "key":
-                return setup.rotate_api_key(tx, app.ids, merchant.mch_id)
+                return setup.rotate_api_key(tx, app.ids, merchant.mch_id, app.clock.now())
             certs.rotate(tx, ca, merchant.mch_id, merchant.name, app.clock.now())
             return merchant
 

@@ -104,6 +104,7 @@ async def settings_page(app: App, request: Request, viewer: Viewer) -> Response:
         rows=_fields(config),
         refund_url=m.refund_notify_url if m else "",
         error="",
+        errors={},
         saved=param(request.query_params, "saved") == "1",
     )
 
@@ -113,6 +114,14 @@ async def save(app: App, request: Request, viewer: Viewer) -> Response:
     requested = requested_mch_id(values)
     changes = _changes(values)
     refund_url = param(values, REFUND_URL).strip()
+    # every bad field at once, each shown beside its field; nothing is saved while any is bad
+    errors = merchant_config.problems(changes)
+    if refund_url and (
+        not refund_url.startswith(("http://", "https://")) or len(refund_url) > MAX_URL
+    ):
+        errors[REFUND_URL] = f"{REFUND_URL}: {refund_url[:80]!r} is not an http(s) URL"
+    if errors:
+        return await _refused(app, request, viewer, requested, values, errors)
 
     def work() -> Choice:
         with app.store.begin() as tx:
@@ -131,13 +140,18 @@ async def save(app: App, request: Request, viewer: Viewer) -> Response:
         choice = await app.store.run(work)
     except (Rejected, ValueError) as exc:
         error = exc.err_code_des if isinstance(exc, Rejected) else str(exc)
-        return await _refused(app, request, viewer, requested, values, error)
+        return await _refused(app, request, viewer, requested, values, {"": error})
     assert choice.merchant is not None
     return RedirectResponse(f"/console/settings?mch_id={choice.merchant.mch_id}&saved=1", 303)
 
 
 async def _refused(
-    app: App, request: Request, viewer: Viewer, requested: str, values: dict[str, str], error: str
+    app: App,
+    request: Request,
+    viewer: Viewer,
+    requested: str,
+    values: dict[str, str],
+    errors: dict[str, str],
 ) -> Response:
     """The form again with what was typed and why it was refused; nothing was saved."""
 
@@ -154,7 +168,8 @@ async def _refused(
         m=choice.merchant,
         rows=_fields(MerchantConfig(), values),
         refund_url=param(values, REFUND_URL),
-        error=error,
+        error=", ".join(name or message for name, message in errors.items()),
+        errors=errors,
         saved=False,
     )
 

@@ -6,6 +6,6 @@ Imports: domain, wire, web.views, starlette, jinja2, segno.
 
 from __future__ import annotations
 
-from wxpay_local.web.pages.routes import routes
+from wxpay_local.web.pages.routes import not_found, routes
 
-__all__ = ["routes"]
+__all__ = ["not_found", "routes"]

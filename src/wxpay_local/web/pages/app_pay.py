@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wxpay_local import secure
+from wxpay_local.api import doctor
 from wxpay_local.codes import SignType, TradeType
 from wxpay_local.domain.model import Order
 from wxpay_local.domain.orders import effective_state
@@ -27,6 +29,7 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    order_screen,
     order_summary,
     page,
     param,
@@ -71,11 +74,13 @@ def check(tx: Tx, app: App, params: Any) -> Order:
     sign_type = SignType(order.sign_type)
     expected = signing.sign(fields, merchant.api_key, sign_type)
     if not secure.equal(fields["sign"], expected):
-        mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type)
+        others = doctor.alt_keys(tx, merchant)
+        mismatch = signing.explain_mismatch(fields, merchant.api_key, sign_type, others)
+        cause = f"cause: {mismatch.cause}; " if mismatch.cause else ""  # names no key: safe
         if not reveals_secrets():
-            raise AppFail(f"sign does not match ({mismatch.algorithm}): {HIDDEN_SIGNATURE}")
+            raise AppFail(f"sign does not match ({mismatch.algorithm}): {cause}{HIDDEN_SIGNATURE}")
         raise AppFail(
-            f"sign does not match: the platform signed '{mismatch.signed_string}' with "
+            f"sign does not match: {cause}the platform signed '{mismatch.signed_string}' with "
             f"{mismatch.algorithm}; expected {expected}"
         )
     return order
@@ -156,10 +161,25 @@ async def show(app: App, request: Request) -> Response:
                 raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
             payers = payer_choices(tx)
             merchant = tx.merchant_by_id(order.merchant_id).name
-            return {"order": order_summary(app, order, merchant), "payers": payers}
+            stored = tx.order_by_prepay_id(order.prepay_id) or order
+            return {
+                "order": order_summary(app, order, merchant),
+                "payers": payers,
+                "screen": order_screen(stored, app.clock.now()),
+            }
 
     context = await app.store.run(work, write=False)
-    return render("app_pay.html", params=params, **context)
+    back = _back_url(request.headers.get("referer", ""))
+    if context["screen"] is not None:  # paid, closed, expired…: say so, ask for nothing
+        return render("state.html", back_url=back, **context)
+    return render("app_pay.html", params=params, back_url=back, **context)
+
+
+def _back_url(url: str) -> str:
+    """Where "back to the app" goes: the merchant page that opened the cashier (an http(s)
+    Referer, carried through the form), else the pages' start."""
+    url = url.strip()
+    return url if url.startswith(("http://", "https://")) and len(url) <= 2048 else "/pages"
 
 
 async def confirm(app: App, request: Request) -> Response:
@@ -179,7 +199,10 @@ async def confirm(app: App, request: Request) -> Response:
         raise PageError(400, f"errCode -1: {exc}", "支付失败") from None
     if answer["errCode"] == OK:
         app.dispatcher.wake()
-    return render("app_result.html", **answer)
+    retry = "/app/pay?" + urlencode(params)
+    return render(
+        "app_result.html", back_url=_back_url(param(form, "back_url")), retry_url=retry, **answer
+    )
 
 
 def routes(app: App) -> list[Route]:

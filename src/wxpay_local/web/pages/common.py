@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,9 +13,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from wxpay_local import secure
+from wxpay_local.codes import TradeState
 from wxpay_local.domain import ledger
 from wxpay_local.domain.model import Order, Payer
+from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.refunds import BANK_NAMES
 from wxpay_local.web.boundary import csrf_token
 
 if TYPE_CHECKING:
@@ -144,9 +148,27 @@ def order_summary(app: App, order: Order, merchant_name: str) -> dict[str, Any]:
     }
 
 
+def bank_name(bank_type: str) -> str:
+    """``CMB_DEBIT`` as a payer reads it, ``招商银行储蓄卡``; an unknown bank keeps its code."""
+    bank, _, kind = bank_type.rpartition("_")
+    name = BANK_NAMES.get(bank)
+    if name is None:
+        return bank_type
+    return name + {"DEBIT": "储蓄卡", "CREDIT": "信用卡"}.get(kind, "")
+
+
+ENV.filters["bank"] = bank_name
+
+
 def card_views(tx: Tx, payer_id: int) -> list[dict[str, Any]]:
     return [
-        {"card_id": c.id, "bank_type": c.bank_type, "last4": c.last4} for c in tx.cards_of(payer_id)
+        {
+            "card_id": c.id,
+            "bank_type": c.bank_type,
+            "bank": bank_name(c.bank_type),
+            "last4": c.last4,
+        }
+        for c in tx.cards_of(payer_id)
     ]
 
 
@@ -163,3 +185,44 @@ def payer_view(tx: Tx, payer: Payer) -> dict[str, Any]:
 def payer_choices(tx: Tx) -> list[dict[str, Any]]:
     """The demo payers a cashier page offers (the first PAYER_LIST_LIMIT)."""
     return [payer_view(tx, p) for p in tx.payers()[:PAYER_LIST_LIMIT]]
+
+
+#: The screen a payer page shows instead of its form when the order cannot be paid any more:
+#: (title, message, tone). Tone ``ok`` is green, ``fail`` red, ``info`` grey.
+_SCREENS: dict[str, tuple[str, str, str]] = {
+    "expired": ("二维码已过期", "支付请求已失效，请重新发起支付", "info"),
+    "closed": ("订单已关闭", "商户已关闭该订单，无法继续支付", "info"),
+    "revoked": ("订单已撤销", "商户已撤销该订单，款项将原路退回", "info"),
+    "paid": ("已支付", "该订单已支付成功，无需重复支付", "ok"),
+    "refunded": ("已退款", "该订单已支付，商户已发起退款", "info"),
+    "payerror": ("支付失败", "该订单支付失败，请重新发起支付", "fail"),
+}
+
+
+def order_screen(order: Order, now: datetime) -> dict[str, str] | None:
+    """What the payer is told before any form when the order is no longer payable, judged as
+    ``domain.payer.pay_order`` would: an unpaid order past its expiry (or past its code_url's
+    two hours) is ``expired``, not ``closed``, since neither the payer nor the merchant did
+    anything. None when the form should show."""
+    current = effective_state(order, now)
+    state = current.trade_state
+    if state is TradeState.CLOSED:
+        kind = "expired" if order.trade_state is TradeState.NOTPAY else "closed"
+    else:
+        kind = {
+            TradeState.SUCCESS: "paid",
+            TradeState.REFUND: "refunded",
+            TradeState.REVOKED: "revoked",
+            TradeState.PAYERROR: "payerror",
+        }.get(state, "")
+    expires = order.prepay_expires_at
+    if not kind and state is TradeState.NOTPAY and expires is not None and now >= expires:
+        kind = "expired"  # the code_url / prepay_id's two hours are over (pay_order agrees)
+    if not kind:
+        return None
+    return screen(kind)
+
+
+def screen(kind: str, message: str = "") -> dict[str, str]:
+    title, default, tone = _SCREENS.get(kind, ("无法支付", message, "fail"))
+    return {"kind": kind, "title": title, "message": message or default, "tone": tone}

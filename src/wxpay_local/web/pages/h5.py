@@ -35,6 +35,7 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    order_screen,
     order_summary,
     page,
     param,
@@ -165,10 +166,21 @@ async def check(app: App, request: Request) -> Response:
             _domain_check(referer, order, config)
             _browser_checks(request, order, config)
             payers = payer_choices(tx)
+            owner = tx.get_setting(OWNER_SETTING + prepay_id)
+            if config.h5_one_account_check and owner is not None:
+                # only the account that already acted on this link can pay it: list no payer
+                # the one-account rule would refuse
+                payers = [p for p in payers if str(p["payer_id"]) == owner]
             merchant = tx.merchant_by_id(order.merchant_id).name
-            return {"order": order_summary(app, order, merchant), "payers": payers}
+            return {
+                "order": order_summary(app, order, merchant),
+                "payers": payers,
+                "screen": order_screen(order, app.clock.now()),
+            }
 
     context = await app.store.run(work, write=False)
+    if context["screen"] is not None:  # paid or closed: say so before asking anything
+        return render("state.html", back_url=redirect_url or referer, **context)
     return render(
         "h5.html",
         prepay_id=prepay_id,

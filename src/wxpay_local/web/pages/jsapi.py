@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from wxpay_local import secure
+from wxpay_local.api import doctor
 from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
 from wxpay_local.domain import ledger, merchant_config
 from wxpay_local.domain.model import Order
@@ -29,7 +30,7 @@ from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
 from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
-from wxpay_local.web.pages.common import MAX_ID, STATIC, order_summary, render, yuan
+from wxpay_local.web.pages.common import MAX_ID, STATIC, bank_name, order_summary, render, yuan
 from wxpay_local.wire import signing
 
 if TYPE_CHECKING:
@@ -206,7 +207,10 @@ def check(tx: Tx, app: App, params: dict[str, Any], caller: Caller = Caller()) -
     expected = signing.sign(fields, merchant.api_key, sign_type)
     if not secure.equal(str(params["paySign"]), expected):
         mismatch = signing.explain_mismatch(
-            {**fields, "sign": str(params["paySign"])}, merchant.api_key, sign_type
+            {**fields, "sign": str(params["paySign"])},
+            merchant.api_key,
+            sign_type,
+            doctor.alt_keys(tx, merchant),
         )
         hints = "; ".join(mismatch.hints)
         detail = (
@@ -215,9 +219,10 @@ def check(tx: Tx, app: App, params: dict[str, Any], caller: Caller = Caller()) -
             if reveals_secrets()
             else f"{mismatch.algorithm} under the merchant's API key; {HIDDEN_SIGNATURE}"
         )
+        cause = f"cause: {mismatch.cause}; " if mismatch.cause else ""  # names no key: safe
         raise JsapiFail(
             MISSING_TOTAL_FEE,
-            f"paySign does not match: {detail}" + (f"; hints: {hints}" if hints else ""),
+            f"paySign does not match: {cause}{detail}" + (f"; hints: {hints}" if hints else ""),
         )
     if order.trade_state in (TradeState.SUCCESS, TradeState.REFUND):
         raise JsapiFail("该订单已支付", "the order is paid already")
@@ -298,7 +303,7 @@ def _endpoints(app: App) -> tuple[Any, Any]:
             with app.store.begin(write=False) as tx:
                 ok = check(tx, app, params, caller)
                 cards = [
-                    {"card_id": c.id, "label": f"{c.bank_type} ({c.last4})"}
+                    {"card_id": c.id, "label": f"{bank_name(c.bank_type)} ({c.last4})"}
                     for c in tx.cards_of(ok.payer_id)
                 ]
                 balance = tx.balance(ledger.wallet(ok.payer_id))

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import segno
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -30,12 +30,14 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    order_screen,
     order_summary,
     page,
     param,
     payer_view,
     qr_code_of,
     render,
+    screen,
 )
 from wxpay_local.web.pages.native_mode1 import ScanError
 
@@ -55,12 +57,14 @@ def _order_facts(app: App, tx: Tx, code_url: str) -> dict[str, Any]:
     qr = _resolve(tx, code_url)
     order = tx.order_by_qr_code(qr)
     if order is None:
-        if tx.order_by_stale_handle(qr) is not None:
-            expired = "支付请求已失效，请重新发起支付 (this code_url has expired)"
-            raise PageError(400, expired, "二维码已失效")
-        raise PageError(404, f"no order has the code_url {code_url}", "二维码无效")
-    order = effective_state(order, app.clock.now())
-    return order_summary(app, order, tx.merchant_by_id(order.merchant_id).name)
+        stale = tx.order_by_stale_handle(qr)
+        if stale is not None:  # the code_url of an order since given a new one
+            facts = order_summary(app, stale, tx.merchant_by_id(stale.merchant_id).name)
+            return {**facts, "screen": screen("expired")}
+        raise PageError(404, "这个二维码不是有效的收款码，请向商户确认", "二维码无效")
+    facts = order_summary(app, effective_state(order, app.clock.now()), "")
+    facts["merchant"] = tx.merchant_by_id(order.merchant_id).name
+    return {**facts, "screen": order_screen(order, app.clock.now())}
 
 
 def _native_order(app: App, tx: Tx, prepay_id: str) -> dict[str, Any]:
@@ -68,8 +72,9 @@ def _native_order(app: App, tx: Tx, prepay_id: str) -> dict[str, Any]:
     order = tx.order_by_prepay_id(prepay_id)
     if order is None or order.trade_type is not TradeType.NATIVE:
         raise PageError(404, f"no NATIVE order has the prepay_id {prepay_id}", "订单不存在")
-    order = effective_state(order, app.clock.now())
-    return order_summary(app, order, tx.merchant_by_id(order.merchant_id).name)
+    facts = order_summary(app, effective_state(order, app.clock.now()), "")
+    facts["merchant"] = tx.merchant_by_id(order.merchant_id).name
+    return {**facts, "screen": order_screen(order, app.clock.now())}
 
 
 def _mode1(tx: Tx, code_url: str) -> dict[str, str] | None:
@@ -121,6 +126,7 @@ async def qr_page(app: App, request: Request) -> Response:
     phone_url = "/phone?" + urlencode({"code_url": code_url})
     return render(
         "qr.html",
+        live_url="/pay/qr/state?" + urlencode({"code_url": code_url}),
         order=order,
         product=product,
         code_url=code_url,
@@ -136,6 +142,29 @@ def _payer_facts(tx: Tx, payer_id: int) -> dict[str, Any]:
     return payer_view(tx, payer)
 
 
+def _phone_context(
+    app: App, tx: Tx, payer_id: int | None, code_url: str, prepay_id: str
+) -> dict[str, Any]:
+    context: dict[str, Any] = {"payers": _payers(tx), "payer": None, "order": None}
+    context["product"] = _mode1(tx, code_url) if code_url else None
+    if payer_id is not None:
+        context["payer"] = _payer_facts(tx, payer_id)
+    if prepay_id and payer_id is not None:
+        context["order"] = _native_order(app, tx, prepay_id)
+    elif code_url and context["product"] is None:
+        context["order"] = _order_facts(app, tx, code_url)
+    return context
+
+
+#: Outcomes the payer can fix on the same form (another password, card or payer): shown inline.
+RETRY_INLINE = {
+    PayOutcome.WRONG_PASSWORD: "password",
+    PayOutcome.NOTENOUGH: "method",
+    PayOutcome.CREDIT_REFUSED: "method",
+    PayOutcome.NO_SUCH_CARD: "method",
+}
+
+
 async def phone(app: App, request: Request) -> Response:
     q = request.query_params
     payer_id = int_param(q, "payer_id")
@@ -144,15 +173,7 @@ async def phone(app: App, request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         with app.store.begin(write=False) as tx:
-            context: dict[str, Any] = {"payers": _payers(tx), "payer": None, "order": None}
-            context["product"] = _mode1(tx, code_url) if code_url else None
-            if payer_id is not None:
-                context["payer"] = _payer_facts(tx, payer_id)
-            if prepay_id and payer_id is not None:
-                context["order"] = _native_order(app, tx, prepay_id)
-            elif code_url and context["product"] is None:
-                context["order"] = _order_facts(app, tx, code_url)
-            return context
+            return _phone_context(app, tx, payer_id, code_url, prepay_id)
 
     try:
         context = await app.store.run(work, write=False)
@@ -180,8 +201,18 @@ async def phone_pay(app: App, request: Request) -> Response:
     method = param(form, "method") or "wallet"
     card_id = None if method == "wallet" else int_param(form, "method")
     password = param(form, "password")
-    if action == "pay" and not (len(password) == 6 and password.isdigit()):
-        raise PageError(400, "the payment password is 6 digits", "支付密码错误")
+    short = action == "pay" and not (len(password) == 6 and password.isdigit())
+
+    def retry(outcome: str, message: str) -> dict[str, Any]:
+        with app.store.begin(write=False) as tx:
+            context = _phone_context(app, tx, payer_id, code_url, prepay_id)
+        field = RETRY_INLINE.get(PayOutcome(outcome), "password") if outcome else "password"
+        context["error"] = {"outcome": outcome, "message": message, "field": field}
+        return context
+
+    if short:
+        context = await app.store.run(lambda: retry("", "请输入 6 位数字支付密码"), write=False)
+        return render("phone.html", 400, code_url=code_url, prepay_id=prepay_id, **context)
 
     def work() -> dict[str, Any]:
         with app.store.begin() as tx:
@@ -191,6 +222,8 @@ async def phone_pay(app: App, request: Request) -> Response:
                 facts = _native_order(app, tx, prepay_id)
             else:
                 facts = _order_facts(app, tx, code_url)
+            if facts["screen"] is not None:
+                return {"screen": facts["screen"], "order": facts}
             req = PayRequest(
                 payer_id=payer_id,
                 prepay_id=prepay_id,
@@ -208,11 +241,19 @@ async def phone_pay(app: App, request: Request) -> Response:
             }
 
     answer = await app.store.run(work)
-    if answer["outcome"] == PayOutcome.SUCCESS:
-        app.dispatcher.wake()
     again = {"payer_id": str(payer_id)}
     again.update({"prepay_id": prepay_id} if prepay_id else {"code_url": code_url})
-    return render("phone_result.html", retry_url="/phone?" + urlencode(again), **answer)
+    retry_url = "/phone?" + urlencode(again)
+    if "screen" in answer:  # it changed while the form was open: say what it is now
+        return render("state.html", order=answer["order"], screen=answer["screen"])
+    if answer["outcome"] in RETRY_INLINE:  # the same form again, the reason beside its field
+        context = await app.store.run(
+            lambda: retry(answer["outcome"], answer["message"]), write=False
+        )
+        return render("phone.html", code_url=code_url, prepay_id=prepay_id, **context)
+    if answer["outcome"] == PayOutcome.SUCCESS:
+        app.dispatcher.wake()
+    return render("phone_result.html", retry_url=retry_url, **answer)
 
 
 async def scan(app: App, request: Request) -> Response:
@@ -239,6 +280,34 @@ async def scan(app: App, request: Request) -> Response:
     return RedirectResponse("/phone?" + urlencode(opened), 303)
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    """A path nothing serves: JSON for the control plane's programs, a page for people."""
+    if request.url.path.startswith("/_local/"):
+        body = {"error": "NOT_FOUND", "message": f"no such path: {request.url.path}"}
+        return JSONResponse(body, 404)
+    return render("not_found.html", 404, path=request.url.path)
+
+
+async def qr_state(app: App, request: Request) -> Response:
+    """The QR page's short poll: the order's screen once it cannot be paid any more (paid,
+    closed, expired…), so the page replaces its QR code without being reloaded by hand."""
+    code_url = param(request.query_params, "code_url", required=True).strip()
+
+    def work() -> dict[str, Any]:
+        with app.store.begin(write=False) as tx:
+            facts = _order_facts(app, tx, code_url)
+            return {"trade_state": facts["trade_state"], "screen": facts["screen"]}
+
+    return JSONResponse(await app.store.run(work, write=False))
+
+
+FAVICON = (STATIC / "favicon.svg").read_bytes()
+
+
+async def favicon(request: Request) -> Response:
+    return Response(FAVICON, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
+
+
 async def index(app: App, request: Request) -> Response:
     return render("index.html", base=str(request.base_url).rstrip("/"))
 
@@ -247,6 +316,8 @@ def routes(app: App) -> list[Route | Mount]:
     return [
         Route("/pages", page(app, index), methods=["GET"]),
         Route("/pay/qr", page(app, qr_page), methods=["GET"]),
+        Route("/pay/qr/state", page(app, qr_state), methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/phone", page(app, phone), methods=["GET"]),
         Route("/phone/scan", page(app, scan), methods=["GET"]),
         Route("/phone/pay", page(app, phone_pay), methods=["POST"]),

@@ -27,6 +27,7 @@ from wxpay_local.web.pages.common import (
     MAX_ID,
     PAYER_LIST_LIMIT,
     PageError,
+    bank_name,
     form_of,
     int_param,
     page,
@@ -86,7 +87,7 @@ def _method(order_card: int | None, cards: dict[int, Card]) -> str:
     if order_card is None:
         return "零钱"
     card = cards.get(order_card)
-    return f"{card.bank_type} 尾号{card.last4}" if card else "银行卡"
+    return f"{bank_name(card.bank_type)} 尾号{card.last4}" if card else "银行卡"
 
 
 def _line(line: payers.PaymentLine, cards: dict[int, Card]) -> dict[str, Any]:

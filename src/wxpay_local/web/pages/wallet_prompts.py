@@ -17,8 +17,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wxpay_local.domain import micropay
+from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome
-from wxpay_local.web.pages.common import MAX_ID, PageError, card_views, int_param, page, yuan
+from wxpay_local.web.pages.common import (
+    MAX_ID,
+    PageError,
+    card_views,
+    int_param,
+    page,
+    param,
+    yuan,
+)
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -119,8 +128,41 @@ async def confirm(app: App, request: Request) -> Response:
     return JSONResponse(await app.store.run(work))
 
 
+async def paycode_state(app: App, request: Request) -> Response:
+    """The payment-code page's short poll: whether its code was charged, and the order's
+    state then, so the page replaces a used code with the outcome (a password-free micropay
+    has no prompt to show it)."""
+    q = request.query_params
+    payer_id = int_param(q, "payer_id")
+    auth_code = param(q, "auth_code")
+    if payer_id is None or not (len(auth_code) == 18 and auth_code.isdigit()):
+        return _bad("payer_id and the 18-digit auth_code are required")
+
+    def work() -> dict[str, Any]:
+        with app.store.begin(write=False) as tx:
+            code = tx.auth_code(auth_code)
+            if code is None or code.payer_id != payer_id:
+                return {"used": False}
+            order = tx.order_by_id(code.order_id) if code.order_id is not None else None
+            if order is None:
+                return {"used": False}
+            order = effective_state(order, app.clock.now())
+            return {
+                "used": True,
+                "trade_state": str(order.trade_state),
+                "merchant": tx.merchant_by_id(order.merchant_id).name,
+                "amount": yuan(order.total_fee),
+                "body": order.body,
+            }
+
+    return JSONResponse(
+        await app.store.run(work, write=False), headers={"cache-control": "no-store"}
+    )
+
+
 def routes(app: App) -> list[Route]:
     return [
         Route("/wallet/prompts", page(app, prompts), methods=["GET"]),
+        Route("/wallet/paycode/state", page(app, paycode_state), methods=["GET"]),
         Route("/wallet/confirm", page(app, confirm), methods=["POST"]),
     ]

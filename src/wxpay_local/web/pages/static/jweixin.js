@@ -28,6 +28,9 @@
       return;
     }
     busy = true;
+    // Focus goes into the sheet and, when it closes, back where the person was (the button
+    // that opened it), as a modal dialog's should.
+    var before = document.activeElement;
     var host = document.createElement("div");
     host.id = "wxpay-sheet";
     host.setAttribute("style", "position:fixed;inset:0;z-index:2147483647;margin:0;padding:0");
@@ -45,6 +48,7 @@
       window.removeEventListener("message", listen);
       host.remove();
       busy = false;
+      if (before && typeof before.focus === "function" && document.contains(before)) before.focus();
       (result.reasons || []).forEach(function (r) { console.error(TAG + " " + request.api + " failed: " + r); });
       (result.warnings || []).forEach(function (w) { console.warn(TAG + " " + w); });
       done(result);
@@ -58,6 +62,7 @@
         request.type = "wxpay-local:request";
         request.page_url = location.href;
         frame.contentWindow.postMessage(request, BASE);
+        frame.focus();
       } else if (msg.type === "wxpay-local:result") {
         finish(msg);
       }

@@ -11,6 +11,9 @@
   var replied = false;
   var warnings = [];
 
+  // What Escape does in the dialog now shown (cancel the payment, the login, close an error).
+  var onEscape = null;
+
   function $(id) { return document.getElementById(id); }
   function show(id) { BOXES.forEach(function (b) { $(b).hidden = b !== id; }); }
 
@@ -35,6 +38,7 @@
     $("wxpay-error-ok").onclick = function () {
       reply({ result: "fail", message: message, reasons: reason ? [reason] : [] });
     };
+    onEscape = $("wxpay-error-ok").onclick;
     $("wxpay-error-ok").focus();
   }
 
@@ -83,6 +87,7 @@
     }
     $("wxpay-pay-box").addEventListener("submit", function (e) { e.preventDefault(); send("pay"); });
     $("wxpay-cancel").addEventListener("click", function () { send("cancel"); });
+    onEscape = function () { send("cancel"); };
   }
 
   function pay(request, pageUrl) {
@@ -123,8 +128,38 @@
       });
       show("wxpay-login-box");
       $("wxpay-login-cancel").onclick = function () { reply({ result: "cancel", message: "cancel" }); };
+      onEscape = $("wxpay-login-cancel").onclick;
+      var first = list.querySelector("button");
+      (first || $("wxpay-login-cancel")).focus();
     }).catch(unreachable);
   }
+
+  // A modal dialog (aria-modal): Escape closes it as its × does, and Tab cycles inside the
+  // dialog shown instead of leaving it for the merchant's page behind.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && onEscape) {
+      event.preventDefault();
+      onEscape();
+      return;
+    }
+    if (event.key !== "Tab") return;
+    var box = BOXES.map($).filter(function (b) { return !b.hidden; })[0];
+    if (!box) return;
+    var items = Array.prototype.filter.call(
+      box.querySelectorAll("button, input, select, textarea, a[href], [tabindex]"),
+      function (el) { return !el.disabled && el.tabIndex >= 0 && el.offsetParent !== null; }
+    );
+    if (!items.length) { event.preventDefault(); return; }
+    var first = items[0], last = items[items.length - 1];
+    var inside = box.contains(document.activeElement);
+    if (event.shiftKey && (document.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
 
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || opener !== null) return;

@@ -34,10 +34,11 @@
       method.textContent = "";
       method.appendChild(option("", "零钱"));
       cards.forEach(function (c) {
-        method.appendChild(option(String(c.card_id), c.bank_type + " 尾号" + c.last4));
+        method.appendChild(option(String(c.card_id), c.bank + " 尾号" + c.last4));
       });
       pw.value = "";
       message.textContent = "";
+      message.className = "state";
       payButton.textContent = "确认支付";
       payButton.disabled = cancelButton.disabled = false;
       cancelButton.hidden = false;
@@ -83,9 +84,12 @@
       .then(function (r) { return r.json(); })
       .then(function (result) {
         message.textContent = result.message || result.error || "";
+        // the outcome in its colour: green for paid, red for anything else
+        message.className = "state" + (result.outcome === "SUCCESS" ? " state-success" : "");
         box.setAttribute("data-outcome", result.outcome || "");
         if (result.done) {
           finished = true;
+          $("prompt-deadline").textContent = "";  // no countdown frozen beside the outcome
           cancelButton.hidden = true;
           payButton.textContent = "完成";
           payButton.disabled = false;

@@ -1,0 +1,59 @@
+"""The base of every statement family: one open transaction on one connection.
+
+``Statements`` runs a template through the dialect (``store.dialect``) and keeps the identity
+cache out of a transaction that changes merchants or bindings. Each family (``sql_*.py``)
+subclasses it, so ``_one``/``_all``/``_exec`` are inherited, not assumed by convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from wxpay_local.store.dialect import Dialect
+from wxpay_local.store.identity import IdentityCache, Session
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params_seq: Any) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Statements:
+    """One open transaction on one connection."""
+
+    def __init__(
+        self,
+        cursor: Cursor,
+        dialect: Dialect,
+        cache: IdentityCache | None = None,
+        session: Session | None = None,
+    ) -> None:
+        self._cur = cursor
+        self._dialect = dialect
+        self._cache = cache
+        self._session = session
+
+    def _exec(self, template: str, params: Sequence[Any] = ()) -> Cursor:
+        sql, changes_identity = self._dialect.plan(template)
+        if changes_identity:
+            self.changes_identity()
+        self._cur.execute(sql, params)
+        return self._cur
+
+    def changes_identity(self) -> None:
+        """This transaction changes merchants or app bindings: keep the cache out of it."""
+        if self._cache is None:
+            return
+        if self._session is not None:
+            self._session.change(self._cache)
+        else:
+            self._cache.clear()
+
+    def _one(self, template: str, params: Sequence[Any] = ()) -> Any:
+        return self._exec(template, params).fetchone()
+
+    def _all(self, template: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._exec(template, params).fetchall()

@@ -1,0 +1,215 @@
+"""Control-plane operations on the platform's parties: merchants (with their apps) and payers
+(wallet, password, cards, openids). Imports: domain, web.views, web.control_*.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wxpay_local.codes import AppKind
+from wxpay_local.domain import setup
+from wxpay_local.domain.model import LIVE
+from wxpay_local.web import control_openapi as schemas
+from wxpay_local.web import views
+from wxpay_local.web.control_base import (
+    MCH_ID,
+    MCH_ID_PATH,
+    PAYER_ID,
+    Call,
+    Op,
+    Param,
+    array,
+    integer,
+    not_found,
+    one_of,
+    text,
+)
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+_NAME = text(256)
+_APPID = text(64)
+
+
+# merchants -----------------------------------------------------------------------------------
+async def create_merchant(app: App, call: Call) -> Any:
+    data = call.body
+    kinds = data.get("app_kinds")
+    spec = setup.NewMerchant(
+        name=data.get("name", "Demo merchant"),
+        mch_id=data.get("mch_id"),
+        api_key=data.get("api_key"),
+        fee_rate_ppm=data.get("fee_rate_ppm", 6000),
+        console_password=data.get("console_password"),
+        app_kinds=None if kinds is None else tuple(AppKind(k) for k in kinds),
+        appids=tuple(data.get("appids", ())),
+    )
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            created = setup.create_merchant(tx, app.ids, spec)
+            return views.merchant_view(created.merchant, created.apps)
+
+    return await app.store.run(work)
+
+
+async def list_merchants(app: App, call: Call) -> Any:
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return [
+                views.merchant_view(m, tx.apps_of(m.mch_id))
+                for m in tx.merchants()
+                if m.env == LIVE
+            ]
+
+    return {"merchants": await app.store.run(work, write=False)}
+
+
+async def get_merchant(app: App, call: Call) -> Any:
+    mch_id = call.text("mch_id")
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            merchant = tx.merchant(mch_id, LIVE)
+            if merchant is None:
+                raise not_found(f"no merchant {mch_id}")
+            return views.merchant_view(merchant, tx.apps_of(mch_id))
+
+    return await app.store.run(work, write=False)
+
+
+# payers --------------------------------------------------------------------------------------
+async def create_payer(app: App, call: Call) -> Any:
+    data = call.body
+    spec = setup.NewPayer(
+        name=data.get("name", "Demo payer"),
+        balance=data.get("balance", 0),
+        pay_password=data.get("pay_password", "123456"),
+        cards=tuple(data.get("cards", ())),
+    )
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            appid = data.get("appid")
+            if appid and tx.app(appid) is None:
+                raise not_found(f"no app {appid}")
+            created = setup.create_payer(tx, app.clock, app.ids, spec)
+            if appid:
+                setup.openid_for(tx, app.ids, created.payer.id, appid)
+            return views.payer_view(tx, created.payer.id)
+
+    return await app.store.run(work)
+
+
+async def get_payer(app: App, call: Call) -> Any:
+    payer_id = call.whole("payer_id")
+    appid = call.opt("appid")
+
+    def work() -> Any:
+        with app.store.begin(write=bool(appid)) as tx:
+            if tx.payer(payer_id) is None:
+                raise not_found(f"no payer {payer_id}")
+            if appid:
+                if tx.app(appid) is None:
+                    raise not_found(f"no app {appid}")
+                setup.openid_for(tx, app.ids, payer_id, appid)
+            return views.payer_view(tx, payer_id)
+
+    return await app.store.run(work)
+
+
+async def list_payers(app: App, call: Call) -> Any:
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return [views.payer_view(tx, p.id) for p in tx.payers()]
+
+    return {"payers": await app.store.run(work, write=False)}
+
+
+async def top_up(app: App, call: Call) -> Any:
+    payer_id, amount = call.whole("payer_id"), call.body["amount"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            if tx.payer(payer_id) is None:
+                raise not_found(f"no payer {payer_id}")
+            ref = "topup-" + app.ids.nonce(12)
+            return {"balance": setup.top_up(tx, app.clock, payer_id, amount, ref)}
+
+    return await app.store.run(work)
+
+
+PARTY_OPS: tuple[Op, ...] = (
+    Op(
+        "POST",
+        "/_local/merchants",
+        "Create a merchant with one app of each kind (or app_kinds)",
+        create_merchant,
+        {
+            "name": _NAME,
+            "mch_id": MCH_ID,
+            "api_key": text(32, 32),
+            "fee_rate_ppm": integer(0, 1_000_000),
+            "console_password": text(128, 1),
+            "app_kinds": array(one_of(*AppKind), 3),
+            "appids": array(text(64, 1), 3),
+        },
+        response=schemas.MERCHANT,
+    ),
+    Op(
+        "GET",
+        "/_local/merchants",
+        "List merchants with their keys and apps",
+        list_merchants,
+        response=schemas.listing("merchants", schemas.MERCHANT),
+    ),
+    Op(
+        "GET",
+        "/_local/merchants/{mch_id}",
+        "One merchant",
+        get_merchant,
+        params=(MCH_ID_PATH,),
+        response=schemas.MERCHANT,
+    ),
+    Op(
+        "POST",
+        "/_local/payers",
+        "Create a payer: wallet balance (fen), password, cards (bank types, e.g. CMB_CREDIT)",
+        create_payer,
+        {
+            "name": _NAME,
+            "balance": integer(),
+            "pay_password": text(6, 6, r"^[0-9]{6}$"),
+            "appid": _APPID,
+            "cards": array(text(32, 1)),
+        },
+        errors=(404,),
+        response=schemas.PAYER,
+    ),
+    Op(
+        "GET",
+        "/_local/payers",
+        "List payers",
+        list_payers,
+        response=schemas.listing("payers", schemas.PAYER),
+    ),
+    Op(
+        "GET",
+        "/_local/payers/{payer_id}",
+        "One payer; ?appid= issues its openid for that app",
+        get_payer,
+        params=(PAYER_ID, Param("appid", _APPID)),
+        response=schemas.PAYER,
+    ),
+    Op(
+        "POST",
+        "/_local/payers/{payer_id}/topup",
+        "Add fen to the payer's wallet",
+        top_up,
+        {"amount": integer(1)},
+        ("amount",),
+        params=(PAYER_ID,),
+        response=schemas.obj(balance={"type": "integer"}),
+    ),
+)

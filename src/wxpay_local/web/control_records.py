@@ -1,0 +1,197 @@
+"""Control-plane reads of what happened: orders, the ledger, notifications, the journal; and
+delivering notifications now. Imports: web.views, web.control_*, starlette.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wxpay_local.domain.model import LIVE
+from wxpay_local.web import control_openapi as schemas
+from wxpay_local.web import views
+from wxpay_local.web.control_base import (
+    ID,
+    MCH_ID_PATH,
+    OUT_TRADE_NO_PATH,
+    Call,
+    Op,
+    Param,
+    integer,
+    not_found,
+    one_of,
+    text,
+)
+from wxpay_local.web.control_openapi import listing
+
+if TYPE_CHECKING:
+    from wxpay_local.web.app import App
+
+#: The most rows one listing returns; a larger limit is cut to it.
+MAX_PAGE = 500
+_MCH_ID = Param("mch_id", text(32), description="only this merchant's")
+_LIMIT = Param("limit", integer(0), default=50, description=f"at most {MAX_PAGE} are returned")
+
+
+async def list_orders(app: App, call: Call) -> Any:
+    mch_id = call.opt("mch_id")
+    limit, offset = min(call.whole("limit"), MAX_PAGE), call.whole("offset")
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            merchant_id = None
+            if mch_id:
+                merchant = tx.merchant(mch_id, LIVE)
+                if merchant is None:
+                    raise not_found(f"no merchant {mch_id}")
+                merchant_id = merchant.id
+            return [views.order_view(o) for o in tx.orders(merchant_id, limit, offset)]
+
+    return {"orders": await app.store.run(work, write=False)}
+
+
+async def get_order(app: App, call: Call) -> Any:
+    mch_id, out_trade_no = call.text("mch_id"), call.text("out_trade_no")
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            merchant = tx.merchant(mch_id, LIVE)
+            order = (
+                None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
+            )
+            if order is None:
+                raise not_found(f"no order {out_trade_no} at {mch_id}")
+            view = views.order_view(order)
+            view["refunds"] = [views.refund_view(r) for r in tx.refunds_of(order.id)]
+            view["notifications"] = [
+                views.notification_view(n, tx.attempts(n.id))
+                for n in tx.notifications(order_id=order.id)
+            ]
+            return view
+
+    return await app.store.run(work, write=False)
+
+
+async def get_ledger(app: App, call: Call) -> Any:
+    prefix = call.text("prefix")
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return tx.balances(prefix)
+
+    accounts = await app.store.run(work, write=False)
+    return {"accounts": accounts, "total": sum(accounts.values())}
+
+
+async def list_notifications(app: App, call: Call) -> Any:
+    mch_id, kind = call.opt("mch_id"), call.opt("kind")
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            merchant_id = None
+            if mch_id:
+                merchant = tx.merchant(mch_id, LIVE)
+                merchant_id = -1 if merchant is None else merchant.id
+            return [
+                views.notification_view(n, tx.attempts(n.id))
+                for n in tx.notifications(merchant_id=merchant_id)
+                if kind is None or n.kind == kind
+            ]
+
+    return {"notifications": await app.store.run(work, write=False)}
+
+
+async def redeliver(app: App, call: Call) -> Any:
+    notification_id = call.whole("notification_id")
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            if tx.notification(notification_id) is None:
+                raise not_found(f"no notification {notification_id}")
+            tx.requeue_notification(notification_id, app.clock.now())
+        return {"requeued": notification_id}
+
+    answer = await app.store.run(work)
+    app.dispatcher.wake()
+    return answer
+
+
+async def dispatch_now(app: App, call: Call) -> Any:
+    """Deliver everything due now, in this request, and wait for deliveries under way."""
+    return {"attempted": await app.dispatcher.drain()}
+
+
+async def get_journal(app: App, call: Call) -> Any:
+    await app.journal.flush()
+    mch_id, limit = call.opt("mch_id"), min(call.whole("limit"), MAX_PAGE)
+    before, failures = call.opt_whole("before_id"), call.flag("failures")
+
+    def work() -> Any:
+        with app.store.begin(write=False) as tx:
+            return tx.journal(mch_id, limit, before, failures)
+
+    return {"entries": await app.store.run(work, write=False)}
+
+
+RECORD_OPS: tuple[Op, ...] = (
+    Op(
+        "GET",
+        "/_local/orders",
+        "Orders, newest first",
+        list_orders,
+        params=(_MCH_ID, _LIMIT, Param("offset", integer(0), default=0)),
+        errors=(404,),
+        response=listing("orders", schemas.ORDER),
+    ),
+    Op(
+        "GET",
+        "/_local/orders/{mch_id}/{out_trade_no}",
+        "One order with its refunds and notifications",
+        get_order,
+        params=(MCH_ID_PATH, OUT_TRADE_NO_PATH),
+        response=schemas.ORDER_DETAIL,
+    ),
+    Op(
+        "GET",
+        "/_local/ledger",
+        "Every account balance (fen) and their total, always 0",
+        get_ledger,
+        params=(Param("prefix", text(64), description="only accounts whose code starts so"),),
+        response=schemas.LEDGER,
+    ),
+    Op(
+        "GET",
+        "/_local/notifications",
+        "Notifications with every delivery attempt",
+        list_notifications,
+        params=(_MCH_ID, Param("kind", one_of("payment", "refund"))),
+        response=listing("notifications", schemas.NOTIFICATION),
+    ),
+    Op(
+        "POST",
+        "/_local/notifications/{notification_id}/redeliver",
+        "Deliver a notification again now",
+        redeliver,
+        params=(Param("notification_id", ID, "path"),),
+        response=schemas.obj(requeued={"type": "integer"}),
+    ),
+    Op(
+        "POST",
+        "/_local/dispatch",
+        "Deliver every notification due now and wait for it",
+        dispatch_now,
+        response=schemas.obj(attempted={"type": "integer"}),
+    ),
+    Op(
+        "GET",
+        "/_local/journal",
+        "The request journal, newest first; failures=true for failures only",
+        get_journal,
+        params=(
+            _MCH_ID,
+            Param("failures", {"type": "boolean"}, default=False),
+            _LIMIT,
+            Param("before_id", ID, description="entries older than this id (the next page)"),
+        ),
+        response=listing("entries", schemas.JOURNAL_ENTRY),
+    ),
+)
