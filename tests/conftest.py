@@ -18,14 +18,11 @@ from typing import Any
 
 import pytest
 
-from pg_schemas import drop_stale_schemas
+from pg_schemas import PG_SKIP, PG_URL, drop_stale_schemas
 from reference_client import OracleHarness
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.testing import Harness, MerchantSink, live_server
-
-PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
-PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 
 _pg_session_url = ""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
+PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 
 
 def _pid_alive(pid: int) -> bool:

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from conftest import PG_SKIP
-from pg_schemas import PG_URL, drop_stale_schemas
+from pg_schemas import PG_SKIP, PG_URL, drop_stale_schemas
 
 pytestmark = [pytest.mark.store, pytest.mark.postgres]
 
