@@ -33,6 +33,7 @@ from wxpay_local.domain.model import (
 from wxpay_local.store import rows
 from wxpay_local.store.sql_bills import BillStatements
 from wxpay_local.store.sql_console import ConsoleStatements
+from wxpay_local.store.sql_faults import FaultStatements
 from wxpay_local.store.sql_oauth import OAuthStatements
 from wxpay_local.store.sql_payers import PayerStatements
 from wxpay_local.store.sql_refunds import RefundStatements
@@ -196,7 +197,14 @@ class Session:
             cache.change_ends()
 
 
-class SqlTx(RefundStatements, BillStatements, PayerStatements, OAuthStatements, ConsoleStatements):
+class SqlTx(
+    RefundStatements,
+    BillStatements,
+    PayerStatements,
+    OAuthStatements,
+    ConsoleStatements,
+    FaultStatements,
+):
     """One open transaction on one connection."""
 
     def __init__(

@@ -29,6 +29,7 @@ from wxpay_local.store import SqlStore, open_store
 from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
+from wxpay_local.web.faults import FaultBook
 from wxpay_local.web.journal import Journal
 from wxpay_local.web.merchant import Receive, Scope, Send
 
@@ -62,6 +63,7 @@ class App:
         self.handlers = HANDLERS
         self.routes = build_routes()
         self.journal = Journal(store, settings.journal_flush_seconds)
+        self.faults = FaultBook(store)
         self.dispatcher = Dispatcher(
             store,
             clock,

@@ -2,7 +2,7 @@
 
 Reads the body (capped), runs ``api.pipeline.process`` on the store, journals the call and
 answers HTTP 200 with the XML. Non-POST requests get the platform's REQUIRE_POST_METHOD answer.
-Imports: api, wire, web.journal.
+Imports: api, wire, web.journal, web.faults.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from wxpay_local import pki
 from wxpay_local.api.context import PLAIN_HTTP, ClientTls, Download, PeerCert
 from wxpay_local.api.pipeline import Outcome, Route, process, reworded
 from wxpay_local.codes import Fault, ReturnMsg
+from wxpay_local.domain.model import SANDBOX
+from wxpay_local.web import faults
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import MAX_BODY_BYTES
 
@@ -89,6 +91,7 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
     started = time.perf_counter()
     method = scope["method"]
     body = b""
+    answered = False
     if method != "POST":
         outcome = reworded(
             route.endpoint,
@@ -112,11 +115,25 @@ async def handle(app: Any, route: Route, scope: Scope, receive: Receive, send: S
         else:
             body = read
             client = client_tls(scope) if route.endpoint.needs_cert else PLAIN_HTTP
-            outcome = await app.store.run(
-                lambda: process(app.store, app.platform, app.handlers, route, body, client),
-                write=route.endpoint.writes,
-            )
-    if outcome.download is not None:
+            # One cheap check when no fault rules exist (web/faults.py).
+            rule = None
+            if route.env == SANDBOX:
+                rule = faults.negative_test(route.endpoint.name, scope)
+            if rule is None and app.faults.armed():
+                facts = faults.facts_of(route.endpoint.name, scope, body)
+                rule = await app.faults.pick(facts)
+            if rule is not None:
+                outcome, answered = await faults.run_faulted(
+                    app, route, scope, receive, send, body, client, rule
+                )
+            else:
+                outcome = await app.store.run(
+                    lambda: process(app.store, app.platform, app.handlers, route, body, client),
+                    write=route.endpoint.writes,
+                )
+    if answered:
+        pass
+    elif outcome.download is not None:
         await send_download(app, send, outcome.download)
     else:
         await send_xml(send, outcome.body)
