@@ -119,7 +119,7 @@ def matches(rule: FaultRule, facts: RequestFacts) -> bool:
 def rolls(rule: FaultRule, n: int) -> bool:
     """Whether a probabilistic rule fires on its n-th matching request.
 
-    The n-th roll is drawn from ``Random(seed, id, n)``: the same seed and the same order of
+    The n-th roll is drawn from ``Random(seed, n)``: the same seed and the same order of
     requests give the same faults, in every process (no generator state to share). ``n`` comes
     from the store's atomic counter of matching requests.
     """
@@ -127,7 +127,7 @@ def rolls(rule: FaultRule, n: int) -> bool:
         return True
     if rule.probability <= 0.0:
         return False
-    draw = random.Random(f"{rule.seed}:{rule.id}:{n}").random()  # noqa: S311 - not crypto
+    draw = random.Random(f"{rule.seed}:{n}").random()  # noqa: S311 - not crypto
     return draw < rule.probability
 
 
