@@ -26,7 +26,12 @@ ACTIONS = (
     "delay",  # the normal answer, late
     "hold",  # no answer: keep the connection open until the client gives up
     "reset",  # drop the connection (TCP reset) without an answer
+    # notifications (endpoint "payment_notify" or "refund_notify"):
+    "notify_twice",  # deliver again right after the merchant acknowledged
+    "notify_together",  # two copies at once
+    "notify_delay",  # the attempt waits delay_ms (wall time) before it is sent
 )
+NOTIFY_ACTIONS = frozenset(("notify_twice", "notify_together", "notify_delay"))
 WHEN = ("before", "after")
 #: How long a held request waits at most before the connection is dropped, in wall seconds.
 MAX_HOLD_SECONDS = 300.0
@@ -75,7 +80,12 @@ class FaultRule:
             "delay": f"delay {self.delay_ms} ms",
             "hold": "no answer (held)",
             "reset": "connection reset",
+            "notify_twice": "notification delivered twice",
+            "notify_together": "two copies of the notification at once",
+            "notify_delay": f"notification delayed {self.delay_ms} ms",
         }[self.action]
+        if self.action in NOTIFY_ACTIONS:
+            return what
         return f"{what} {'after commit' if self.when == 'after' else 'before commit'}"
 
 
@@ -87,6 +97,19 @@ class RequestFacts:
     path: str
     host: str
     fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyFault:
+    """What the dispatcher does differently for one delivery attempt."""
+
+    action: str
+    delay_ms: int = 0
+
+
+def notify_facts(kind: str, fields: dict[str, str]) -> RequestFacts:
+    """A notification seen as a request for matching: endpoint payment_notify/refund_notify."""
+    return RequestFacts(f"{kind}_notify", "", "", fields)
 
 
 def err_code_des(code: str) -> str:
@@ -132,5 +155,10 @@ def rolls(rule: FaultRule, n: int) -> bool:
 
 
 def candidates(rules: list[FaultRule], facts: RequestFacts) -> list[FaultRule]:
-    """The matching rules in the order they are tried (oldest first)."""
-    return sorted((r for r in rules if matches(r, facts)), key=lambda r: r.id)
+    """The matching rules in the order they are tried (oldest first); notification rules
+    match only notifications, the others only merchant API requests."""
+    notify = facts.endpoint.endswith("_notify")
+    return sorted(
+        (r for r in rules if (r.action in NOTIFY_ACTIONS) == notify and matches(r, facts)),
+        key=lambda r: r.id,
+    )

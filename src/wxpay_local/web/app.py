@@ -64,12 +64,14 @@ class App:
         self.routes = build_routes()
         self.journal = Journal(store, settings.journal_flush_seconds)
         self.faults = FaultBook(store)
+        self.faults.journal = self.journal
         self.dispatcher = Dispatcher(
             store,
             clock,
             schedule=settings.notify_schedule,
             timeout=settings.notify_timeout_seconds,
             ids=ids,
+            faults=self.faults.for_notification,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None

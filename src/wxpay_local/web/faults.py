@@ -26,8 +26,10 @@ from wxpay_local.api.context import ClientTls
 from wxpay_local.api.pipeline import Outcome, Route, process
 from wxpay_local.codes import ErrCode, Rejected
 from wxpay_local.domain import faults
-from wxpay_local.domain.faults import FaultRule, RequestFacts
+from wxpay_local.domain.faults import FaultRule, NotifyFault, RequestFacts
+from wxpay_local.domain.model import Notification
 from wxpay_local.store import SqlStore
+from wxpay_local.web.journal import Journal
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import XmlError, decode
 
@@ -51,6 +53,8 @@ class FaultBook:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self.rules: list[FaultRule] = []
+        #: Where notification faults are written down (the request journal).
+        self.journal: Journal | None = None
         self._loaded_at = float("-inf")
 
     def armed(self) -> bool:
@@ -92,6 +96,38 @@ class FaultBook:
                 return None
             claimed: FaultRule | None = tx.fault_rule(rule.id)
             return claimed
+
+    async def for_notification(self, notification: Notification) -> NotifyFault | None:
+        """The dispatcher's hook: the notification fault for this attempt, counted, or None."""
+        if not self.armed():
+            return None
+        fields = {k: str(v) for k, v in notification.fields.items() if isinstance(v, str | int)}
+        facts = faults.notify_facts(notification.kind, fields)
+        rule = await self.pick(facts)
+        if rule is None:
+            return None
+        if self.journal is not None:
+            self.journal.record(
+                {
+                    "at": int(notification.created_at.timestamp() * 1000),
+                    "method": "NOTIFY",
+                    "path": notification.url[:512],
+                    "endpoint": facts.endpoint,
+                    "mch_id": fields.get("mch_id", ""),
+                    "request": "",
+                    "response": "",
+                    "return_code": "",
+                    "result_code": "",
+                    "err_code": "",
+                    "message": Applied(rule).note(),
+                    "explanation": {
+                        "fault": Applied(rule).note(),
+                        "notification_id": notification.id,
+                    },
+                    "duration_us": 0,
+                }
+            )
+        return NotifyFault(rule.action, rule.delay_ms)
 
 
 def facts_of(endpoint: str, scope: Scope, body: bytes) -> RequestFacts:
