@@ -15,6 +15,7 @@ from wxpay_local.sdk import Client, FaultError, RejectedError
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo
+from wxpay_local.wire.xml import XmlError
 
 pytestmark = pytest.mark.api
 
@@ -152,3 +153,12 @@ def test_the_control_plane_refuses_bad_rules(h: Harness) -> None:
     rule = h.fault("delay", delay_ms=10)
     assert [r["id"] for r in h.control("GET", "/_local/faults")["rules"]] == [rule["id"]]
     assert h.control("DELETE", f"/_local/faults/{rule['id']}") == {"removed": rule["id"]}
+
+
+def test_a_fault_before_the_pipeline_is_journaled_under_its_merchant(h: Harness) -> None:
+    merchant, client, _ = shop(h)
+    rule = h.fault("http_status", http_status=503, endpoint="orderquery", times=1)
+    with pytest.raises((httpx.HTTPError, XmlError)):  # the in-tree client parses the empty 503
+        client.orderquery(out_trade_no="F-J-1")
+    [entry] = [e for e in h.journal(mch_id=merchant.mch_id) if e["endpoint"] == "orderquery"]
+    assert entry["explanation"]["fault"] == f"rule #{rule['id']} applied: HTTP 503 before commit"

@@ -258,7 +258,10 @@ async def run_faulted(
             write=endpoint.writes,
         )
     else:
-        outcome = Outcome(b"", return_code="", message="not run: the fault answered first")
+        mch_id = facts_of(endpoint.name, scope, body).fields.get("mch_id", "")[:32]
+        outcome = Outcome(
+            b"", return_code="", mch_id=mch_id, message="not run: the fault answered first"
+        )
     outcome.explanation["fault"] = Applied(rule).note()
     if rule.action == "delay" and rule.when == "after":
         await asyncio.sleep(rule.delay_ms / 1000)
