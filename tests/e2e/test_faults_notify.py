@@ -116,3 +116,26 @@ def test_no_notification_then_query(
     mtls.dispatch()
     [note] = mtls.notifications(mch_id)
     assert note["status"] == "pending" and len(note["attempts"]) >= 1
+
+
+def test_an_acknowledgement_lost_to_a_timeout_is_retried_on_schedule(
+    mtls: Harness, shop: tuple[WeChatPay, str], sink: MerchantSink
+) -> None:
+    """The merchant reads the body and answers, but the platform times out first: the attempt
+    counts as failed and the real schedule (15 s later) delivers it again."""
+    client, mch_id = shop
+    mtls.fault("notify_lost_ack", endpoint="payment_notify", times=1)
+    order_and_pay(mtls, client, "NOTE-ACK", sink.url)
+    wait_for(lambda: sink.received)
+    [note] = wait_for(lambda: [n for n in mtls.notifications(mch_id) if n["attempts"]])
+    assert note["status"] == "pending"
+    assert note["attempts"][0]["reason"].startswith("timed out after the merchant read the body")
+    mtls.advance(14)
+    mtls.dispatch()
+    assert len(sink.received) == 1  # not yet: the first retry is 15 s after the first attempt
+    mtls.advance(1)
+    mtls.dispatch()
+    copies = wait_for(lambda: sink.received if len(sink.received) == 2 else None)
+    assert copies[0].body == copies[1].body
+    [note] = mtls.notifications(mch_id)
+    assert note["status"] == "delivered" and len(note["attempts"]) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,6 +101,10 @@ class Dispatcher:
             )
         else:
             verdict = await deliver(self._client, notification.url, body, self.timeout)
+        if fault is not None and fault.action == "notify_lost_ack" and verdict.ok:
+            # the merchant read it and answered, but the answer never arrived: a timeout
+            reason = "timed out after the merchant read the body (fault rule)"
+            verdict = replace(verdict, ok=False, reason=reason, http_status=None)
         if fault is not None and fault.action == "notify_twice" and verdict.ok:
             # the merchant acknowledged; the platform delivers it again anyway
             await deliver(self._client, notification.url, body, self.timeout)

@@ -30,8 +30,9 @@ ACTIONS = (
     "notify_twice",  # deliver again right after the merchant acknowledged
     "notify_together",  # two copies at once
     "notify_delay",  # the attempt waits delay_ms (wall time) before it is sent
+    "notify_lost_ack",  # delivered and acknowledged, but counted as timed out: retried
 )
-NOTIFY_ACTIONS = frozenset(("notify_twice", "notify_together", "notify_delay"))
+NOTIFY_ACTIONS = frozenset(("notify_twice", "notify_together", "notify_delay", "notify_lost_ack"))
 WHEN = ("before", "after")
 #: How long a held request waits at most before the connection is dropped, in wall seconds.
 MAX_HOLD_SECONDS = 300.0
@@ -83,6 +84,7 @@ class FaultRule:
             "notify_twice": "notification delivered twice",
             "notify_together": "two copies of the notification at once",
             "notify_delay": f"notification delayed {self.delay_ms} ms",
+            "notify_lost_ack": "notification acknowledged, answer lost (timeout)",
         }[self.action]
         if self.action in NOTIFY_ACTIONS:
             return what
