@@ -3,16 +3,15 @@ server applies on another, and "fires N times" is counted once across both."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import PG_SKIP, PG_URL, pg_session_url
 from wxpay_local.settings import Settings
-from wxpay_local.store import open_store
+from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, wait_for
 
 pytestmark = pytest.mark.api
@@ -20,17 +19,13 @@ pytestmark = pytest.mark.api
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def two_servers(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    store_factory: Callable[[str, Path], SqlStore],
 ) -> Iterator[tuple[Harness, Harness]]:
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip(PG_SKIP)
-        url = pg_session_url()
-    else:
-        url = str(tmp_path / "wxpay.sqlite3")
-    first, second = open_store(url), open_store(url)
-    if request.param == "postgres":
-        first.reset()
+    """Two servers on one database (the same SQLite file, the same PostgreSQL schema)."""
+    first = store_factory(request.param, tmp_path)
+    second = store_factory(request.param, tmp_path)
     settings = Settings(require_client_cert=False)
     try:
         with Harness.start(first, live=True, settings=settings) as a:
