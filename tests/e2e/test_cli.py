@@ -164,6 +164,10 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("ledger",): ([], ok),
         ("notifications",): ([], ok),
         ("journal",): ([], ok),
+        ("fault", "add"): (["delay", "--delay-ms", "1", "--endpoint", "nothing"], ok),
+        ("fault", "list"): ([], ok),
+        ("fault", "remove"): (["1"], ok),  # the rule just added: the first of this database
+        ("fault", "clear"): ([], ok),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
 

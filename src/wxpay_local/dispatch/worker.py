@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 
 from wxpay_local.dispatch.delivery import deliver, render
 from wxpay_local.domain.clock import Clock
+from wxpay_local.domain.faults import NotifyFault
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import DeliveryAttempt, Notification
 from wxpay_local.domain.notify import SCHEDULES, next_attempt_at
@@ -45,8 +47,11 @@ class Dispatcher:
         poll_interval: float = 0.25,
         wall: Callable[[], datetime] = wall_clock,
         ids: Ids | None = None,
+        faults: Callable[[Notification], Awaitable[NotifyFault | None]] | None = None,
     ) -> None:
         self.ids = ids or Ids()
+        #: Notification faults (issue 12): asked once per delivery attempt.
+        self.faults = faults
         self.store = store
         self.clock = clock
         self.schedule = SCHEDULES[schedule]
@@ -85,7 +90,24 @@ class Dispatcher:
     async def _deliver_one(self, notification: Notification, api_key: str) -> None:
         assert self._client is not None
         body = render(notification, api_key)
-        verdict = await deliver(self._client, notification.url, body, self.timeout)
+        fault = None if self.faults is None else await self.faults(notification)
+        if fault is not None and fault.action == "notify_delay":
+            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault is not None and fault.action == "notify_together":
+            # two copies at once; the attempt is judged by the first
+            verdict, _ = await asyncio.gather(
+                deliver(self._client, notification.url, body, self.timeout),
+                deliver(self._client, notification.url, body, self.timeout),
+            )
+        else:
+            verdict = await deliver(self._client, notification.url, body, self.timeout)
+        if fault is not None and fault.action == "notify_lost_ack" and verdict.ok:
+            # the merchant read it and answered, but the answer never arrived: a timeout
+            reason = "timed out after the merchant read the body (fault rule)"
+            verdict = replace(verdict, ok=False, reason=reason, http_status=None)
+        if fault is not None and fault.action == "notify_twice" and verdict.ok:
+            # the merchant acknowledged; the platform delivers it again anyway
+            await deliver(self._client, notification.url, body, self.timeout)
         attempt = DeliveryAttempt(
             notification_id=notification.id,
             number=notification.attempts + 1,

@@ -31,6 +31,7 @@ from wxpay_local.store import SqlStore, open_store
 from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
+from wxpay_local.web.faults import FaultBook
 from wxpay_local.web.journal import Journal
 
 log = logging.getLogger("wxpay_local")
@@ -63,12 +64,15 @@ class App:
         self.handlers = HANDLERS
         self.routes = build_routes()
         self.journal = Journal(store, settings.journal_flush_seconds)
+        self.faults = FaultBook(store)
+        self.faults.journal = self.journal
         self.dispatcher = Dispatcher(
             store,
             clock,
             schedule=settings.notify_schedule,
             timeout=settings.notify_timeout_seconds,
             ids=ids,
+            faults=self.faults.for_notification,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._ca: Any = None

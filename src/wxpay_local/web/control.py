@@ -142,6 +142,7 @@ async def reset(app: App, call: Call) -> Any:
     await app.journal.flush()
     await app.store.run(app.store.reset)
     app.forget_clock()
+    app.faults.invalidate()
     if "seed" in call.body:
         app.ids.seed(call.body["seed"])
     return {"reset": True}
@@ -227,11 +228,12 @@ async def invoke(app: App, request: Request, handler: Handler, body: dict[str, A
 def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_bills import BILL_OPS
     from wxpay_local.web.control_extra import EXTRA_OPS
+    from wxpay_local.web.control_faults import FAULT_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
-    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS
+    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + FAULT_OPS
 
 
 def openapi() -> dict[str, Any]:
