@@ -10,7 +10,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
-from wxpay_local.cli import bill, clock, merchants, payers, records, serving
+from wxpay_local.cli import bill, clock, merchants, payers, probe, records, serving
 
 
 @click.group(
@@ -38,6 +38,8 @@ for command in (
     records.notifications,
     records.journal,
     records.reset,
+    probe.probe,
+    probe.trigger,
 ):
     root.add_command(command)
 

@@ -44,6 +44,7 @@ class Remote:
         path: str,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        timeout: float = 30,
     ) -> Any:
         """The control plane's JSON answer; a 4xx/5xx becomes its ``error`` and ``message``."""
         try:
@@ -53,7 +54,7 @@ class Remote:
                 json=body,
                 params=params,
                 headers=self.headers,
-                timeout=30,
+                timeout=timeout,
                 trust_env=False,
             )
         except httpx.HTTPError as exc:

@@ -229,9 +229,10 @@ def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_extra import EXTRA_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
+    from wxpay_local.web.control_probe import PROBE_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
-    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS
+    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + PROBE_OPS
 
 
 def openapi() -> dict[str, Any]:
@@ -241,6 +242,8 @@ def openapi() -> dict[str, Any]:
 
 
 def routes(app: App) -> list[Route]:
+    from wxpay_local.web.control_probe import canary_routes
+
     table = [Route(op.path, endpoint(app, op), methods=[op.method]) for op in all_ops()]
     document = openapi()
 
@@ -248,6 +251,7 @@ def routes(app: App) -> list[Route]:
         return JSONResponse(document)
 
     table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
+    table += canary_routes(app)
     known = list(table)
 
     async def unknown(request: Request) -> Response:

@@ -1,0 +1,125 @@
+"""``probe`` (is a notification receiver correct and safe?) and ``trigger`` (real business now).
+
+Both run in the server (``POST /_local/probe``, ``POST /_local/trigger``): it holds the keys,
+the orders and the canary the XXE check needs. docs/verify-your-integration.md explains each
+check.
+"""
+
+from __future__ import annotations
+
+import click
+
+from wxpay_local.cli.output import fen
+from wxpay_local.cli.remote import Remote, remote_command
+
+#: The probe waits at most 5 s per check (14 checks, one of them twice at once).
+PROBE_TIMEOUT = 120.0
+
+
+@click.command(
+    help="Send the merchant's notification endpoint URL a battery of genuine, "
+    "forged and hostile notifications and grade each answer. Exit 0 only when "
+    "every check passed. Sends to loopback, or hosts `serve --allow-probe-host` named."
+)
+@remote_command
+@click.option("--mch-id", required=True, help="The merchant whose orders and key are used.")
+@click.argument("target", metavar="URL")
+def probe(remote: Remote, mch_id: str, target: str) -> None:
+    report = remote.call(
+        "POST", "/_local/probe", {"mch_id": mch_id, "url": target}, timeout=PROBE_TIMEOUT
+    )
+    if remote.out.as_json:
+        remote.out.json(report)
+    else:
+        remote.out.line(
+            f"probe of {report['url']} for merchant {report['mch_id']} "
+            f"(order {report['out_trade_no']})"
+        )
+        remote.out.table(
+            ("check", "must", "result", "ms", "what the receiver did"),
+            (
+                (
+                    c["name"],
+                    c["expect"],
+                    "skip" if c["skipped"] else ("PASS" if c["passed"] else "FAIL"),
+                    c["latency_ms"],
+                    c["detail"],
+                )
+                for c in report["checks"]
+            ),
+        )
+        for c in report["checks"]:
+            if not c["passed"]:
+                remote.out.line(f"{c['name']}: {c['fix']}")
+        failed = report["failed"]
+        remote.out.line("all checks passed" if not failed else f"FAILED: {', '.join(failed)}")
+    if not report["passed"]:
+        raise SystemExit(1)
+
+
+@click.command(
+    help="Make a real paid order (payment) or refund (refund) for a merchant, with "
+    "its ledger entries, and send its notification."
+)
+@remote_command
+@click.argument("kind", type=click.Choice(["payment", "refund"]))
+@click.option("--mch-id", required=True, help="The merchant.")
+@click.option(
+    "--notify-url",
+    default="",
+    help="Where to notify (default: the URL of the "
+    "merchant's latest order, or its refund notification URL).",
+)
+@click.option(
+    "--total-fee",
+    type=click.IntRange(1, 10**9),
+    default=1,
+    show_default=True,
+    help="The amount in fen.",
+)
+@click.option(
+    "--sign-type",
+    type=click.Choice(["MD5", "HMAC-SHA256"]),
+    default="MD5",
+    show_default=True,
+    help="The order's sign_type (payment).",
+)
+@click.option(
+    "--out-trade-no",
+    default="",
+    help="refund: the paid order to refund (default: a fresh payment).",
+)
+def trigger(
+    remote: Remote,
+    kind: str,
+    mch_id: str,
+    notify_url: str,
+    total_fee: int,
+    sign_type: str,
+    out_trade_no: str,
+) -> None:
+    body: dict[str, object] = {"mch_id": mch_id, "kind": kind, "total_fee": total_fee}
+    if notify_url:
+        body["notify_url"] = notify_url
+    if kind == "payment":
+        body["sign_type"] = sign_type
+    if out_trade_no:
+        body["out_trade_no"] = out_trade_no
+    made = remote.call("POST", "/_local/trigger", body)
+    if remote.out.as_json:
+        remote.out.json(made)
+        return
+    order, refund = made["order"], made["refund"]
+    rows: list[tuple[str, object]] = [
+        ("out_trade_no", order["out_trade_no"]),
+        ("transaction_id", order["transaction_id"]),
+        ("total_fee", fen(order["total_fee"])),
+        ("notify_url", order["notify_url"]),
+    ]
+    if refund is not None:
+        rows += [
+            ("out_refund_no", refund["out_refund_no"]),
+            ("refund_id", refund["refund_id"]),
+            ("refund_status", refund["refund_status"]),
+        ]
+    remote.out.pairs("refund made" if refund else "payment made", rows)
