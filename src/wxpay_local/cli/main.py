@@ -40,6 +40,7 @@ for command in (
     records.reset,
     probe.probe,
     probe.trigger,
+    probe.tail,
 ):
     root.add_command(command)
 

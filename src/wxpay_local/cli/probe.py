@@ -7,9 +7,11 @@ check.
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from wxpay_local.cli.output import fen
+from wxpay_local.cli.output import fen, iso_millis, short_time
 from wxpay_local.cli.remote import Remote, remote_command
 
 #: The probe waits at most 5 s per check (14 checks, one of them twice at once).
@@ -123,3 +125,32 @@ def trigger(
             ("refund_status", refund["refund_status"]),
         ]
     remote.out.pairs("refund made" if refund else "payment made", rows)
+
+
+def _entry_line(entry: dict[str, object]) -> str:
+    at = entry.get("at")
+    when = iso_millis(at) if isinstance(at, int) else ""
+    outcome = entry.get("err_code") or entry.get("result_code") or entry.get("return_code")
+    message = entry.get("message") or ""
+    return f"{short_time(when)}  {entry.get('mch_id') or '-'}  {entry.get('path')}  {outcome}" + (
+        f"  {message}" if message else ""
+    )
+
+
+@click.command(
+    help="Follow the journal live: each merchant API call as the server answers "
+    "it (a stream, not polling). Ctrl-C stops."
+)
+@remote_command
+@click.option("--mch-id", default="", help="Only this merchant's calls.")
+@click.option("--count", type=click.IntRange(1), default=None, help="Stop after this many entries.")
+def tail(remote: Remote, mch_id: str, count: int | None) -> None:
+    params = {"mch_id": mch_id} if mch_id else None
+    seen = 0
+    for entry in remote.stream("/_local/journal/stream", params):
+        remote.out.line(
+            json.dumps(entry, ensure_ascii=False) if remote.out.as_json else _entry_line(entry)
+        )
+        seen += 1
+        if count is not None and seen >= count:
+            return

@@ -8,7 +8,8 @@ one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -73,6 +74,30 @@ class Remote:
                 text += f" ({TOKEN_HINT})"
             raise click.ClickException(text)
         return data
+
+    def stream(self, path: str, params: dict[str, str] | None = None) -> Iterator[Any]:
+        """Each JSON line of a streamed answer, as it arrives."""
+        return _stream_lines(self, path, params)
+
+
+def _stream_lines(remote: Remote, path: str, params: dict[str, str] | None) -> Iterator[Any]:
+    try:
+        with httpx.stream(
+            "GET",
+            remote.url + path,
+            params=params,
+            headers=remote.headers,
+            timeout=httpx.Timeout(30, read=None),
+            trust_env=False,
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise click.ClickException(f"HTTP {response.status_code}: {response.text[:200]}")
+            for line in response.iter_lines():
+                if line.strip():  # blank lines keep the connection alive
+                    yield json.loads(line)
+    except httpx.HTTPError as exc:
+        raise remote.unreachable(exc) from None
 
 
 def json_option(f: Callable[..., None]) -> Callable[..., None]:

@@ -243,6 +243,7 @@ def openapi() -> dict[str, Any]:
 
 def routes(app: App) -> list[Route]:
     from wxpay_local.web.control_probe import canary_routes
+    from wxpay_local.web.control_tail import tail_routes
 
     table = [Route(op.path, endpoint(app, op), methods=[op.method]) for op in all_ops()]
     document = openapi()
@@ -251,7 +252,7 @@ def routes(app: App) -> list[Route]:
         return JSONResponse(document)
 
     table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
-    table += canary_routes(app)
+    table += canary_routes(app) + tail_routes(app)
     known = list(table)
 
     async def unknown(request: Request) -> Response:
