@@ -41,6 +41,7 @@ for command in (
     probe.probe,
     probe.trigger,
     probe.tail,
+    probe.listen,
 ):
     root.add_command(command)
 

@@ -154,3 +154,37 @@ def tail(remote: Remote, mch_id: str, count: int | None) -> None:
         seen += 1
         if count is not None and seen >= count:
             return
+
+
+@click.command(
+    help="Deliver a merchant's notifications to a local URL, whatever notify_url "
+    "its orders carry, printing each delivery and its answer as it happens; stops "
+    "forwarding when this command stops (Ctrl-C)."
+)
+@remote_command
+@click.option("--mch-id", required=True, help="The merchant whose notifications to forward.")
+@click.option(
+    "--forward-to",
+    required=True,
+    metavar="URL",
+    help="Where to deliver them (loopback, or a host `serve --allow-probe-host` named).",
+)
+@click.option(
+    "--count", type=click.IntRange(1), default=None, help="Stop after this many deliveries."
+)
+def listen(remote: Remote, mch_id: str, forward_to: str, count: int | None) -> None:
+    seen = 0
+    remote.out.note(f"forwarding notifications of {mch_id} to {forward_to} (Ctrl-C stops)")
+    for d in remote.stream("/_local/listen", body={"mch_id": mch_id, "forward_to": forward_to}):
+        if remote.out.as_json:
+            remote.out.line(json.dumps(d, ensure_ascii=False))
+        else:
+            status = d["http_status"] if d["http_status"] is not None else "-"
+            said = "SUCCESS" if d["ok"] else d["reason"]
+            remote.out.line(
+                f"{d['kind']}  {d['out_trade_no']}  #{d['attempt']}  -> {status}  "
+                f"{said}  {d['latency_ms']} ms"
+            )
+        seen += 1
+        if count is not None and seen >= count:
+            return

@@ -75,29 +75,42 @@ class Remote:
             raise click.ClickException(text)
         return data
 
-    def stream(self, path: str, params: dict[str, str] | None = None) -> Iterator[Any]:
-        """Each JSON line of a streamed answer, as it arrives."""
-        return _stream_lines(self, path, params)
+    def stream(
+        self, path: str, params: dict[str, str] | None = None, body: dict[str, Any] | None = None
+    ) -> Iterator[Any]:
+        """Each JSON line of a streamed answer, as it arrives (POST when there is a body)."""
+        return _stream_lines(self, path, params, body)
 
 
-def _stream_lines(remote: Remote, path: str, params: dict[str, str] | None) -> Iterator[Any]:
+def _stream_lines(
+    remote: Remote, path: str, params: dict[str, str] | None, body: dict[str, Any] | None
+) -> Iterator[Any]:
     try:
         with httpx.stream(
-            "GET",
+            "POST" if body is not None else "GET",
             remote.url + path,
             params=params,
+            json=body,
             headers=remote.headers,
             timeout=httpx.Timeout(30, read=None),
             trust_env=False,
         ) as response:
             if response.status_code >= 400:
                 response.read()
-                raise click.ClickException(f"HTTP {response.status_code}: {response.text[:200]}")
+                raise click.ClickException(_refusal(response))
             for line in response.iter_lines():
                 if line.strip():  # blank lines keep the connection alive
                     yield json.loads(line)
     except httpx.HTTPError as exc:
         raise remote.unreachable(exc) from None
+
+
+def _refusal(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        return f"{data['error']}: {data['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
 def json_option(f: Callable[..., None]) -> Callable[..., None]:
