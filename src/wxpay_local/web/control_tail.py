@@ -18,6 +18,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -117,7 +118,10 @@ async def listen(app: App, request: Request) -> Response:
                     yield json.dumps(_delivery(note, attempt), ensure_ascii=False).encode() + b"\n"
         finally:
             app.dispatcher.followers.discard(queue)
-            await app.store.run(lambda: put(""))  # the merchant's own notify_urls again
+            # The listener left: the stream is being cancelled, so shield the write that puts
+            # the merchant's own notify_urls back (else it is cancelled with the rest).
+            with anyio.CancelScope(shield=True):
+                await app.store.run(lambda: put(""))
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
