@@ -16,7 +16,7 @@ from receivers import Shop
 from wxpay_local import cli
 from wxpay_local.codes import SignType
 from wxpay_local.probe.runner import HostRefused, check_target
-from wxpay_local.testing import Harness, wait_for
+from wxpay_local.testing import Harness, MerchantInfo, wait_for
 from wxpay_local.testing.harness import xml_endpoint
 
 pytestmark = pytest.mark.api
@@ -47,7 +47,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return int(done.value.code or 0), out, err
 
 
-def open_shop(live: Harness) -> Shop:
+def open_shop(live: Harness) -> tuple[Shop, MerchantInfo]:
     """A merchant whose notifications are signed as its orders were (so HMAC orders get HMAC)."""
     merchant = live.merchant()
     live.control(
@@ -55,14 +55,14 @@ def open_shop(live: Harness) -> Shop:
         f"/_local/merchants/{merchant.mch_id}/config",
         {"notify_sign_type": "ORDER_NO_SIGN_TYPE"},
     )
-    return Shop(merchant.mch_id, merchant.api_key), merchant  # type: ignore[return-value]
+    return Shop(merchant.mch_id, merchant.api_key), merchant
 
 
-def sell(live: Harness, merchant: object, shop: Shop, url: str) -> None:
+def sell(live: Harness, merchant: MerchantInfo, shop: Shop, url: str) -> None:
     """Two orders the shop knows, paid for real: one MD5, one HMAC-SHA256 (the latest)."""
     payer = live.payer(balance=10_000)
     for n, (sign_type, fee) in enumerate([(SignType.MD5, 1800), (SignType.HMAC_SHA256, 2500)]):
-        client = live.client(merchant, sign_type=sign_type)  # type: ignore[arg-type]
+        client = live.client(merchant, sign_type=sign_type)
         out_trade_no = f"SHOP{n}"
         shop.orders[out_trade_no] = fee
         answer = client.unifiedorder(
@@ -82,7 +82,7 @@ def probe_with(
     capsys: pytest.CaptureFixture[str],
     receiver: Callable[[Shop], Callable[[bytes], tuple[int, bytes]]],
 ) -> tuple[Shop, int, dict[str, object]]:
-    shop, merchant = open_shop(live)  # type: ignore[misc]
+    shop, merchant = open_shop(live)
     with xml_endpoint(receiver(shop), "/pay/notify") as url:
         sell(live, merchant, shop, url)
         code, out, _ = run_cli(
@@ -140,7 +140,7 @@ def test_a_parser_resolving_external_entities_is_caught_by_the_canary(
 def test_the_table_names_each_failure_and_its_fix(
     live: Harness, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shop, merchant = open_shop(live)  # type: ignore[misc]
+    shop, merchant = open_shop(live)
     with xml_endpoint(shop.naive, "/pay/notify") as url:
         sell(live, merchant, shop, url)
         code, out, _ = run_cli(
