@@ -10,7 +10,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
-from wxpay_local.cli import bill, clock, faults, merchants, payers, records, serving
+from wxpay_local.cli import bill, clock, faults, merchants, payers, probe, records, serving
 
 
 @click.group(
@@ -39,6 +39,10 @@ for command in (
     records.journal,
     records.reset,
     faults.fault,
+    probe.probe,
+    probe.trigger,
+    probe.tail,
+    probe.listen,
 ):
     root.add_command(command)
 

@@ -29,6 +29,10 @@ from wxpay_local.timefmt import SHANGHAI
 log = logging.getLogger("wxpay_local.dispatch")
 
 LEASE = timedelta(seconds=60)
+#: Setting key (+ merchant row id) of ``wxpay-local listen --forward-to``: while set, that
+#: merchant's notifications go there whatever notify_url the orders carry. In the database,
+#: so every dispatcher process honours it.
+FORWARD_SETTING = "listen.forward_to:"
 
 
 def wall_clock() -> datetime:
@@ -66,6 +70,8 @@ class Dispatcher:
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Followers of this process's deliveries (``POST /_local/listen``).
+        self.followers: set[asyncio.Queue[tuple[Notification, DeliveryAttempt]]] = set()
 
     def wake(self) -> None:
         """Look for due work now (after a payment or a clock change) instead of at next poll."""
@@ -77,7 +83,15 @@ class Dispatcher:
             claimed = tx.claim_due_notifications(
                 self.clock.now(), wall_now, wall_now + LEASE, self.batch
             )
-            return [(n, tx.merchant_by_id(n.merchant_id).api_key) for n in claimed]
+            merchant_ids = {n.merchant_id for n in claimed}  # one read per merchant, not per row
+            forwards = {m: tx.get_setting(FORWARD_SETTING + str(m)) for m in merchant_ids}
+            return [
+                (
+                    replace(n, url=forwards[n.merchant_id] or n.url),
+                    tx.merchant_by_id(n.merchant_id).api_key,
+                )
+                for n in claimed
+            ]
 
     def _record(self, notification: Notification, attempt: DeliveryAttempt) -> None:
         made = notification.attempts + 1
@@ -119,6 +133,8 @@ class Dispatcher:
             excerpt=verdict.excerpt,
         )
         await self.store.run(lambda: self._record(notification, attempt))
+        for queue in self.followers:  # listen: each delivery and its answer, live
+            queue.put_nowait((notification, attempt))
 
     def _settle_refunds(self) -> int:
         with self.store.begin() as tx:

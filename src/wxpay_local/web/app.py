@@ -26,6 +26,7 @@ from wxpay_local.dispatch.worker import Dispatcher
 from wxpay_local.domain.clock import TestClock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.orders import OrderRules
+from wxpay_local.probe.runner import Canaries
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.web import console, control, merchant, pages
@@ -75,6 +76,8 @@ class App:
             faults=self.faults.for_notification,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        #: The probe's XXE canaries fetched (web.control_probe).
+        self.canaries = Canaries()
         self._ca: Any = None
         self._clock_version = 0
         #: Bumped by a reset; a clock read begun before it is dropped (``load_clock``).

@@ -231,9 +231,12 @@ def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_faults import FAULT_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
+    from wxpay_local.web.control_probe import PROBE_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
-    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + FAULT_OPS
+    return (
+        OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + FAULT_OPS + PROBE_OPS
+    )
 
 
 def openapi() -> dict[str, Any]:
@@ -243,6 +246,9 @@ def openapi() -> dict[str, Any]:
 
 
 def routes(app: App) -> list[Route]:
+    from wxpay_local.web.control_probe import canary_routes
+    from wxpay_local.web.control_tail import tail_routes
+
     table = [Route(op.path, endpoint(app, op), methods=[op.method]) for op in all_ops()]
     document = openapi()
 
@@ -250,6 +256,7 @@ def routes(app: App) -> list[Route]:
         return JSONResponse(document)
 
     table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
+    table += canary_routes(app) + tail_routes(app)
     known = list(table)
 
     async def unknown(request: Request) -> Response:
