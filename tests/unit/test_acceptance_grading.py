@@ -1,0 +1,137 @@
+"""Grading of the acceptance checker over journal entries: pure, no I/O.
+
+Two merchant systems' journals, written by hand: a careful one passes every case, a careless
+one (no query after SYSTEMERROR, an immediate reverse, no notification dedupe) fails exactly
+those cases, with the journal entries as evidence.
+"""
+
+from __future__ import annotations
+
+from wxpay_local.domain.acceptance import Call, Delivery, grade
+
+T0 = 1_700_000_000_000
+
+
+def call(
+    n: int, at_s: float, endpoint: str, out_trade_no: str, err_code: str = "", **more: str
+) -> Call:
+    return Call(
+        id=n,
+        at=T0 + int(at_s * 1000),
+        endpoint=endpoint,
+        fields={"out_trade_no": out_trade_no, **more},
+        return_code="SUCCESS",
+        result_code="FAIL" if err_code else "SUCCESS",
+        err_code=err_code,
+    )
+
+
+def careful() -> tuple[list[Call], list[Delivery]]:
+    calls = [
+        call(1, 0, "micropay", "ACCSYSERR1", "SYSTEMERROR"),
+        call(2, 5, "orderquery", "ACCSYSERR1"),
+        call(3, 10, "micropay", "ACCPAYING1", "USERPAYING"),
+        call(4, 15, "orderquery", "ACCPAYING1"),
+        call(5, 25, "orderquery", "ACCPAYING1"),
+        call(6, 30, "micropay", "ACCREVERSE1", "SYSTEMERROR"),
+        call(7, 35, "orderquery", "ACCREVERSE1", "SYSTEMERROR"),
+        call(8, 46, "reverse", "ACCREVERSE1", "SYSTEMERROR"),
+        call(9, 48, "reverse", "ACCREVERSE1"),
+        call(10, 50, "unifiedorder", "ACCNOTIFY1"),
+        call(11, 60, "refund", "ACCREFUND1", "SYSTEMERROR", out_refund_no="R1"),
+        call(12, 65, "refund", "ACCREFUND1", out_refund_no="R1"),
+        call(13, 400, "closeorder", "ACCNOTIFY1"),
+        call(14, 410, "downloadbill", ""),
+    ]
+    deliveries = [
+        Delivery("ACCNOTIFY1", T0 + 55_000, True),
+        Delivery("ACCNOTIFY1", T0 + 55_100, True),
+    ]
+    return calls, deliveries
+
+
+def careless() -> tuple[list[Call], list[Delivery]]:
+    calls = [
+        call(1, 0, "micropay", "ACCSYSERR1", "SYSTEMERROR"),
+        call(2, 10, "micropay", "ACCPAYING1", "USERPAYING"),
+        call(3, 15, "orderquery", "ACCPAYING1"),
+        call(4, 25, "orderquery", "ACCPAYING1"),
+        call(5, 30, "micropay", "ACCREVERSE1", "SYSTEMERROR"),
+        call(6, 31, "reverse", "ACCREVERSE1", "SYSTEMERROR"),
+        call(7, 33, "reverse", "ACCREVERSE1"),
+        call(8, 50, "unifiedorder", "ACCNOTIFY1"),
+        call(9, 60, "refund", "ACCREFUND1", "SYSTEMERROR", out_refund_no="R1"),
+        call(10, 65, "refund", "ACCREFUND1", out_refund_no="R1"),
+        call(11, 400, "closeorder", "ACCNOTIFY1"),
+        call(12, 410, "downloadbill", ""),
+    ]
+    deliveries = [
+        Delivery("ACCNOTIFY1", T0 + 55_000, True),
+        Delivery("ACCNOTIFY1", T0 + 55_100, False),
+    ]
+    return calls, deliveries
+
+
+def statuses(calls: list[Call], deliveries: list[Delivery]) -> dict[str, str]:
+    return {r.case: r.status for r in grade(calls, deliveries)}
+
+
+def test_careful_integration_passes_every_case() -> None:
+    assert statuses(*careful()) == {
+        "query_after_systemerror": "pass",
+        "poll_userpaying": "pass",
+        "reverse_when_unclear": "pass",
+        "reverse_waits_15s": "pass",
+        "closeorder_waits_5min": "pass",
+        "refund_retry_same_out_refund_no": "pass",
+        "notification_dedupe": "pass",
+        "download_bill": "pass",
+    }
+
+
+def test_careless_integration_fails_exactly_its_mistakes_with_evidence() -> None:
+    results = {r.case: r for r in grade(*careless())}
+    failed = sorted(case for case, r in results.items() if r.status == "fail")
+    assert failed == ["notification_dedupe", "query_after_systemerror", "reverse_waits_15s"]
+    assert results["query_after_systemerror"].evidence == ["#1 micropay ACCSYSERR1 → SYSTEMERROR"]
+    assert results["reverse_waits_15s"].why == "reversed 1000 ms after the charge (at least 15 s)"
+    assert results["reverse_waits_15s"].evidence == [
+        "#5 micropay ACCREVERSE1 → SYSTEMERROR",
+        "#6 reverse ACCREVERSE1 → SYSTEMERROR",
+    ]
+    assert (
+        "ACCNOTIFY1 at 1700000055100: not acknowledged" in results["notification_dedupe"].evidence
+    )
+
+
+def test_new_out_refund_no_on_retry_fails() -> None:
+    calls = [
+        call(1, 0, "refund", "ACCREFUND2", "SYSTEMERROR", out_refund_no="R1"),
+        call(2, 5, "refund", "ACCREFUND2", out_refund_no="R2"),
+    ]
+    result = {r.case: r for r in grade(calls)}["refund_retry_same_out_refund_no"]
+    assert result.status == "fail"
+    assert result.evidence == [
+        "#1 refund ACCREFUND2 → SYSTEMERROR",
+        "#2 refund ACCREFUND2 → SUCCESS",
+    ]
+
+
+def test_hammering_a_userpaying_order_fails_and_a_close_too_soon_fails() -> None:
+    calls = [
+        call(1, 0, "micropay", "ACCPAYING2", "USERPAYING"),
+        call(2, 0.5, "orderquery", "ACCPAYING2"),
+        call(3, 1, "unifiedorder", "O1"),
+        call(4, 61, "closeorder", "O1"),
+    ]
+    results = {r.case: r for r in grade(calls)}
+    assert results["poll_userpaying"].status == "fail"
+    assert results["closeorder_waits_5min"].why == (
+        "closed 60000 ms after the order was created (at least 5 minutes)"
+    )
+
+
+def test_an_empty_run_plays_no_case_and_misses_the_bill() -> None:
+    results = {r.case: r.status for r in grade([])}
+    assert results.pop("download_bill") == "fail"
+    assert set(results.values()) == {"not_run"}
