@@ -71,6 +71,14 @@ def plan(mch_id: str) -> list[RulePlan]:
             err_code="SYSTEMERROR",
             times=1,
         ),
+        # The query fails too (until the rule is removed), so the outcome stays unclear.
+        RulePlan(
+            "reverse_when_unclear",
+            "err_code",
+            "orderquery",
+            f"{PREFIX_REVERSE}*",
+            err_code="SYSTEMERROR",
+        ),
         RulePlan(
             "retry_reverse",
             "err_code",
@@ -151,7 +159,7 @@ def _query_after_systemerror(calls: Sequence[Call]) -> CaseResult:
         if c.at >= first.at
         and c.id > first.id
         and c.out_trade_no == first.out_trade_no
-        and c.endpoint in ("orderquery", "reverse")
+        and c.endpoint == "orderquery"
     ]
     if followed:
         return CaseResult(
@@ -163,7 +171,7 @@ def _query_after_systemerror(calls: Sequence[Call]) -> CaseResult:
     return CaseResult(
         case,
         "fail",
-        "SYSTEMERROR leaves the outcome unknown: no orderquery (nor reverse) followed",
+        "SYSTEMERROR leaves the outcome unknown: no orderquery followed",
         [first.evidence()],
     )
 

@@ -226,6 +226,7 @@ async def invoke(app: App, request: Request, handler: Handler, body: dict[str, A
 
 
 def all_ops() -> tuple[Op, ...]:
+    from wxpay_local.web.control_acceptance import ACCEPTANCE_OPS
     from wxpay_local.web.control_bills import BILL_OPS
     from wxpay_local.web.control_extra import EXTRA_OPS
     from wxpay_local.web.control_faults import FAULT_OPS
@@ -236,7 +237,7 @@ def all_ops() -> tuple[Op, ...]:
 
     return (
         OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + FAULT_OPS + PROBE_OPS
-    )
+    ) + ACCEPTANCE_OPS
 
 
 def openapi() -> dict[str, Any]:

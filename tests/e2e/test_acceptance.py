@@ -1,0 +1,178 @@
+"""The acceptance checker (issue 14 part 2) grading two sample integrations over real sockets.
+
+Both integrations are written here with the third-party ``wechatpy`` client over mutual TLS,
+the way a till would be: ``careful`` follows the documented algorithm (spec §5: query after an
+unclear answer, reverse no sooner than 15 s after the charge and retry a failed reverse, retry a
+refund with the same out_refund_no, download the bill); ``careless`` gives up after SYSTEMERROR
+without querying: it reverses at once. Waits move the platform clock, not the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from wechatpy.exceptions import WeChatPayException  # type: ignore[import-untyped]
+from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
+
+from wxpay_local.store import SqlStore
+from wxpay_local.testing import Harness, MerchantInfo
+
+pytestmark = pytest.mark.e2e
+
+CLIENT_IP = "203.0.113.10"
+
+
+@pytest.fixture
+def mtls(store: SqlStore) -> Iterator[Harness]:
+    with Harness.start(store, live=True) as harness:
+        yield harness
+
+
+class Shop:
+    """A merchant's system; ``careful`` picks which of the two integrations it is."""
+
+    def __init__(self, h: Harness, tmp_path: Path, careful: bool) -> None:
+        self.h, self.careful = h, careful
+        self.merchant: MerchantInfo = h.merchant()
+        data = h.control("GET", f"/_local/merchants/{self.merchant.mch_id}/cert")
+        cert, key = tmp_path / "apiclient_cert.pem", tmp_path / "apiclient_key.pem"
+        cert.write_text(data["apiclient_cert.pem"])
+        key.write_text(data["apiclient_key.pem"])
+        self.client = WeChatPay(
+            appid=self.merchant.apps["official_account"],
+            api_key=self.merchant.api_key,
+            mch_id=self.merchant.mch_id,
+            mch_cert=str(cert),
+            mch_key=str(key),
+            timeout=5,
+        )
+        self.client.API_BASE_URL = h.tls_url + "/"
+        self.client._http.trust_env = False
+        self.client._http.verify = str(h.ca_file)
+        self.payer = h.payer(balance=100_000)["payer_id"]
+
+    def charge(self, out_trade_no: str) -> str:
+        code = self.h.control("POST", f"/_local/payers/{self.payer}/codes")["auth_code"]
+        try:
+            self.client.micropay.create(
+                body="Test shop-Coffee",
+                total_fee=1800,
+                auth_code=code,
+                client_ip=CLIENT_IP,
+                out_trade_no=out_trade_no,
+            )
+            return "SUCCESS"
+        except WeChatPayException as refused:
+            return str(refused.errcode or refused.return_code)
+
+    def query(self, out_trade_no: str) -> str:
+        try:
+            return str(self.client.order.query(out_trade_no=out_trade_no)["trade_state"])
+        except (WeChatPayException, requests.RequestException):
+            return "UNKNOWN"
+
+    def reverse(self, out_trade_no: str, waited: int) -> None:
+        if self.careful and waited < 15:
+            self.h.advance(15 - waited)
+        for _ in range(5):
+            try:
+                self.client.order.reverse(out_trade_no=out_trade_no)
+                return
+            except WeChatPayException:
+                self.h.advance(2)
+
+    def pay(self, out_trade_no: str) -> None:
+        answer = self.charge(out_trade_no)
+        if answer not in ("USERPAYING", "SYSTEMERROR", "BANKERROR"):
+            return
+        waited, wait = 0, 5
+        if self.careful:
+            while waited + wait <= 45:
+                self.h.advance(wait)
+                waited += wait
+                wait = 10
+                state = self.query(out_trade_no)
+                if state == "SUCCESS":
+                    return
+        self.reverse(out_trade_no, waited)
+
+    def refund(self, out_trade_no: str) -> None:
+        for _ in range(3):
+            try:
+                self.client.refund.apply(
+                    total_fee=1800,
+                    refund_fee=1800,
+                    out_refund_no=f"R{out_trade_no}",
+                    out_trade_no=out_trade_no,
+                )
+                return
+            except WeChatPayException:
+                self.h.advance(2)
+
+    def bill(self) -> None:
+        # Any day's bill will do: the checker looks for the reconciliation call, not its rows.
+        try:
+            self.client.tools.download_bill("20240101", bill_type="ALL")
+        except WeChatPayException:
+            pass
+
+
+def run(h: Harness, shop: Shop) -> dict[str, Any]:
+    mch_id = shop.merchant.mch_id
+    started = h.control("POST", f"/_local/acceptance/{mch_id}")
+    shop.pay("ACCSYSERR1")
+    shop.pay("ACCREVERSE1")
+    shop.pay("ACCREFUND1")
+    shop.refund("ACCREFUND1")
+    shop.bill()
+    report: dict[str, Any] = h.control(
+        "GET", f"/_local/acceptance/{mch_id}", since_id=started["since_id"]
+    )
+    return report
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {case["case"]: case["status"] for case in report["cases"]}
+
+
+def test_a_careful_integration_passes(mtls: Harness, tmp_path: Path) -> None:
+    report = run(mtls, Shop(mtls, tmp_path, careful=True))
+    assert statuses(report) == {
+        "query_after_systemerror": "pass",
+        "poll_userpaying": "not_run",
+        "reverse_when_unclear": "pass",
+        "reverse_waits_15s": "pass",
+        "closeorder_waits_5min": "not_run",
+        "refund_retry_same_out_refund_no": "pass",
+        "notification_dedupe": "not_run",
+        "download_bill": "pass",
+    }, report
+
+
+def test_a_careless_integration_fails_its_mistakes_with_evidence(
+    mtls: Harness, tmp_path: Path
+) -> None:
+    report = run(mtls, Shop(mtls, tmp_path, careful=False))
+    assert statuses(report) == {
+        "query_after_systemerror": "fail",
+        "poll_userpaying": "not_run",
+        "reverse_when_unclear": "pass",
+        "reverse_waits_15s": "fail",
+        "closeorder_waits_5min": "not_run",
+        "refund_retry_same_out_refund_no": "pass",
+        "notification_dedupe": "not_run",
+        "download_bill": "pass",
+    }, report
+    cases = {case["case"]: case for case in report["cases"]}
+    assert cases["query_after_systemerror"]["evidence"][0].endswith(
+        " micropay ACCSYSERR1 → SYSTEMERROR"
+    )
+    # The platform clock runs with the wall clock between calls: the gap is a few ms, not 0.
+    assert cases["reverse_waits_15s"]["why"].endswith(" ms after the charge (at least 15 s)")
+    charge, reverse = cases["reverse_waits_15s"]["evidence"]
+    assert charge.endswith(" micropay ACCSYSERR1 → SYSTEMERROR")
+    assert reverse.endswith(" reverse ACCSYSERR1 → SUCCESS")
