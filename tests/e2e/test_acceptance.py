@@ -9,6 +9,9 @@ without querying: it reverses at once. Waits move the platform clock, not the wa
 
 from __future__ import annotations
 
+import io
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import requests
 from wechatpy.exceptions import WeChatPayException  # type: ignore[import-untyped]
 from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
 
+from wxpay_local.cli import main
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo
 
@@ -176,3 +180,31 @@ def test_a_careless_integration_fails_its_mistakes_with_evidence(
     charge, reverse = cases["reverse_waits_15s"]["evidence"]
     assert charge.endswith(" micropay ACCSYSERR1 → SYSTEMERROR")
     assert reverse.endswith(" reverse ACCSYSERR1 → SUCCESS")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    sys.stdin = io.StringIO("")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(list(argv))
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), capsys.readouterr().out
+
+
+def test_the_cli_starts_a_run_and_prints_the_report_card(
+    mtls: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = Shop(mtls, tmp_path, careful=False)
+    mch_id, url = shop.merchant.mch_id, ("--url", mtls.base_url)
+    code, out = cli(capsys, "acceptance", mch_id, "--json", *url)
+    assert code == 0
+    since_id = json.loads(out)["since_id"]
+    shop.pay("ACCSYSERR1")
+    code, out = cli(capsys, "acceptance", mch_id, "--report", str(since_id), *url)
+    assert code == 1, out
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:10]}
+    assert rows["query_after_systemerror"] == "FAIL"
+    assert rows["reverse_waits_15s"] == "FAIL"
+    assert rows["download_bill"] == "FAIL"
+    assert "  query_after_systemerror: #" in out
+    assert out.rstrip().endswith("report card: 0 pass, 3 fail")

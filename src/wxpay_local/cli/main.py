@@ -10,7 +10,17 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
-from wxpay_local.cli import bill, clock, faults, merchants, payers, probe, records, serving
+from wxpay_local.cli import (
+    acceptance,
+    bill,
+    clock,
+    faults,
+    merchants,
+    payers,
+    probe,
+    records,
+    serving,
+)
 
 
 @click.group(
@@ -40,6 +50,7 @@ for command in (
     records.reset,
     faults.fault,
     probe.probe,
+    acceptance.acceptance,
     probe.trigger,
     probe.tail,
     probe.listen,
