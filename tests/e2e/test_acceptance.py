@@ -23,7 +23,7 @@ from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
 
 from wxpay_local.cli import main
 from wxpay_local.store import SqlStore
-from wxpay_local.testing import Harness, MerchantInfo
+from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +104,19 @@ class Shop:
                     return
         self.reverse(out_trade_no, waited)
 
+    def sell(self, out_trade_no: str, notify_url: str) -> None:
+        """A NATIVE order the payer pays; the notification goes to ``notify_url``."""
+        created = self.client.order.create(
+            trade_type="NATIVE",
+            body="Test shop-Coffee",
+            total_fee=1800,
+            notify_url=notify_url,
+            client_ip=CLIENT_IP,
+            product_id="latte",
+            out_trade_no=out_trade_no,
+        )
+        assert self.h.pay(self.payer, code_url=created["code_url"])["outcome"] == "SUCCESS"
+
     def refund(self, out_trade_no: str) -> None:
         for _ in range(3):
             try:
@@ -125,9 +138,12 @@ class Shop:
             pass
 
 
-def run(h: Harness, shop: Shop) -> dict[str, Any]:
+def run(h: Harness, shop: Shop, sink: MerchantSink) -> dict[str, Any]:
     mch_id = shop.merchant.mch_id
     started = h.control("POST", f"/_local/acceptance/{mch_id}")
+    shop.sell("ACCNOTIFY1", sink.url)
+    wait_for(lambda: sink.received if len(sink.received) >= 2 else None)
+    wait_for(lambda: [n for n in h.notifications(mch_id) if n["attempts"]])
     shop.pay("ACCSYSERR1")
     shop.pay("ACCREVERSE1")
     shop.pay("ACCREFUND1")
@@ -143,8 +159,9 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
     return {case["case"]: case["status"] for case in report["cases"]}
 
 
-def test_a_careful_integration_passes(mtls: Harness, tmp_path: Path) -> None:
-    report = run(mtls, Shop(mtls, tmp_path, careful=True))
+def test_a_careful_integration_passes(mtls: Harness, tmp_path: Path, sink: MerchantSink) -> None:
+    # The careful receiver books a transaction once and acknowledges every copy (the default).
+    report = run(mtls, Shop(mtls, tmp_path, careful=True), sink)
     assert statuses(report) == {
         "query_after_systemerror": "pass",
         "poll_userpaying": "not_run",
@@ -152,15 +169,17 @@ def test_a_careful_integration_passes(mtls: Harness, tmp_path: Path) -> None:
         "reverse_waits_15s": "pass",
         "closeorder_waits_5min": "not_run",
         "refund_retry_same_out_refund_no": "pass",
-        "notification_dedupe": "not_run",
+        "notification_dedupe": "pass",
         "download_bill": "pass",
     }, report
 
 
 def test_a_careless_integration_fails_its_mistakes_with_evidence(
-    mtls: Harness, tmp_path: Path
+    mtls: Harness, tmp_path: Path, sink: MerchantSink
 ) -> None:
-    report = run(mtls, Shop(mtls, tmp_path, careful=False))
+    # The careless receiver inserts each copy under a unique key: the duplicate fails.
+    sink.answers = [sink.answers[0], (500, b"duplicate key value violates unique constraint")]
+    report = run(mtls, Shop(mtls, tmp_path, careful=False), sink)
     assert statuses(report) == {
         "query_after_systemerror": "fail",
         "poll_userpaying": "not_run",
@@ -168,7 +187,7 @@ def test_a_careless_integration_fails_its_mistakes_with_evidence(
         "reverse_waits_15s": "fail",
         "closeorder_waits_5min": "not_run",
         "refund_retry_same_out_refund_no": "pass",
-        "notification_dedupe": "not_run",
+        "notification_dedupe": "fail",
         "download_bill": "pass",
     }, report
     cases = {case["case"]: case for case in report["cases"]}
@@ -180,6 +199,8 @@ def test_a_careless_integration_fails_its_mistakes_with_evidence(
     charge, reverse = cases["reverse_waits_15s"]["evidence"]
     assert charge.endswith(" micropay ACCSYSERR1 → SYSTEMERROR")
     assert reverse.endswith(" reverse ACCSYSERR1 → SUCCESS")
+    [refused] = cases["notification_dedupe"]["evidence"]
+    assert refused.startswith("ACCNOTIFY1 at ") and refused.endswith(": not acknowledged")
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

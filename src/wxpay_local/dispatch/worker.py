@@ -120,8 +120,11 @@ class Dispatcher:
             reason = "timed out after the merchant read the body (fault rule)"
             verdict = replace(verdict, ok=False, reason=reason, http_status=None)
         if fault is not None and fault.action == "notify_twice" and verdict.ok:
-            # the merchant acknowledged; the platform delivers it again anyway
-            await deliver(self._client, notification.url, body, self.timeout)
+            # the merchant acknowledged; the platform delivers it again anyway. A refused copy
+            # counts (a receiver without dedupe fails it): retried like any unacknowledged one.
+            again = await deliver(self._client, notification.url, body, self.timeout)
+            if not again.ok:
+                verdict = again
         attempt = DeliveryAttempt(
             notification_id=notification.id,
             number=notification.attempts + 1,
