@@ -16,6 +16,7 @@ from wxpay_local.web.console import (
     notifications,
     orders,
     overview,
+    probe,
     refunds,
     session,
     settings_page,
@@ -42,5 +43,6 @@ def routes(app: App) -> list[Route | Mount]:
         *settings_page.routes(app),
         *clock.routes(app),
         *faults.routes(app),
+        *probe.routes(app),
         Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
     ]
