@@ -8,6 +8,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from wxpay_local.web.console import (
+    acceptance,
     bills,
     clock,
     faults,
@@ -44,5 +45,6 @@ def routes(app: App) -> list[Route | Mount]:
         *clock.routes(app),
         *faults.routes(app),
         *probe.routes(app),
+        *acceptance.routes(app),
         Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
     ]
