@@ -172,6 +172,7 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("fault", "clear"): ([], ok),
         ("trigger",): (["payment", "--mch-id", w.mch_id], ok),
         # nothing listens on port 9: every check fails, the report still is JSON, exit 1
+        ("acceptance",): ([w.mch_id], ok),  # starts a run: arms rules for ACC* orders only
         ("probe",): (["--mch-id", w.mch_id, "http://127.0.0.1:9/notify"], {1}),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
