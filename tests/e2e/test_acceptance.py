@@ -3,8 +3,9 @@
 Both integrations are written here with the third-party ``wechatpy`` client over mutual TLS,
 the way a till would be: ``careful`` follows the documented algorithm (spec §5: query after an
 unclear answer, reverse no sooner than 15 s after the charge and retry a failed reverse, retry a
-refund with the same out_refund_no, download the bill); ``careless`` gives up after SYSTEMERROR
-without querying: it reverses at once. Waits move the platform clock, not the wall clock.
+refund with the same out_refund_no, download the bill); ``careless`` never queries after
+SYSTEMERROR: it reverses at once (after USERPAYING too, so that case fails as well), and its
+notification receiver refuses a duplicate. Waits move the platform clock, not the wall clock.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def run(h: Harness, shop: Shop, sink: MerchantSink) -> dict[str, Any]:
     wait_for(lambda: sink.received if len(sink.received) >= 2 else None)
     wait_for(lambda: [n for n in h.notifications(mch_id) if n["attempts"]])
     shop.pay("ACCSYSERR1")
+    shop.pay("ACCPAYING1")
     shop.pay("ACCREVERSE1")
     shop.pay("ACCREFUND1")
     shop.refund("ACCREFUND1")
@@ -164,7 +166,7 @@ def test_a_careful_integration_passes(mtls: Harness, tmp_path: Path, sink: Merch
     report = run(mtls, Shop(mtls, tmp_path, careful=True), sink)
     assert statuses(report) == {
         "query_after_systemerror": "pass",
-        "poll_userpaying": "not_run",
+        "poll_userpaying": "pass",
         "reverse_when_unclear": "pass",
         "reverse_waits_15s": "pass",
         "closeorder_waits_5min": "not_run",
@@ -182,7 +184,7 @@ def test_a_careless_integration_fails_its_mistakes_with_evidence(
     report = run(mtls, Shop(mtls, tmp_path, careful=False), sink)
     assert statuses(report) == {
         "query_after_systemerror": "fail",
-        "poll_userpaying": "not_run",
+        "poll_userpaying": "fail",
         "reverse_when_unclear": "pass",
         "reverse_waits_15s": "fail",
         "closeorder_waits_5min": "not_run",
