@@ -135,3 +135,18 @@ def test_an_empty_run_plays_no_case_and_misses_the_bill() -> None:
     results = {r.case: r.status for r in grade([])}
     assert results.pop("download_bill") == "fail"
     assert set(results.values()) == {"not_run"}
+
+
+def test_journal_rows_become_calls_after_the_mark_and_garbage_has_no_fields() -> None:
+    from wxpay_local.web.control_acceptance import entries_of
+
+    row = {"method": "POST", "endpoint": "micropay", "return_code": "SUCCESS",
+           "result_code": "FAIL", "err_code": "SYSTEMERROR", "at": T0}  # fmt: skip
+    rows = [
+        row | {"id": 3, "request": "<xml><out_trade_no>ACCSYSERR1</out_trade_no></xml>"},
+        row | {"id": 2, "request": "not xml at all"},
+        row | {"id": 1, "request": "<xml><out_trade_no>OLD</out_trade_no></xml>"},
+        row | {"id": 4, "method": "NOTIFY", "request": ""},
+    ]
+    calls = entries_of(rows, since_id=1)
+    assert [(c.id, c.out_trade_no) for c in calls] == [(3, "ACCSYSERR1"), (2, "")]
