@@ -228,10 +228,11 @@ def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_bills import BILL_OPS
     from wxpay_local.web.control_extra import EXTRA_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
+    from wxpay_local.web.control_namespaces import NAMESPACE_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
-    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS
+    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + NAMESPACE_OPS
 
 
 def openapi() -> dict[str, Any]:
