@@ -24,6 +24,10 @@ from wxpay_local.store.postgres import PostgresStore
 from wxpay_local.store.sqlite import SqliteStore
 
 MEMORY = ":memory:"
+#: A namespace is a disposable test world: its SQLite commits are not flushed to the disk one
+#: by one (WAL with synchronous=NORMAL: never corrupt, the last commits may be lost if the
+#: machine loses power). That saves an fsync per commit and the commit thread's start.
+NAMESPACE_DURABILITY = "normal"
 #: The root's settings a namespace inherits: the platform CA (its identity, and what issued
 #: the merchants' client certificates the TLS listener checks) and the console's secrets (one
 #: console sign-in and one payer session cookie for the whole server).
@@ -92,14 +96,14 @@ def open_namespace(root: SqlStore, name: str, *, create: bool) -> SqlStore:
         if folder is None:
             if not create:
                 raise LookupError(name)
-            store = SqliteStore(MEMORY, durability=root.durability)
+            store = SqliteStore(MEMORY, durability=NAMESPACE_DURABILITY)
         else:
             path = folder / f"{name}.sqlite3"
             if not path.exists():
                 if not create:
                     raise LookupError(name)
                 _from_template(root, folder, path)
-            store = SqliteStore(str(path), durability=root.durability)
+            store = SqliteStore(str(path), durability=NAMESPACE_DURABILITY)
     if create:
         _inherit(root, store)
     return store

@@ -8,6 +8,7 @@ Imports: domain, web.views, web.control_*, starlette.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -241,12 +242,17 @@ def openapi() -> dict[str, Any]:
     return schemas.document(all_ops(), __version__)
 
 
+@functools.cache
+def _openapi_json() -> bytes:
+    """The document as served, made once per process (every namespace serves it too)."""
+    return bytes(JSONResponse(openapi()).body)
+
+
 def routes(app: App) -> list[Route]:
     table = [Route(op.path, endpoint(app, op), methods=[op.method]) for op in all_ops()]
-    document = openapi()
 
     async def openapi_json(request: Request) -> Response:
-        return JSONResponse(document)
+        return Response(_openapi_json(), media_type="application/json")
 
     table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
     known = list(table)
