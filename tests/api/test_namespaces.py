@@ -4,6 +4,7 @@ PostgreSQL (the ``live`` fixture runs both)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from wxpay_local.store import open_store
 from wxpay_local.testing import Harness
 
 try:
@@ -179,3 +181,67 @@ def test_namespace_control_plane_keeps_the_boundary(root: Harness) -> None:
         trust_env=False,
     )
     assert forged.status_code == 403 and forged.json()["error"] == "CROSS_SITE"
+
+
+SHARED_SERVER_TESTS = """
+import pytest
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_same_order_number_in_each_test(wxpay, n):
+    assert wxpay.control("GET", "/_local/merchants")["merchants"] == []
+    assert "/ns/pytest_" in wxpay.base_url
+    merchant = wxpay.merchant(name=f"Shop {n}")
+    client = wxpay.client(merchant)
+    answer = client.unifiedorder(
+        body="Tea", out_trade_no="SAME", total_fee=100 * n, spbill_create_ip="127.0.0.1",
+        notify_url="http://127.0.0.1:9/", trade_type="NATIVE", product_id="tea",
+    )
+    payer = wxpay.payer(balance=5000)
+    wxpay.pay(payer["payer_id"], code_url=answer["code_url"])
+    assert client.orderquery(out_trade_no="SAME")["total_fee"] == str(100 * n)
+"""
+
+
+@pytest.fixture
+def sqlite_root(tmp_path: Path) -> Iterator[Harness]:
+    """A live server on SQLite only: the plugin's side does not depend on the database, and a
+    pytest in a subprocess costs seconds."""
+    store = open_store(str(tmp_path / "wxpay.sqlite3"))
+    try:
+        with Harness.start(store, live=True) as harness:
+            yield harness
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("per", ["worker", "test"])
+def test_pytest_plugin_on_a_shared_server(sqlite_root: Harness, tmp_path: Path, per: str) -> None:
+    """A merchant's suite, run by a separate pytest pointed at this server with --wxpay-url:
+    its tests run in namespaces, which are gone afterwards; the server's own data is untouched."""
+    root = sqlite_root
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_shop.py").write_text(SHARED_SERVER_TESTS, encoding="utf-8")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            f"--wxpay-url={root.base_url}",
+            f"--wxpay-namespace-per={per}",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout
+    assert root.control("GET", "/_local/namespaces")["namespaces"] == []
+    assert root.control("GET", "/_local/merchants")["merchants"] == []
