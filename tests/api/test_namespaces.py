@@ -4,6 +4,7 @@ PostgreSQL (the ``live`` fixture runs both)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from wxpay_local.cli import main
 from wxpay_local.store import open_store
 from wxpay_local.testing import Harness
 
@@ -245,3 +247,32 @@ def test_pytest_plugin_on_a_shared_server(sqlite_root: Harness, tmp_path: Path, 
     assert "3 passed" in run.stdout
     assert root.control("GET", "/_local/namespaces")["namespaces"] == []
     assert root.control("GET", "/_local/merchants")["merchants"] == []
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(list(argv))
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), capsys.readouterr().out
+
+
+def test_cli_namespace_commands(sqlite_root: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+    url = sqlite_root.base_url
+    assert cli(capsys, "namespace", "create", "cli_a", "--url", url) == (0, f"{url}/ns/cli_a\n")
+    # Any other command works in it, given the namespace's URL.
+    code, _ = cli(capsys, "merchant", "create", "--name", "In A", "--url", f"{url}/ns/cli_a")
+    assert code == 0
+    assert cli(capsys, "namespace", "snapshot", "cli_a", "one", "--url", url)[0] == 0
+    code, _ = cli(capsys, "merchant", "create", "--name", "Later", "--url", f"{url}/ns/cli_a")
+    assert code == 0
+    assert cli(capsys, "namespace", "restore", "cli_a", "one", "--url", url) == (
+        0,
+        "cli_a: back to snapshot one\n",
+    )
+    code, out = cli(capsys, "merchant", "list", "--json", "--url", f"{url}/ns/cli_a")
+    assert [m["name"] for m in json.loads(out)["merchants"]] == ["In A"]
+    code, out = cli(capsys, "namespace", "list", "--json", "--url", url)
+    assert json.loads(out) == {"namespaces": [{"name": "cli_a", "base_url": f"{url}/ns/cli_a"}]}
+    assert cli(capsys, "namespace", "drop", "cli_a", "--url", url) == (0, "dropped cli_a\n")
+    assert cli(capsys, "namespace", "drop", "cli_a", "--url", url)[0] != 0

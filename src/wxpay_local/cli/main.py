@@ -10,7 +10,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
-from wxpay_local.cli import bill, clock, merchants, payers, records, serving
+from wxpay_local.cli import bill, clock, merchants, namespaces, payers, records, serving
 
 
 @click.group(
@@ -38,6 +38,7 @@ for command in (
     records.notifications,
     records.journal,
     records.reset,
+    namespaces.namespace,
 ):
     root.add_command(command)
 
