@@ -1,12 +1,12 @@
 """Databases of namespaces: where one lives, making and dropping it, snapshots and restores.
 
 A namespace has a database of its own beside the root one (docs/namespaces.md): on SQLite a
-file ``namespaces/<name>.sqlite3`` next to the root file (or an in-memory database when the
-root is one), on PostgreSQL a schema ``<root schema>__<name>`` in the same database. Each is
-migrated by ``store.migrate`` like any store, so nothing in the request path knows of them.
+file ``namespaces/<name>.sqlite3`` next to the root file (a root in memory has none), on
+PostgreSQL a schema ``<root schema>__<name>`` in the same database. Each is migrated by
+``store.migrate`` like any store, so nothing in the request path knows of them.
 
 Snapshots: on SQLite the backup API (``sqlite3.Connection.backup``) copies the whole file, page
-by page, to a file ``<name>.<label>.snap`` (or a connection kept in memory) and back; on
+by page, to a file ``<name>.<label>.snap`` and back; on
 PostgreSQL each table is copied to a schema ``<schema>__s_<label>`` and back in one transaction.
 Imports: store, stdlib, psycopg.
 """
@@ -34,28 +34,16 @@ NAMESPACE_DURABILITY = "normal"
 INHERITED_SETTINGS = ("pki.ca", "pki.server", "pki.console_secret", "pki.console_operator_password")
 
 
-class Snapshots:
-    """In-memory SQLite snapshots (an in-memory root has no directory to keep files in)."""
-
-    def __init__(self) -> None:
-        self.held: dict[tuple[str, str], sqlite3.Connection] = {}
-
-    def drop(self, name: str) -> None:
-        for key in [k for k in self.held if k[0] == name]:
-            self.held.pop(key).close()
-
-    def drop_all(self) -> None:
-        for conn in self.held.values():
-            conn.close()
-        self.held.clear()
-
-
 # where ----------------------------------------------------------------------------------------
-def sqlite_dir(root: SqliteStore) -> Path | None:
-    """The directory of namespace files; None when the root lives in memory."""
+class Unavailable(Exception):
+    """The server's database cannot have namespaces (an in-memory SQLite database)."""
+
+
+def sqlite_dir(root: SqliteStore) -> Path:
+    """The directory of namespace files."""
     path = root.path
     if path == MEMORY or path.startswith("file::memory:"):
-        return None
+        raise Unavailable("a server on an in-memory SQLite database has no namespaces")
     return Path(path).parent / "namespaces"
 
 
@@ -93,17 +81,12 @@ def open_namespace(root: SqlStore, name: str, *, create: bool) -> SqlStore:
         store: SqlStore = PostgresStore(_pg_url(root, schema), durability=root.durability)
     else:
         folder = sqlite_dir(root)
-        if folder is None:
+        path = folder / f"{name}.sqlite3"
+        if not path.exists():
             if not create:
                 raise LookupError(name)
-            store = SqliteStore(MEMORY, durability=NAMESPACE_DURABILITY)
-        else:
-            path = folder / f"{name}.sqlite3"
-            if not path.exists():
-                if not create:
-                    raise LookupError(name)
-                _from_template(root, folder, path)
-            store = SqliteStore(str(path), durability=NAMESPACE_DURABILITY)
+            _from_template(root, folder, path)
+        store = SqliteStore(str(path), durability=NAMESPACE_DURABILITY)
     if create:
         _inherit(root, store)
     return store
@@ -149,8 +132,6 @@ def drop_namespace(root: SqlStore, name: str, store: SqlStore | None) -> bool:
                 conn.execute(_drop_schema(found))
         return existed
     folder = sqlite_dir(root)
-    if folder is None:
-        return store is not None
     path = folder / f"{name}.sqlite3"
     existed = path.exists()
     for file in [path, *folder.glob(f"{name}.*.snap")]:
@@ -187,26 +168,18 @@ def list_postgres(root: PostgresStore) -> list[str]:
 
 def list_sqlite(root: SqliteStore) -> list[str]:
     folder = sqlite_dir(root)
-    if folder is None or not folder.exists():
+    if not folder.exists():
         return []
     return sorted(p.stem for p in folder.glob("*.sqlite3") if not p.stem.startswith("_"))
 
 
 # snapshot / restore ---------------------------------------------------------------------------
-def snapshot(store: SqlStore, name: str, label: str, memory: Snapshots) -> None:
+def snapshot(store: SqlStore, name: str, label: str) -> None:
     """Copy the namespace's whole database under ``label`` (replacing one of that label)."""
     if isinstance(store, PostgresStore):
         _pg_copy(store, label, to_snapshot=True)
         return
     source = store.write_connection()
-    if store.path == MEMORY:
-        target = sqlite3.connect(MEMORY, check_same_thread=False)
-        source.backup(target)
-        old = memory.held.pop((name, label), None)
-        if old is not None:
-            old.close()
-        memory.held[(name, label)] = target
-        return
     path = Path(store.path).with_name(f"{name}.{label}.snap")
     partial = path.with_suffix(".tmp")
     partial.unlink(missing_ok=True)
@@ -218,28 +191,21 @@ def snapshot(store: SqlStore, name: str, label: str, memory: Snapshots) -> None:
     partial.replace(path)
 
 
-def restore(store: SqlStore, name: str, label: str, memory: Snapshots) -> None:
+def restore(store: SqlStore, name: str, label: str) -> None:
     """Put the database back as it was at the snapshot; ``LookupError`` if there is none."""
     if isinstance(store, PostgresStore):
         _pg_copy(store, label, to_snapshot=False)
     else:
-        if store.path == MEMORY:
-            held = memory.held.get((name, label))
-            if held is None:
-                raise LookupError(label)
-            source = held
-        else:
-            path = Path(store.path).with_name(f"{name}.{label}.snap")
-            if not path.exists():
-                raise LookupError(label)
-            source = sqlite3.connect(path)
+        path = Path(store.path).with_name(f"{name}.{label}.snap")
+        if not path.exists():
+            raise LookupError(label)
+        source = sqlite3.connect(path)
         try:
             # Written into the live file through the store's own connection: readers in
             # other connections see the restored pages at their next transaction.
             source.backup(store.write_connection())
         finally:
-            if source is not memory.held.get((name, label)):
-                source.close()
+            source.close()
     store.cache.clear()  # merchants and bindings may be other ones now
 
 

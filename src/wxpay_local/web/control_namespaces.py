@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wxpay_local.store.namespaced import Unavailable
 from wxpay_local.web.control_base import Call, ControlError, Op, Param, integer, not_found, text
 from wxpay_local.web.namespaces import LABEL, NAME, Namespaces
 
@@ -37,7 +38,10 @@ def _view(registry: Namespaces, name: str) -> dict[str, Any]:
 async def create(app: App, call: Call) -> Any:
     registry = _registry(app)
     name = call.body["name"]
-    made = await registry.create(name, call.body.get("seed"))
+    try:
+        made = await registry.create(name, call.body.get("seed"))
+    except Unavailable as exc:
+        raise ControlError(409, "NO_NAMESPACES", str(exc)) from None
     if made is None:
         raise ControlError(409, "NAMESPACE_EXISTS", f"there is a namespace {name!r} already")
     return _view(registry, name)
@@ -51,7 +55,11 @@ async def listing(app: App, call: Call) -> Any:
 
 async def drop(app: App, call: Call) -> Any:
     name = call.text("name")
-    if not await _registry(app).drop(name):
+    try:
+        dropped = await _registry(app).drop(name)
+    except Unavailable:
+        dropped = False
+    if not dropped:
         raise not_found(f"no namespace {name!r}")
     return {"dropped": name}
 

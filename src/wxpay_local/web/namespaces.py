@@ -53,7 +53,6 @@ class Namespaces:
     def __init__(self, root: App) -> None:
         self.root = root
         self.open: dict[str, App] = {}
-        self.snapshots = db.Snapshots()
         #: One create, drop, open, snapshot or restore at a time (they are milliseconds).
         self._lock = asyncio.Lock()
 
@@ -86,7 +85,7 @@ class Namespaces:
             store = await self._store_call(
                 lambda: db.open_namespace(self._root_store, name, create=False)
             )
-        except LookupError:
+        except (LookupError, db.Unavailable):
             return None
         return await self._start(name, store, None)
 
@@ -104,7 +103,6 @@ class Namespaces:
             app = self.open.pop(name, None)
             if app is not None:
                 await app.shutdown()
-            self.snapshots.drop(name)
             store = None if app is None else app.store
             return await self._store_call(lambda: db.drop_namespace(self._root_store, name, store))
 
@@ -114,13 +112,15 @@ class Namespaces:
             app = self.open.pop(name)
             await app.shutdown()
             app.store.close()
-        self.snapshots.drop_all()
 
     def names(self) -> list[str]:
         root = self._root_store
         if isinstance(root, PostgresStore):
             return db.list_postgres(root)
-        return sorted(set(db.list_sqlite(root)) | set(self.open))
+        try:
+            return sorted(set(db.list_sqlite(root)) | set(self.open))
+        except db.Unavailable:
+            return []
 
     # snapshots ---------------------------------------------------------------------------------
     async def snapshot(self, name: str, label: str) -> bool:
@@ -130,7 +130,7 @@ class Namespaces:
             return False
         async with self._lock:
             await app.journal.flush()  # the journal so far belongs to the fixture state
-            await self._store_call(lambda: db.snapshot(app.store, name, label, self.snapshots))
+            await self._store_call(lambda: db.snapshot(app.store, name, label))
         return True
 
     async def restore(self, name: str, label: str) -> bool:
@@ -140,7 +140,7 @@ class Namespaces:
             return False
         async with self._lock:
             await app.journal.flush()  # entries of before the restore must not land after it
-            await self._store_call(lambda: db.restore(app.store, name, label, self.snapshots))
+            await self._store_call(lambda: db.restore(app.store, name, label))
             # The clock is a row like any other: the namespace's clock is the snapshot's again.
             app.forget_clock()
             await app.store.run(app.load_clock, write=False)
