@@ -276,3 +276,28 @@ def test_cli_namespace_commands(sqlite_root: Harness, capsys: pytest.CaptureFixt
     assert json.loads(out) == {"namespaces": [{"name": "cli_a", "base_url": f"{url}/ns/cli_a"}]}
     assert cli(capsys, "namespace", "drop", "cli_a", "--url", url) == (0, "dropped cli_a\n")
     assert cli(capsys, "namespace", "drop", "cli_a", "--url", url)[0] != 0
+
+
+def test_another_process_of_the_server_finds_the_namespace(tmp_path: Path) -> None:
+    """``serve --workers``: a namespace made through one process is served by another (the
+    database is the registry), with the same data and clock."""
+    first, second = (open_store(str(tmp_path / "wxpay.sqlite3")) for _ in range(2))
+    try:
+        with Harness.start(first) as one, Harness.start(second) as two:
+            one.control("POST", "/_local/namespaces", {"name": "shared"})
+            one.control(
+                "POST",
+                "/ns/shared/_local/clock",
+                {"now": "2030-01-02T10:00:00+08:00", "freeze": True},
+            )
+            one.control("POST", "/ns/shared/_local/merchants", {"name": "Made in one"})
+            seen = two.control("GET", "/ns/shared/_local/merchants")["merchants"]
+            assert [m["name"] for m in seen] == ["Made in one"]
+            assert two.control("GET", "/ns/shared/_local/clock")["now"].startswith("2030-01-02T10")
+            assert [n["name"] for n in two.control("GET", "/_local/namespaces")["namespaces"]] == [
+                "shared"
+            ]
+            one.control("DELETE", "/_local/namespaces/shared")
+    finally:
+        first.close()
+        second.close()
