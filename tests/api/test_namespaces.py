@@ -301,3 +301,13 @@ def test_another_process_of_the_server_finds_the_namespace(tmp_path: Path) -> No
     finally:
         first.close()
         second.close()
+
+
+def test_pages_and_console_answer_under_the_prefix(root: Harness) -> None:
+    """Served by the namespace's own app (their inner links still use root paths:
+    docs/namespaces.md, Limits)."""
+    root.control("POST", "/_local/namespaces", {"name": "paged"})
+    for path in ("/pages", "/console/login"):
+        page = root.http.get(f"/ns/paged{path}")
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
