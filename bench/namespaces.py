@@ -149,6 +149,7 @@ def run(h: Harness, orders: int, rounds: int, database: str) -> int:
         else:
             raise SystemExit(f"after restore {n}: an order made after the snapshot is there")
     client.close()
+    ok(http.delete("/_local/namespaces/bench"))  # on PostgreSQL its schemas outlive the server
     print(f"database: {database}; {orders} paid orders made in {filled_s:.1f} s")
     print(f"{'operation':<26} {'median ms':>9} {'worst ms':>9} {'runs':>6}  {'goal':<10} verdict")
     good = row("create + drop", create_drop, CREATE_DROP_GOAL_MS)
