@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
+import sqlite3
+import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pg_schemas import PG_SKIP, PG_URL, drop_stale_schemas
+from reference_client import OracleHarness
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.testing import Harness, MerchantSink, live_server
-
-PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
-PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 
 _pg_session_url = ""
 
@@ -38,6 +41,13 @@ def pg_session_url() -> str:
         _pg_session_url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
         atexit.register(_drop_schema, schema)
     return _pg_session_url
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Once per run, in the xdist controller (or the only process), before any worker makes its
+    # own schema.
+    if PG_URL and not hasattr(session.config, "workerinput"):
+        drop_stale_schemas()
 
 
 def _drop_schema(schema: str) -> None:
@@ -92,7 +102,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness
     transport, database = request.param
     store = make_store(database, tmp_path)
     try:
-        with Harness.start(store, live=transport == "live") as harness:
+        with OracleHarness.start(store, live=transport == "live") as harness:
             yield harness
             harness.assert_ledger_balanced()
     finally:
@@ -102,7 +112,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness
 @pytest.fixture
 def live(store: SqlStore) -> Iterator[Harness]:
     """The platform over a real socket only (for third-party clients and notifications)."""
-    with Harness.start(store, live=True) as harness:
+    with OracleHarness.start(store, live=True) as harness:
         yield harness
         harness.assert_ledger_balanced()
 
@@ -121,7 +131,7 @@ def relaxed(
     rather than of mutual TLS (tested in tests/e2e/test_mtls*.py): each database, in-process
     and live (a module may narrow this with an indirect parametrize)."""
     settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False, **harness_settings)
-    with Harness.start(store, live=request.param == "live", settings=settings) as harness:
+    with OracleHarness.start(store, live=request.param == "live", settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
 
@@ -130,7 +140,7 @@ def relaxed(
 def relaxed_live(store: SqlStore) -> Iterator[Harness]:
     """The same over a real socket only (the CLI and the Node client talk to a server)."""
     settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=True, settings=settings) as harness:
+    with OracleHarness.start(store, live=True, settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
 
@@ -139,6 +149,36 @@ def relaxed_live(store: SqlStore) -> Iterator[Harness]:
 def sink() -> Iterator[MerchantSink]:
     with MerchantSink() as s:
         yield s
+
+
+class _NoIO(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _unit_means_no_io(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked ``unit`` that opens a network socket, a database, a thread or a process
+    fails at once: the marker promises no I/O (see the markers in pyproject.toml)."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def forbid(what: str) -> Any:
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise _NoIO(f"a test marked unit must do no I/O, but it used {what}")
+
+        return refuse
+
+    monkeypatch.setattr(socket.socket, "connect", forbid("socket.connect"))
+    monkeypatch.setattr(socket.socket, "bind", forbid("socket.bind"))
+    monkeypatch.setattr(sqlite3, "connect", forbid("sqlite3.connect"))
+    monkeypatch.setattr(threading.Thread, "start", forbid("a thread"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", forbid("a subprocess"))
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a runtime dependency
+        return
+    monkeypatch.setattr(psycopg, "connect", forbid("PostgreSQL"))
+    monkeypatch.setattr(psycopg.Connection, "connect", forbid("PostgreSQL"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

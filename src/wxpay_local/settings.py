@@ -60,6 +60,9 @@ class Settings:
     #: More Host names the console, pages and control plane answer (besides loopback, IP
     #: literals and the public_url's host).
     allowed_hosts: tuple[str, ...] = ()
+    #: Hosts besides loopback the notification-receiver probe may send to (``serve
+    #: --allow-probe-host``); the probe must not become a way to send traffic anywhere.
+    probe_hosts: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,6 +114,9 @@ class Settings:
         if "WXPAY_ALLOWED_HOSTS" in env:  # comma-separated, like --allowed-host repeated
             names = env["WXPAY_ALLOWED_HOSTS"].split(",")
             values["allowed_hosts"] = tuple(n.strip() for n in names if n.strip())
+        if "WXPAY_PROBE_HOSTS" in env:  # comma-separated, like --allow-probe-host repeated
+            names = env["WXPAY_PROBE_HOSTS"].split(",")
+            values["probe_hosts"] = tuple(n.strip() for n in names if n.strip())
         if "WXPAY_PUBLIC_URL" in env:
             values["public_url"] = env["WXPAY_PUBLIC_URL"]
         if "WXPAY_NOTIFY_SCHEDULE" in env:

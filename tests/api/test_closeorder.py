@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from reference_wire import verify
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import FaultError, RejectedError
 from wxpay_local.testing import Harness
 from wxpay_local.timefmt import wire_time
-from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -49,7 +49,7 @@ def test_closeorder_unpaid_order_result_msg_ok_and_state_closed(
     assert closed["appid"] == merchant.apps["official_account"]
     assert closed["mch_id"] == merchant.mch_id
     assert "err_code" not in closed
-    assert signing.verify(closed, merchant.api_key, sign_type)
+    assert verify(closed, merchant.api_key, sign_type)
 
     query = client.orderquery(out_trade_no="CO0001")
     assert query["trade_state"] == "CLOSED"
@@ -78,7 +78,7 @@ def test_closeorder_paid_order_orderpaid(platform: Harness) -> None:
 
     assert refused.value.err_code == "ORDERPAID"
     assert refused.value.fields["return_code"] == "SUCCESS"
-    assert signing.verify(refused.value.fields, merchant.api_key)
+    assert verify(refused.value.fields, merchant.api_key)
     assert client.orderquery(out_trade_no="CO0001")["trade_state"] == "SUCCESS"
     assert platform.ledger()["accounts"][f"merchant:{merchant.mch_id}:basic"] == 1800 - 11
 

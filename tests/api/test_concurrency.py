@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from reference_wire import from_xml, verify
 from wxpay_local.sdk import Client
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode
 
 pytestmark = pytest.mark.api
 
@@ -104,9 +103,9 @@ def test_pay_same_prepay_id_from_20_threads_one_success_rest_order_paid(
     received = wait_for(lambda: sink.received)
     time.sleep(0.3)  # a duplicate would arrive right behind the first delivery
     assert len(sink.received) == 1
-    note = decode(received[0].body)
+    note = from_xml(received[0].body)
     assert note["transaction_id"] in transaction_ids
-    assert signing.verify(note, merchant.api_key)
+    assert verify(note, merchant.api_key)
     query = live.client(merchant, "app").orderquery(out_trade_no="CC0001")
     assert query["trade_state"] == "SUCCESS"
     assert query["transaction_id"] in transaction_ids

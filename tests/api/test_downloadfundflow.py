@@ -37,6 +37,7 @@ from bill_support import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reference_client import OracleHarness
 from wxpay_local.codes import SignType
 from wxpay_local.domain.ledger import fee_of
 from wxpay_local.settings import Settings
@@ -252,7 +253,7 @@ def test_node_tenpay_parses_the_fund_flow(store: SqlStore) -> None:
     if node is None or not (NODE_DIR / "node_modules" / "tenpay").is_dir():
         pytest.skip("node or tests/node/node_modules/tenpay missing: tenpay parser not compared")
     settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, live=True, settings=settings) as h:
+    with OracleHarness.start(store, live=True, settings=settings) as h:
         day = busy_day(h)
         client = day.client(sign=HMAC)
         ours = parse(plain(fund_flow(h, client, bill_date=DAY)))
@@ -279,7 +280,7 @@ def sqlite_platform(tmp_path: Path) -> Iterator[Harness]:
     store = open_store(str(tmp_path / "property.sqlite3"))
     settings = Settings(require_client_cert=False, dispatcher=False)
     try:
-        with Harness.start(store, settings=settings) as harness:
+        with OracleHarness.start(store, settings=settings) as harness:
             yield harness
             harness.assert_ledger_balanced()
     finally:

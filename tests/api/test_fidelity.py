@@ -6,8 +6,8 @@ with ``wxpay_local.wire``).
 from __future__ import annotations
 
 import pytest
-from reference_wire import HMAC, MD5, from_xml, signed, to_xml, trimmed_verify, v2_sign
 
+from reference_wire import HMAC, MD5, from_xml, signed, to_xml, trimmed_verify, v2_sign
 from wxpay_local.spec import ENDPOINTS
 from wxpay_local.testing import Harness, MerchantInfo
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from bill_support import DAY, bill, fund_flow, parse, plain, set_clock
-from reference_wire import from_xml, signed, to_xml, v2_sign
 
+from reference_wire import from_xml, signed, to_xml, v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
 

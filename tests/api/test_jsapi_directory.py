@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from reference_wire import v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
-from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -38,7 +38,7 @@ def _order(platform: Harness) -> tuple[MerchantInfo, dict[str, str], dict[str, A
         "package": f"prepay_id={answer['prepay_id']}",
         "signType": "MD5",
     }
-    params["paySign"] = signing.sign(params, merchant.api_key, SignType.MD5)
+    params["paySign"] = v2_sign(params, merchant.api_key, SignType.MD5)
     return merchant, params, payer
 
 

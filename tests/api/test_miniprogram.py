@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from reference_wire import v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
-from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -117,7 +117,7 @@ def _request_payment(appid: str, prepay_id: str, key: str) -> dict[str, str]:
         "package": f"prepay_id={prepay_id}",
         "signType": "MD5",
     }
-    sign = signing.sign(signed, key, SignType.MD5)
+    sign = v2_sign(signed, key, SignType.MD5)
     # wx.requestPayment gets everything but appId.
     return {**{k: v for k, v in signed.items() if k != "appId"}, "paySign": sign}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -16,11 +16,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from pages_support import post_form
 
+from reference_wire import from_xml, to_xml, v2_sign
 from wxpay_local.sdk import bizpayurl, scan_reply, verify_scan
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for, xml_endpoint
 from wxpay_local.testing.harness import free_port
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode, encode
 
 pytestmark = pytest.mark.api
 
@@ -176,8 +175,8 @@ def test_a_short_url_of_a_product_qr_works_and_the_control_plane_scans(
 
 def _signed(merchant: MerchantInfo, fields: dict[str, str | int], sign: str = "") -> bytes:
     fields = {**fields}
-    fields["sign"] = sign or signing.sign(fields, merchant.api_key)
-    return encode(fields)
+    fields["sign"] = sign or v2_sign(fields, merchant.api_key)
+    return to_xml(fields)
 
 
 def _reply(merchant: MerchantInfo, prepay_id: str, **changes: str) -> dict[str, str | int]:
@@ -230,7 +229,9 @@ def _reply_with(make: Callable[[MerchantInfo, ScanCallback, dict[str, str]], byt
 
 def _slow(platform: Harness, merchant: MerchantInfo, callback: ScanCallback) -> None:
     def reply(fields: dict[str, str]) -> tuple[int, bytes]:
-        time.sleep(3)  # the harness's notify timeout (the callback's too) is 2 s
+        # Far past the harness's 2 s callback timeout, however loaded the machine (3 s was a
+        # race); nothing sets the event, and the handler's daemon thread is not joined.
+        threading.Event().wait(30)
         return 200, b"<xml></xml>"
 
     callback.reply = reply
@@ -306,7 +307,7 @@ FAILURES = [
         "return FAIL",
         lambda m, p: _url(m),
         _reply_with(
-            lambda m, c, f: encode({"return_code": "FAIL", "return_msg": "签名失败 (merchant)"})
+            lambda m, c, f: to_xml({"return_code": "FAIL", "return_msg": "签名失败 (merchant)"})
         ),
         424,
         "CALLBACK_FAIL",
@@ -422,4 +423,4 @@ def test_bad_input_on_the_scan_op_and_pages_is_never_a_server_error(
     assert wrong.status_code == 404
     query = urlencode({"payer_id": payer["payer_id"], "code_url": good})
     assert platform.http.get("/phone?" + query).status_code == 303  # a mode-1 scan: see above
-    assert decode(scan_reply(merchant.api_key, "wx1", "1", "p"))["prepay_id"] == "p"
+    assert from_xml(scan_reply(merchant.api_key, "wx1", "1", "p"))["prepay_id"] == "p"

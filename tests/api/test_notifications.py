@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from reference_client import OracleHarness
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 from wxpay_local.testing.harness import free_port
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode
 
 pytestmark = pytest.mark.api
 
@@ -147,8 +147,8 @@ def test_paid_order_is_notified_once_with_the_documented_signed_fields(
 
     request = received[0]
     assert request.path == "/wxpay/notify"  # no query string appended
-    fields = decode(request.body)
-    assert signing.verify(fields, merchant.api_key)  # MD5 by default
+    fields = from_xml(request.body)
+    assert verify(fields, merchant.api_key)  # MD5 by default
     assert len(fields["sign"]) == 32
     assert set(fields) == DOCUMENTED_FIELDS
     assert "sign_type" not in fields
@@ -179,10 +179,10 @@ def test_hmac_sha256_order_is_notified_with_md5_by_default(
     """Spec README: notifications are MD5 by default (HMAC is a merchant opt-in, see
     test_notify_sign_type.py for every setting)."""
     merchant, query = _paid_order(live, sink.url, sign_type=SignType.HMAC_SHA256)
-    fields = decode(wait_for(lambda: sink.received)[0].body)
+    fields = from_xml(wait_for(lambda: sink.received)[0].body)
     assert "sign_type" not in fields
     assert len(fields["sign"]) == 32
-    assert signing.verify(fields, merchant.api_key, SignType.MD5)
+    assert verify(fields, merchant.api_key, SignType.MD5)
     assert fields["transaction_id"] == query["transaction_id"]
     assert "attach" not in fields, "attach only when the order had one"
 
@@ -388,13 +388,13 @@ def test_redeliver_of_an_unknown_notification_is_404(platform: Harness) -> None:
 
 def test_pending_retry_survives_a_restart(store: SqlStore, sink: MerchantSink) -> None:
     sink.answer_fail_then_success(1)
-    with Harness.start(store, live=True) as first:
+    with OracleHarness.start(store, live=True) as first:
         merchant, query = _paid_order(first, sink.url)
         note = _wait_attempts(first, merchant, 1)
         assert note["status"] == "pending"
         assert note["attempts"][0]["reason"] == "return_code=FAIL (busy)"
 
-    with Harness.start(store, live=True) as second:
+    with OracleHarness.start(store, live=True) as second:
         note = _only_notification(second, merchant)
         assert note["status"] == "pending" and len(note["attempts"]) == 1
         _nothing_more(second, sink, 1)
@@ -404,7 +404,7 @@ def test_pending_retry_survives_a_restart(store: SqlStore, sink: MerchantSink) -
         assert note["attempts"][1]["ok"] is True
         wait_for(lambda: len(sink.received) == 2)
         assert sink.received[0].body == sink.received[1].body
-        assert decode(sink.received[1].body)["transaction_id"] == query["transaction_id"]
+        assert from_xml(sink.received[1].body)["transaction_id"] == query["transaction_id"]
         second.assert_ledger_balanced()
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reference_wire import HMAC, MD5, v2_sign
 from wechatpy.exceptions import InvalidSignatureException  # type: ignore[import-untyped]
 from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
 
+from reference_wire import HMAC, MD5, v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
 

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import FaultError, RejectedError
 from wxpay_local.testing import Harness, MerchantInfo
 from wxpay_local.timefmt import wire_time
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode
 
 pytestmark = pytest.mark.api
 
@@ -193,11 +192,11 @@ def test_orderquery_answer_signature_verifies_with_request_sign_type(
     _paid(platform, merchant, payer["payer_id"], "OQ0001", attach="a=b&c=d")
     client = platform.client(merchant, sign_type=sign_type)
     query = client.orderquery(out_trade_no="OQ0001")  # the SDK raises BadSignature otherwise
-    assert signing.verify(query, merchant.api_key, sign_type)
+    assert verify(query, merchant.api_key, sign_type)
     assert len(query["sign"]) == (32 if sign_type is SignType.MD5 else 64)
     assert "sign_type" not in query
     tampered = {**query, "total_fee": "1"}
-    assert not signing.verify(tampered, merchant.api_key, sign_type)
+    assert not verify(tampered, merchant.api_key, sign_type)
 
 
 def test_orderquery_raw_xml_writes_integers_bare_and_strings_in_cdata(platform: Harness) -> None:
@@ -216,7 +215,7 @@ def test_orderquery_raw_xml_writes_integers_bare_and_strings_in_cdata(platform: 
     assert b"<out_trade_no><![CDATA[OQ0001]]></out_trade_no>" in raw
     assert b"<fee_type><![CDATA[CNY]]></fee_type>" in raw
     assert raw.startswith(b"<xml>") and raw.rstrip().endswith(b"</xml>")
-    assert signing.verify(decode(raw), merchant.api_key)
+    assert verify(from_xml(raw), merchant.api_key)
 
 
 def test_orderquery_unpaid_order_raw_xml_total_fee_bare(platform: Harness) -> None:

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from pages_support import post_form
 
+from reference_wire import v2_sign
 from wxpay_local.codes import SignType
 from wxpay_local.testing import Harness, MerchantInfo
-from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -54,7 +54,7 @@ def pay_params(
         "package": f"prepay_id={prepay_id}",
         "signType": str(sign_type),
     }
-    params["paySign"] = signing.sign(params, key, sign_type)
+    params["paySign"] = v2_sign(params, key, sign_type)
     return params
 
 
@@ -67,10 +67,10 @@ def test_the_spec_worked_example_is_the_signing_construction() -> None:
         "timeStamp": "1704081600",
     }
     key = "Wh7Qx2LmP9sT4vB8nK3dR6yF1gJ5zC0a"
-    assert signing.sign(fields, key) == "D76D8B5DE2F259965C0AE0C58FC3D6E6"
+    assert v2_sign(fields, key) == "D76D8B5DE2F259965C0AE0C58FC3D6E6"
     fields["signType"] = "HMAC-SHA256"
     assert (
-        signing.sign(fields, key, SignType.HMAC_SHA256)
+        v2_sign(fields, key, SignType.HMAC_SHA256)
         == "9D095E3598B98817958201A7119406C289419981A62EB3ED7C703D2BABD15457"
     )
 
@@ -354,7 +354,7 @@ def test_app_sign_worked_example() -> None:
         "prepayid": "wx201411101639507cbf6ffd8b0779950874",
         "timestamp": "1704081600",
     }
-    assert signing.sign(fields, "Wh7Qx2LmP9sT4vB8nK3dR6yF1gJ5zC0a") == (
+    assert v2_sign(fields, "Wh7Qx2LmP9sT4vB8nK3dR6yF1gJ5zC0a") == (
         "ADA80905840E422B4E15D38798301848"
     )
 
@@ -379,7 +379,7 @@ def test_app_pay_answers_err_codes(platform: Harness) -> None:
         "noncestr": "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
         "timestamp": str(int(time.time())),
     }
-    params["sign"] = signing.sign(params, merchant.api_key)
+    params["sign"] = v2_sign(params, merchant.api_key)
     page = platform.http.get("/app/pay", params=params)
     assert page.status_code == 200 and "App shop" in page.text and "6.00" in page.text
     who = {"payer_id": payer["payer_id"]}

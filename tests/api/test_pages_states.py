@@ -12,8 +12,8 @@ import re
 
 import pytest
 from pages_support import post_form
-from reference_wire import v2_sign
 
+from reference_wire import v2_sign
 from wxpay_local.testing import Harness, MerchantInfo
 
 pytestmark = pytest.mark.api

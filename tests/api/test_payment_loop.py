@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from reference_wire import from_xml, verify
 from wxpay_local.sdk import RejectedError
 from wxpay_local.testing import Harness, MerchantSink, wait_for
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode
 
 pytestmark = pytest.mark.api
 
@@ -74,8 +73,8 @@ def test_every_trade_type_is_paid_and_queried_as_success(
     assert by_id["out_trade_no"] == fields["out_trade_no"]
 
     received = wait_for(lambda: sink.received)
-    note = decode(received[0].body)
-    assert signing.verify(note, merchant.api_key)
+    note = from_xml(received[0].body)
+    assert verify(note, merchant.api_key)
     assert note["transaction_id"] == query["transaction_id"]
     assert note["total_fee"] == "1800"
     assert platform.ledger()["accounts"][f"merchant:{merchant.mch_id}:basic"] == 1800 - 11

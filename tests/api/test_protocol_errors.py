@@ -16,9 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from reference_wire import HMAC, MD5, signed, to_xml, v2_sign
 
-from wxpay_local.codes import ErrCode, ReturnMsg
+from reference_wire import HMAC, MD5, signed, to_xml, v2_sign
 from wxpay_local.testing import Harness, MerchantInfo
 
 pytestmark = pytest.mark.api
@@ -75,7 +74,7 @@ def assert_rejected(
     merchant: MerchantInfo,
     request: Mapping[str, object],
     err_code: str,
-    err_code_des: str | None = None,
+    err_code_des: str,
     sign_type: str = MD5,
 ) -> None:
     """A business refusal: return SUCCESS, result FAIL, signed, echoing appid and mch_id."""
@@ -83,7 +82,7 @@ def assert_rejected(
     assert answer["return_msg"] == "OK", answer
     assert answer["result_code"] == "FAIL", answer
     assert answer["err_code"] == err_code, answer
-    assert answer["err_code_des"] == (err_code_des or ErrCode(err_code).desc), answer
+    assert answer["err_code_des"] == err_code_des, answer
     assert answer["mch_id"] == request["mch_id"], answer
     assert answer["appid"] == request["appid"], answer
 
@@ -161,82 +160,82 @@ def nasty_bodies(merchant: MerchantInfo, endpoint: str) -> list[tuple[str, bytes
     ).encode("gbk")
     many = "".join(f"<extra_{i}>v{i}</extra_{i}>" for i in range(300))
     return [
-        ("empty", b"", ReturnMsg.POST_DATA_EMPTY),
-        ("whitespace", b" \r\n\t  \n", ReturnMsg.POST_DATA_EMPTY),
-        ("not xml", b"mch_id=1900000109&sign=ABC", ReturnMsg.XML_FORMAT_ERROR),
-        ("json", b'{"mch_id": "1900000109", "sign": "ABC"}', ReturnMsg.XML_FORMAT_ERROR),
-        ("truncated", good[: len(good) // 2], ReturnMsg.XML_FORMAT_ERROR),
-        ("unclosed root", good[: -len(b"</xml>")], ReturnMsg.XML_FORMAT_ERROR),
-        ("billion laughs", BILLION_LAUGHS, ReturnMsg.XML_FORMAT_ERROR),
+        ("empty", b"", "post数据为空"),
+        ("whitespace", b" \r\n\t  \n", "post数据为空"),
+        ("not xml", b"mch_id=1900000109&sign=ABC", "XML格式错误"),
+        ("json", b'{"mch_id": "1900000109", "sign": "ABC"}', "XML格式错误"),
+        ("truncated", good[: len(good) // 2], "XML格式错误"),
+        ("unclosed root", good[: -len(b"</xml>")], "XML格式错误"),
+        ("billion laughs", BILLION_LAUGHS, "XML格式错误"),
         (
             "xxe file",
             b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
             b"<xml><mch_id>" + mch + b"</mch_id><attach>&xxe;</attach></xml>",
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
         (
             "xxe http",
             b'<!DOCTYPE xml [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/secret">]>'
             b"<xml><mch_id>" + mch + b"</mch_id><attach>&xxe;</attach></xml>",
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
         (
             "parameter entity",
             b'<!DOCTYPE xml [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd"> %p;]>'
             b"<xml><mch_id>" + mch + b"</mch_id></xml>",
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
-        ("doctype", b"<!DOCTYPE xml>" + good, ReturnMsg.XML_FORMAT_ERROR),
-        ("undeclared entity", b"<xml><mch_id>&xxe;</mch_id></xml>", ReturnMsg.XML_FORMAT_ERROR),
+        ("doctype", b"<!DOCTYPE xml>" + good, "XML格式错误"),
+        ("undeclared entity", b"<xml><mch_id>&xxe;</mch_id></xml>", "XML格式错误"),
         (
             "processing instruction",
             b'<?xml-stylesheet href="http://127.0.0.1:9/x.xsl"?>' + good,
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
         (
             "nested elements",
             b"<xml><mch_id>" + mch + b"</mch_id><detail><goods><id>1</id></goods></detail></xml>",
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
         (
             "attributes",
             b'<xml><mch_id type="string">' + mch + b"</mch_id></xml>",
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
         (
             "attribute on root",
             good.replace(b"<xml>", b'<xml a="1">', 1),
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
         (
             "wrong root",
             good.replace(b"<xml>", b"<request>").replace(b"</xml>", b"</request>"),
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
-        ("two roots", good + good, ReturnMsg.XML_FORMAT_ERROR),
+        ("two roots", good + good, "XML格式错误"),
         (
             "duplicate field",
             good.replace(b"</xml>", b"<mch_id>" + mch + b"</mch_id></xml>"),
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
-        ("text in root", b"<xml>just text</xml>", ReturnMsg.XML_FORMAT_ERROR),
+        ("text in root", b"<xml>just text</xml>", "XML格式错误"),
         (
             "nul character reference",
             b"<xml><mch_id>&#0;</mch_id></xml>",
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
-        ("gbk chinese", gbk, ReturnMsg.NOT_UTF8),
-        ("latin-1 byte", b"<xml><body>caf\xe9</body></xml>", ReturnMsg.NOT_UTF8),
+        ("gbk chinese", gbk, "编码格式错误"),
+        ("latin-1 byte", b"<xml><body>caf\xe9</body></xml>", "编码格式错误"),
         (
             "70 kB",
             b"<xml><mch_id>" + mch + b"</mch_id><attach>" + b"a" * 70_000 + b"</attach></xml>",
-            ReturnMsg.BODY_TOO_LARGE,
+            "请求数据过长",
         ),
-        ("nul bytes", b"\x00" * 256, ReturnMsg.XML_FORMAT_ERROR),
+        ("nul bytes", b"\x00" * 256, "XML格式错误"),
         (
             "300 fields",
             good.replace(b"</xml>", many.encode() + b"</xml>"),
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
         ),
     ]
 
@@ -291,7 +290,7 @@ def test_unifiedorder_external_entities_never_fetched_answer_xml_format_error(
             f"<xml><mch_id>{merchant.mch_id}</mch_id></xml>",
         ):
             answer = post(platform, PATHS["unifiedorder"], body.encode())
-            assert_fault(answer, ReturnMsg.XML_FORMAT_ERROR)
+            assert_fault(answer, "XML格式错误")
         with pytest.raises(TimeoutError):
             listener.accept()  # nobody dialled the entity's URL
 
@@ -302,7 +301,7 @@ def test_endpoint_non_post_method_answers_require_post(platform: Harness, endpoi
     body = to_xml(signed(valid_request(merchant, endpoint), merchant.api_key))
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         answer = post(platform, PATHS[endpoint], b"" if method == "GET" else body, method=method)
-        assert_fault(answer, ReturnMsg.REQUIRE_POST_METHOD)
+        assert_fault(answer, "请使用post方法")
     # ... and nothing was done: the PUT of a valid unifiedorder placed no order.
     assert platform.control("GET", "/_local/orders", mch_id=merchant.mch_id)["orders"] == []
 
@@ -329,7 +328,7 @@ def test_endpoint_missing_mch_id_answers_lack_params(platform: Harness, endpoint
     request = valid_request(merchant, endpoint)
     del request["mch_id"]
     answer = post(platform, PATHS[endpoint], to_xml(signed(request, merchant.api_key)))
-    assert_fault(answer, ReturnMsg.LACK_PARAMS)
+    assert_fault(answer, "缺少参数")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -337,7 +336,7 @@ def test_endpoint_empty_mch_id_answers_lack_params(platform: Harness, endpoint: 
     merchant = platform.merchant()
     request = {**valid_request(merchant, endpoint), "mch_id": ""}
     answer = post(platform, PATHS[endpoint], to_xml(signed(request, merchant.api_key)))
-    assert_fault(answer, ReturnMsg.LACK_PARAMS)
+    assert_fault(answer, "缺少参数")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -345,14 +344,14 @@ def test_endpoint_unknown_mch_id_answers_mchid_not_exist(platform: Harness, endp
     merchant = platform.merchant()
     request = {**valid_request(merchant, endpoint), "mch_id": "1999999999"}
     answer = post(platform, PATHS[endpoint], to_xml(signed(request, merchant.api_key)))
-    assert_fault(answer, ReturnMsg.MCHID_NOT_EXIST)
+    assert_fault(answer, "mch_id不存在")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_endpoint_missing_sign_answers_lack_params(platform: Harness, endpoint: str) -> None:
     merchant = platform.merchant()
     answer = post(platform, PATHS[endpoint], to_xml(valid_request(merchant, endpoint)))
-    assert_fault(answer, ReturnMsg.LACK_PARAMS)
+    assert_fault(answer, "缺少参数")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -360,7 +359,7 @@ def test_endpoint_empty_sign_answers_lack_params(platform: Harness, endpoint: st
     merchant = platform.merchant()
     request = {**valid_request(merchant, endpoint), "sign": ""}
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.LACK_PARAMS)
+    assert_fault(answer, "缺少参数")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -369,7 +368,7 @@ def test_endpoint_wrong_key_answers_sign_error(platform: Harness, endpoint: str)
     other = platform.merchant()
     request = signed(valid_request(merchant, endpoint), other.api_key)
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -378,7 +377,7 @@ def test_endpoint_overlong_sign_answers_sign_length_error(platform: Harness, end
     merchant = platform.merchant()
     request = {**valid_request(merchant, endpoint), "sign": "A" * 65}
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.bad_length("sign"))
+    assert_fault(answer, "sign参数长度有误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -387,7 +386,7 @@ def test_endpoint_tampered_field_answers_sign_error(platform: Harness, endpoint:
     request = signed(valid_request(merchant, endpoint), merchant.api_key)
     request["out_trade_no"] = "T20240101002"
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -400,7 +399,7 @@ def test_endpoint_unknown_sign_type_answers_sign_type_error(
         {**valid_request(merchant, endpoint), "sign_type": sign_type}, merchant.api_key
     )
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_TYPE_ERROR)
+    assert_fault(answer, "签名类型错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -448,13 +447,13 @@ def test_endpoint_hmac_business_failure_answers_signed_hmac(
     if endpoint == "unifiedorder":
         place(platform, merchant)
         request = {**valid_request(merchant, endpoint), "total_fee": 1, "sign_type": HMAC}
-        expected = ErrCode.INVALID_REQUEST
+        expected = ("INVALID_REQUEST", "201 商户订单号重复")
     else:
         request = {**valid_request(merchant, endpoint), "sign_type": HMAC}
-        expected = ErrCode.ORDERNOTEXIST
+        expected = ("ORDERNOTEXIST", "订单不存在")
     request = signed(request, merchant.api_key, HMAC)
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_rejected(answer, merchant, request, expected, sign_type=HMAC)
+    assert_rejected(answer, merchant, request, *expected, sign_type=HMAC)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -466,7 +465,7 @@ def test_endpoint_md5_sign_with_hmac_sign_type_answers_sign_error(
         {**valid_request(merchant, endpoint), "sign_type": HMAC}, merchant.api_key, MD5
     )
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -477,7 +476,7 @@ def test_endpoint_hmac_sign_without_sign_type_answers_sign_error(
     request = valid_request(merchant, endpoint)
     request["sign"] = v2_sign({**request, "sign_type": HMAC}, merchant.api_key, HMAC)
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -492,7 +491,7 @@ def test_endpoint_lowercase_hex_sign_answers_sign_error(
     request = signed(request, merchant.api_key, sign_type)
     request["sign"] = str(request["sign"]).lower()
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -515,7 +514,7 @@ def test_endpoint_unknown_field_left_out_of_signature_answers_sign_error(
     request = signed(valid_request(merchant, endpoint), merchant.api_key)
     request["zz_future_field"] = "x"
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -542,7 +541,7 @@ def test_endpoint_empty_element_signed_by_client_answers_sign_error(
     s = "&".join(f"{k}={v}" for k, v in sorted(request.items())) + "&key=" + merchant.api_key
     request["sign"] = hashlib.md5(s.encode()).hexdigest().upper()
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -551,7 +550,7 @@ def test_endpoint_values_not_trimmed_before_verification(platform: Harness, endp
     request = signed(valid_request(merchant, endpoint), merchant.api_key)
     request["nonce_str"] = f" {request['nonce_str']} "  # the client signed the trimmed value
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 def test_unifiedorder_java_sdk_style_body_accepted(platform: Harness) -> None:
@@ -588,7 +587,7 @@ def test_unifiedorder_bad_signature_wins_over_bad_fields(platform: Harness) -> N
     request = {**common(merchant), **order(total_fee="abc")}
     request["sign"] = "0" * 32
     answer = post(platform, PATHS["unifiedorder"], to_xml(request))
-    assert_fault(answer, ReturnMsg.SIGN_ERROR)
+    assert_fault(answer, "签名错误")
 
 
 # --- field validation: return_code=FAIL ---------------------------------------------------------
@@ -615,7 +614,7 @@ def put(**values: object) -> Mutation:
 
 UNIFIEDORDER_FAULTS: list[tuple[str, Mutation, str]] = [
     *[
-        (f"missing {name}", drop(name), ReturnMsg.LACK_PARAMS)
+        (f"missing {name}", drop(name), "缺少参数")
         for name in (
             "body",
             "out_trade_no",
@@ -627,27 +626,27 @@ UNIFIEDORDER_FAULTS: list[tuple[str, Mutation, str]] = [
             "nonce_str",
         )
     ],
-    ("empty body field", put(body=""), ReturnMsg.LACK_PARAMS),
+    ("empty body field", put(body=""), "缺少参数"),
     *[
-        (f"total_fee {value!r}", put(total_fee=value), ReturnMsg.bad_format("total_fee"))
+        (f"total_fee {value!r}", put(total_fee=value), "total_fee参数格式错误")
         for value in ("0", "1.5", "-1", "abc", "+5", "1e3", "１００", " 100", "0x10")
     ],
-    ("body 129 chars", put(body="x" * 129), ReturnMsg.bad_length("body")),
-    ("body 129 chinese chars", put(body="咖" * 129), ReturnMsg.bad_length("body")),
-    ("out_trade_no with #", put(out_trade_no="T2024#01"), ReturnMsg.bad_format("out_trade_no")),
-    ("out_trade_no chinese", put(out_trade_no="订单001"), ReturnMsg.bad_format("out_trade_no")),
-    ("out_trade_no space", put(out_trade_no="T 001"), ReturnMsg.bad_format("out_trade_no")),
-    ("out_trade_no 33 chars", put(out_trade_no="T" * 33), ReturnMsg.bad_length("out_trade_no")),
+    ("body 129 chars", put(body="x" * 129), "body参数长度有误"),
+    ("body 129 chinese chars", put(body="咖" * 129), "body参数长度有误"),
+    ("out_trade_no with #", put(out_trade_no="T2024#01"), "out_trade_no参数格式错误"),
+    ("out_trade_no chinese", put(out_trade_no="订单001"), "out_trade_no参数格式错误"),
+    ("out_trade_no space", put(out_trade_no="T 001"), "out_trade_no参数格式错误"),
+    ("out_trade_no 33 chars", put(out_trade_no="T" * 33), "out_trade_no参数长度有误"),
     *[
         (
             f"spbill_create_ip {ip!r}",
             put(spbill_create_ip=ip),
-            ReturnMsg.bad_format("spbill_create_ip"),
+            "spbill_create_ip参数格式错误",
         )
         for ip in ("not-an-ip", "256.1.1.1", "1.2.3", "203.0.113.10:8080", "localhost")
     ],
     *[
-        (f"notify_url {url!r}", put(notify_url=url), ReturnMsg.bad_format("notify_url"))
+        (f"notify_url {url!r}", put(notify_url=url), "notify_url参数格式错误")
         for url in (
             "https://shop.example/notify?order=1",
             "https://shop.example/notify#frag",
@@ -659,42 +658,50 @@ UNIFIEDORDER_FAULTS: list[tuple[str, Mutation, str]] = [
     (
         "notify_url 257 chars",
         put(notify_url="https://shop.example/" + "n" * 236),
-        ReturnMsg.bad_length("notify_url"),
+        "notify_url参数长度有误",
     ),
     *[
-        (f"trade_type {t!r}", put(trade_type=t), ReturnMsg.bad_format("trade_type"))
+        (f"trade_type {t!r}", put(trade_type=t), "trade_type参数格式错误")
         for t in ("WAP", "MICROPAY", "CASHPAY", "native")
     ],
-    ("jsapi without openid", put(trade_type="JSAPI", product_id=None), ReturnMsg.JSAPI_OPENID),
-    ("native without product_id", put(product_id=None), ReturnMsg.NATIVE_PRODUCT_ID),
-    ("mweb without scene_info", put(trade_type="MWEB", product_id=None), ReturnMsg.MWEB_SCENE_INFO),
+    ("jsapi without openid", put(trade_type="JSAPI", product_id=None), "JSAPI支付必须传openid"),
+    (
+        "native without product_id",
+        put(product_id=None),
+        "trade_type=NATIVE时，product_id为必填参数",
+    ),
+    (
+        "mweb without scene_info",
+        put(trade_type="MWEB", product_id=None),
+        "trade_type=MWEB时，scene_info为必填参数",
+    ),
     (
         "mweb scene_info without h5_info",
         put(
             trade_type="MWEB",
             scene_info='{"store_info":{"id":"SZTX001","name":"腾大餐厅"}}',
         ),
-        ReturnMsg.MWEB_SCENE_INFO,
+        "trade_type=MWEB时，scene_info为必填参数",
     ),
-    ("time_expire 7 digits", put(time_expire="2024131"), ReturnMsg.bad_format("time_expire")),
+    ("time_expire 7 digits", put(time_expire="2024131"), "time_expire参数格式错误"),
     (
         "time_expire month 13",
         put(time_expire="20241301120000"),
-        ReturnMsg.bad_format("time_expire"),
+        "time_expire参数格式错误",
     ),
     (
         "time_expire with dashes",
         put(time_expire="2024-01-01T120"),
-        ReturnMsg.bad_format("time_expire"),
+        "time_expire参数格式错误",
     ),
-    ("time_start feb 30", put(time_start="20240230120000"), ReturnMsg.bad_format("time_start")),
-    ("fee_type USD", put(fee_type="USD"), ReturnMsg.bad_format("fee_type")),
-    ("limit_pay credit", put(limit_pay="credit"), ReturnMsg.bad_format("limit_pay")),
-    ("detail not json", put(detail="{goods_detail:["), ReturnMsg.bad_format("detail")),
-    ("scene_info not json", put(scene_info="h5_info"), ReturnMsg.bad_format("scene_info")),
-    ("attach 128 chars", put(attach="a" * 128), ReturnMsg.bad_length("attach")),
-    ("nonce_str 33 chars", put(nonce_str="n" * 33), ReturnMsg.bad_length("nonce_str")),
-    ("appid 33 chars", put(appid="w" * 33), ReturnMsg.bad_length("appid")),
+    ("time_start feb 30", put(time_start="20240230120000"), "time_start参数格式错误"),
+    ("fee_type USD", put(fee_type="USD"), "fee_type参数格式错误"),
+    ("limit_pay credit", put(limit_pay="credit"), "limit_pay参数格式错误"),
+    ("detail not json", put(detail="{goods_detail:["), "detail参数格式错误"),
+    ("scene_info not json", put(scene_info="h5_info"), "scene_info参数格式错误"),
+    ("attach 128 chars", put(attach="a" * 128), "attach参数长度有误"),
+    ("nonce_str 33 chars", put(nonce_str="n" * 33), "nonce_str参数长度有误"),
+    ("appid 33 chars", put(appid="w" * 33), "appid参数长度有误"),
 ]
 
 
@@ -753,49 +760,45 @@ def test_unifiedorder_boundary_value_accepted(platform: Harness, mutate: Mutatio
 @pytest.mark.parametrize(
     ("endpoint", "mutate", "return_msg"),
     [
-        pytest.param(
-            "orderquery", drop("out_trade_no"), ReturnMsg.LACK_PARAMS, id="orderquery no id"
-        ),
+        pytest.param("orderquery", drop("out_trade_no"), "缺少参数", id="orderquery no id"),
         pytest.param(
             "orderquery",
             put(out_trade_no="", transaction_id=""),
-            ReturnMsg.LACK_PARAMS,
+            "缺少参数",
             id="orderquery empty ids",
         ),
         pytest.param(
             "orderquery",
             put(out_trade_no="T#1"),
-            ReturnMsg.bad_format("out_trade_no"),
+            "out_trade_no参数格式错误",
             id="orderquery out_trade_no with #",
         ),
         pytest.param(
             "orderquery",
             put(transaction_id="4" * 33),
-            ReturnMsg.bad_length("transaction_id"),
+            "transaction_id参数长度有误",
             id="orderquery transaction_id 33 chars",
         ),
-        pytest.param("orderquery", drop("appid"), ReturnMsg.LACK_PARAMS, id="orderquery no appid"),
+        pytest.param("orderquery", drop("appid"), "缺少参数", id="orderquery no appid"),
         pytest.param(
             "closeorder",
             drop("out_trade_no"),
-            ReturnMsg.LACK_PARAMS,
+            "缺少参数",
             id="closeorder no out_trade_no",
         ),
         pytest.param(
             "closeorder",
             put(out_trade_no="T" * 33),
-            ReturnMsg.bad_length("out_trade_no"),
+            "out_trade_no参数长度有误",
             id="closeorder out_trade_no 33 chars",
         ),
         pytest.param(
             "closeorder",
             put(out_trade_no="订单"),
-            ReturnMsg.bad_format("out_trade_no"),
+            "out_trade_no参数格式错误",
             id="closeorder out_trade_no chinese",
         ),
-        pytest.param(
-            "closeorder", drop("nonce_str"), ReturnMsg.LACK_PARAMS, id="closeorder no nonce"
-        ),
+        pytest.param("closeorder", drop("nonce_str"), "缺少参数", id="closeorder no nonce"),
     ],
 )
 def test_query_and_close_invalid_field_answers_fault(
@@ -818,7 +821,7 @@ def test_endpoint_appid_of_another_merchant_answers_appid_mchid_not_match(
     request = {**valid_request(merchant, endpoint), "appid": other.apps["official_account"]}
     request = signed(request, merchant.api_key)
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.APPID_MCHID_NOT_MATCH)
+    assert_rejected(answer, merchant, request, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -827,7 +830,7 @@ def test_endpoint_unknown_appid_answers_appid_not_exist(platform: Harness, endpo
     request = {**valid_request(merchant, endpoint), "appid": "wx0000000000000000"}
     request = signed(request, merchant.api_key)
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.APPID_NOT_EXIST)
+    assert_rejected(answer, merchant, request, "APPID_NOT_EXIST", "APPID不存在")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -836,7 +839,7 @@ def test_endpoint_business_failure_echoes_device_info(platform: Harness, endpoin
     request = {**valid_request(merchant, endpoint), "appid": "wx0000000000000000"}
     request = signed({**request, "device_info": "WEB"}, merchant.api_key)
     answer = post(platform, PATHS[endpoint], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.APPID_NOT_EXIST)
+    assert_rejected(answer, merchant, request, "APPID_NOT_EXIST", "APPID不存在")
     assert answer["device_info"] == "WEB"
 
 
@@ -848,7 +851,7 @@ def test_unifiedorder_jsapi_unknown_openid_answers_param_error(platform: Harness
     }
     request = signed(request, merchant.api_key)
     answer = post(platform, PATHS["unifiedorder"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.PARAM_ERROR, "无效的openid")
+    assert_rejected(answer, merchant, request, "PARAM_ERROR", "无效的openid")
 
 
 def test_unifiedorder_jsapi_openid_of_another_appid_answers_param_error(
@@ -863,7 +866,7 @@ def test_unifiedorder_jsapi_openid_of_another_appid_answers_param_error(
     }
     request = signed(request, merchant.api_key)
     answer = post(platform, PATHS["unifiedorder"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.PARAM_ERROR, "appid和openid不匹配")
+    assert_rejected(answer, merchant, request, "PARAM_ERROR", "appid和openid不匹配")
 
 
 def test_unifiedorder_jsapi_openid_of_its_appid_answers_success(platform: Harness) -> None:
@@ -891,7 +894,7 @@ def test_unifiedorder_time_expire_under_five_minutes_answers_param_error(
         answer,
         merchant,
         request,
-        ErrCode.PARAM_ERROR,
+        "PARAM_ERROR",
         "time_expire时间过短，刷卡至少1分钟，其他5分钟",
     )
 
@@ -911,7 +914,7 @@ def test_unifiedorder_time_expire_under_five_minutes_after_time_start_answers_pa
         answer,
         merchant,
         request,
-        ErrCode.PARAM_ERROR,
+        "PARAM_ERROR",
         "time_expire时间过短，刷卡至少1分钟，其他5分钟",
     )
 
@@ -928,7 +931,7 @@ def test_unifiedorder_time_expire_in_the_past_answers_param_error(platform: Harn
     }
     request = signed(request, merchant.api_key)
     answer = post(platform, PATHS["unifiedorder"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.PARAM_ERROR, "交易有效截止时间非法")
+    assert_rejected(answer, merchant, request, "PARAM_ERROR", "交易有效截止时间非法")
 
 
 def test_unifiedorder_time_expire_over_five_minutes_answers_success(platform: Harness) -> None:
@@ -955,7 +958,7 @@ def test_unifiedorder_reentry_with_changed_field_answers_invalid_request(
     place(platform, merchant)
     request = signed({**common(merchant), **order(**change)}, merchant.api_key)
     answer = post(platform, PATHS["unifiedorder"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.INVALID_REQUEST, "201 商户订单号重复")
+    assert_rejected(answer, merchant, request, "INVALID_REQUEST", "201 商户订单号重复")
 
 
 def test_unifiedorder_identical_reentry_answers_success(platform: Harness) -> None:
@@ -977,7 +980,7 @@ def test_orderquery_unknown_order_answers_ordernotexist(platform: Harness, by: s
     }
     request = signed(request, merchant.api_key)
     answer = post(platform, PATHS["orderquery"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.ORDERNOTEXIST)
+    assert_rejected(answer, merchant, request, "ORDERNOTEXIST", "订单不存在")
 
 
 def test_orderquery_order_of_another_merchant_answers_ordernotexist(platform: Harness) -> None:
@@ -986,7 +989,7 @@ def test_orderquery_order_of_another_merchant_answers_ordernotexist(platform: Ha
     place(platform, other)
     request = signed(valid_request(merchant, "orderquery"), merchant.api_key)
     answer = post(platform, PATHS["orderquery"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.ORDERNOTEXIST)
+    assert_rejected(answer, merchant, request, "ORDERNOTEXIST", "订单不存在")
 
 
 def test_orderquery_failed_unifiedorder_answers_ordernotexist(platform: Harness) -> None:
@@ -998,14 +1001,14 @@ def test_orderquery_failed_unifiedorder_answers_ordernotexist(platform: Harness)
     assert post(platform, PATHS["unifiedorder"], to_xml(refused))["result_code"] == "FAIL"
     request = signed(valid_request(merchant, "orderquery"), merchant.api_key)
     answer = post(platform, PATHS["orderquery"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.ORDERNOTEXIST)
+    assert_rejected(answer, merchant, request, "ORDERNOTEXIST", "订单不存在")
 
 
 def test_closeorder_unknown_order_answers_ordernotexist(platform: Harness) -> None:
     merchant = platform.merchant()
     request = signed(valid_request(merchant, "closeorder"), merchant.api_key)
     answer = post(platform, PATHS["closeorder"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.ORDERNOTEXIST)
+    assert_rejected(answer, merchant, request, "ORDERNOTEXIST", "订单不存在")
 
 
 def test_closeorder_within_five_minutes_answers_param_error(platform: Harness) -> None:
@@ -1014,7 +1017,7 @@ def test_closeorder_within_five_minutes_answers_param_error(platform: Harness) -
     platform.advance(290)
     request = signed(valid_request(merchant, "closeorder"), merchant.api_key)
     answer = post(platform, PATHS["closeorder"], to_xml(request))
-    assert_rejected(answer, merchant, request, ErrCode.PARAM_ERROR, "订单生成后5分钟内不能关单")
+    assert_rejected(answer, merchant, request, "PARAM_ERROR", "订单生成后5分钟内不能关单")
     query = post(
         platform,
         PATHS["orderquery"],
@@ -1045,11 +1048,11 @@ def test_closeorder_after_five_minutes_closes_for_good(platform: Harness) -> Non
 
     again = signed({**valid_request(merchant, "closeorder"), "nonce_str": "n2"}, merchant.api_key)
     answer = post(platform, PATHS["closeorder"], to_xml(again))
-    assert_rejected(answer, merchant, again, ErrCode.ORDERCLOSED)
+    assert_rejected(answer, merchant, again, "ORDERCLOSED", "该订单已关闭")
 
     reentry = signed({**common(merchant), **order()}, merchant.api_key)
     answer = post(platform, PATHS["unifiedorder"], to_xml(reentry))
-    assert_rejected(answer, merchant, reentry, ErrCode.ORDERCLOSED)
+    assert_rejected(answer, merchant, reentry, "ORDERCLOSED", "该订单已关闭")
 
     payer = platform.payer()
     paid = platform.pay(payer["payer_id"], code_url=placed["code_url"])

@@ -19,14 +19,13 @@ from typing import Any
 
 import pytest
 
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import LedgerTxn, Posting
 from wxpay_local.sdk import Client, FaultError, RejectedError
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 from wxpay_local.timefmt import SHANGHAI
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode
 
 #: Where these run, as the conftest ``platform`` fixture does: both transports on SQLite and
 #: PostgreSQL over a real socket.
@@ -160,8 +159,8 @@ def test_partial_refund_answer_carries_the_documented_fields(shop: Shop) -> None
     )
     raw = h.http.post(h.base_url + REFUND, content=body)
     assert raw.status_code == 200
-    answer = decode(raw.content)
-    assert signing.verify(answer, m.api_key), "the answer is signed (MD5)"
+    answer = from_xml(raw.content)
+    assert verify(answer, m.api_key), "the answer is signed (MD5)"
     assert "sign_type" not in answer
     assert answer["return_code"] == "SUCCESS" and answer["result_code"] == "SUCCESS"
     assert answer["appid"] == m.apps["official_account"] and answer["mch_id"] == m.mch_id
@@ -204,7 +203,7 @@ def test_hmac_sha256_refund_answer_is_signed_with_hmac(
         client, out_trade_no="RF-HMAC-1", out_refund_no="R-HMAC-1", total_fee=1000, refund_fee=1
     )
     assert len(answer["sign"]) == 64
-    assert signing.verify(answer, m.api_key, SignType.HMAC_SHA256)
+    assert verify(answer, m.api_key, SignType.HMAC_SHA256)
 
 
 def test_transaction_id_wins_over_out_trade_no(shop: Shop) -> None:

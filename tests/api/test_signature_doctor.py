@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import pytest
 from console_support import PASSWORD, signed_in
-from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 
+from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
 
 pytestmark = pytest.mark.api

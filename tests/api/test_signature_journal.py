@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 
-from wxpay_local.codes import ReturnMsg
+from reference_wire import HMAC, MD5, canonical, signed, to_xml, v2_sign
 from wxpay_local.testing import Harness, MerchantInfo, wait_for
 
 pytestmark = pytest.mark.api
@@ -95,17 +94,17 @@ def test_endpoint_bad_signature_journal_explains_with_masked_key(
     request = signed({**valid_request(merchant, endpoint), "zz_extra": "x"}, other.api_key)
     body = to_xml(request)
     answer = post(platform, PATHS[endpoint], body)
-    assert answer == {"return_code": "FAIL", "return_msg": ReturnMsg.SIGN_ERROR}
+    assert answer == {"return_code": "FAIL", "return_msg": "签名错误"}
 
     entry = last_entry(platform, merchant.mch_id)
     assert entry["return_code"] == "FAIL"
-    assert entry["message"] == ReturnMsg.SIGN_ERROR
+    assert entry["message"] == "签名错误"
     assert entry["endpoint"] == endpoint
     assert entry["method"] == "POST"
     assert entry["path"] == PATHS[endpoint]
     assert entry["mch_id"] == merchant.mch_id
     assert entry["request"] == body.decode()
-    assert ReturnMsg.SIGN_ERROR in entry["response"]
+    assert "签名错误" in entry["response"]
 
     signature = entry["explanation"]["signature"]
     assert SIGNATURE_KEYS <= set(signature), signature
@@ -193,7 +192,7 @@ def test_unifiedorder_bad_signature_journal_gives_hint(
     merchant = platform.merchant()
     request = build(merchant)
     answer = post(platform, PATHS["unifiedorder"], to_xml(request))
-    assert answer == {"return_code": "FAIL", "return_msg": ReturnMsg.SIGN_ERROR}
+    assert answer == {"return_code": "FAIL", "return_msg": "签名错误"}
     hints = last_entry(platform, merchant.mch_id)["explanation"]["signature"]["hints"]
     assert any(all(word in hint for word in hint_words) for hint in hints), hints
 
@@ -277,8 +276,8 @@ def test_journal_failures_filter_keeps_only_failures(platform: Harness) -> None:
     assert all(e["return_code"] == "FAIL" or e["result_code"] == "FAIL" for e in failures)
     assert [e["message"] for e in failures] == [
         "订单不存在",
-        ReturnMsg.bad_format("total_fee"),
-        ReturnMsg.SIGN_ERROR,
+        "total_fee参数格式错误",
+        "签名错误",
     ]
 
 
@@ -304,31 +303,32 @@ def test_journal_is_per_merchant(platform: Harness) -> None:
 @pytest.mark.parametrize(
     ("change", "return_msg", "field"),
     [
-        pytest.param(
-            {"total_fee": "1.5"}, ReturnMsg.bad_format("total_fee"), "total_fee", id="total_fee"
-        ),
-        pytest.param({"body": None}, ReturnMsg.LACK_PARAMS, "body", id="missing body"),
-        pytest.param({"body": "x" * 129}, ReturnMsg.bad_length("body"), "body", id="long body"),
+        pytest.param({"total_fee": "1.5"}, "total_fee参数格式错误", "total_fee", id="total_fee"),
+        pytest.param({"body": None}, "缺少参数", "body", id="missing body"),
+        pytest.param({"body": "x" * 129}, "body参数长度有误", "body", id="long body"),
         pytest.param(
             {"notify_url": "https://shop.example/n?a=1"},
-            ReturnMsg.bad_format("notify_url"),
+            "notify_url参数格式错误",
             "notify_url",
             id="notify_url",
         ),
         pytest.param(
             {"spbill_create_ip": "999.1.1.1"},
-            ReturnMsg.bad_format("spbill_create_ip"),
+            "spbill_create_ip参数格式错误",
             "spbill_create_ip",
             id="ip",
         ),
         pytest.param(
             {"trade_type": "JSAPI", "product_id": None},
-            ReturnMsg.JSAPI_OPENID,
+            "JSAPI支付必须传openid",
             "openid",
             id="openid",
         ),
         pytest.param(
-            {"product_id": None}, ReturnMsg.NATIVE_PRODUCT_ID, "product_id", id="product_id"
+            {"product_id": None},
+            "trade_type=NATIVE时，product_id为必填参数",
+            "product_id",
+            id="product_id",
         ),
     ],
 )
@@ -350,7 +350,7 @@ def test_unifiedorder_unknown_mch_id_journaled_under_that_mch_id(platform: Harne
     request = signed({"mch_id": "1999999999", "nonce_str": "n", **order()}, "k" * 32)
     post(platform, PATHS["unifiedorder"], to_xml(request))
     entry = last_entry(platform, "1999999999")
-    assert entry["message"] == ReturnMsg.MCHID_NOT_EXIST
+    assert entry["message"] == "mch_id不存在"
     assert "1999999999" in entry["explanation"]["detail"]
 
 
@@ -359,18 +359,16 @@ def test_unifiedorder_unknown_mch_id_journaled_under_that_mch_id(platform: Harne
     [
         pytest.param(
             b'<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><a>&x;</a></xml>',
-            ReturnMsg.XML_FORMAT_ERROR,
+            "XML格式错误",
             "DOCTYPE",
             id="doctype",
         ),
+        pytest.param(b"<xml><a><b>1</b></a></xml>", "XML格式错误", "nested", id="nested"),
+        pytest.param(b"", "post数据为空", "empty", id="empty"),
         pytest.param(
-            b"<xml><a><b>1</b></a></xml>", ReturnMsg.XML_FORMAT_ERROR, "nested", id="nested"
+            "<xml><body>测试</body></xml>".encode("gbk"), "编码格式错误", "UTF-8", id="gbk"
         ),
-        pytest.param(b"", ReturnMsg.POST_DATA_EMPTY, "empty", id="empty"),
-        pytest.param(
-            "<xml><body>测试</body></xml>".encode("gbk"), ReturnMsg.NOT_UTF8, "UTF-8", id="gbk"
-        ),
-        pytest.param(b"\x00" * 64, ReturnMsg.XML_FORMAT_ERROR, "XML", id="nul bytes"),
+        pytest.param(b"\x00" * 64, "XML格式错误", "XML", id="nul bytes"),
     ],
 )
 def test_unifiedorder_malformed_body_journaled_with_detail(
@@ -392,11 +390,11 @@ def test_unifiedorder_malformed_body_journaled_with_detail(
 
 def test_orderquery_get_method_journaled(platform: Harness) -> None:
     answer = post(platform, PATHS["orderquery"], b"", method="GET")
-    assert answer == {"return_code": "FAIL", "return_msg": ReturnMsg.REQUIRE_POST_METHOD}
+    assert answer == {"return_code": "FAIL", "return_msg": "请使用post方法"}
     entry = newest(platform, lambda e: e["method"] == "GET")
     assert entry["endpoint"] == "orderquery"
     assert entry["return_code"] == "FAIL"
-    assert entry["message"] == ReturnMsg.REQUIRE_POST_METHOD
+    assert entry["message"] == "请使用post方法"
     assert "GET" in entry["explanation"]["detail"]
 
 

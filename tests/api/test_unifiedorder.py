@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
+from reference_wire import from_xml, verify
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import FaultError, RejectedError
 from wxpay_local.testing import Harness, MerchantInfo, MerchantSink, wait_for
 from wxpay_local.timefmt import wire_time
-from wxpay_local.wire import signing
-from wxpay_local.wire.xml import decode
 
 pytestmark = pytest.mark.api
 
@@ -114,18 +113,18 @@ def test_unifiedorder_hmac_sha256_order_is_signed_paid_and_notified(
     payer = platform.payer()
     answer = client.unifiedorder(**_order("APP", notify_url=sink.url))
     # (the SDK verified the answer with HMAC-SHA256; an MD5 check of it must fail)
-    assert not signing.verify(answer, merchant.api_key, SignType.MD5)
-    assert signing.verify(answer, merchant.api_key, SignType.HMAC_SHA256)
+    assert not verify(answer, merchant.api_key, SignType.MD5)
+    assert verify(answer, merchant.api_key, SignType.HMAC_SHA256)
 
     paid = platform.pay(payer["payer_id"], prepay_id=answer["prepay_id"])
     assert paid["outcome"] == "SUCCESS", paid
     assert client.orderquery(out_trade_no="UOAPP0001")["trade_state"] == "SUCCESS"
 
-    note = decode(wait_for(lambda: sink.received)[0].body)
+    note = from_xml(wait_for(lambda: sink.received)[0].body)
     # Notifications are MD5 by default whatever the order used (spec README: HMAC is a
     # merchant opt-in; every setting is in test_notify_sign_type.py).
     assert "sign_type" not in note and len(note["sign"]) == 32
-    assert signing.verify(note, merchant.api_key, SignType.MD5)
+    assert verify(note, merchant.api_key, SignType.MD5)
 
 
 def test_unifiedorder_mismatched_sign_type_is_refused_as_signature_error(
@@ -137,7 +136,7 @@ def test_unifiedorder_mismatched_sign_type_is_refused_as_signature_error(
     # Claim MD5 while the sign is HMAC-SHA256: the platform must refuse the signature.
     tampered = body.replace(b"<sign_type><![CDATA[HMAC-SHA256]]></sign_type>", b"")
     assert tampered != body
-    answer = decode(platform.http.post("/pay/unifiedorder", content=tampered).content)
+    answer = from_xml(platform.http.post("/pay/unifiedorder", content=tampered).content)
     assert answer["return_code"] == "FAIL"
     assert answer["return_msg"] == "签名错误"
 
@@ -223,7 +222,7 @@ def test_unifiedorder_reentry_changing_only_notify_url_notifies_new_url(platform
         paid = platform.pay(payer["payer_id"], prepay_id=second["prepay_id"])
         assert paid["outcome"] == "SUCCESS", paid
         received = wait_for(lambda: new_sink.received)
-        assert decode(received[0].body)["out_trade_no"] == "UOAPP0001"
+        assert from_xml(received[0].body)["out_trade_no"] == "UOAPP0001"
         assert old_sink.received == []
 
 
@@ -415,9 +414,9 @@ def test_unifiedorder_detail_and_attach_round_trip_attach_shown_once_paid(
     assert paid["outcome"] == "SUCCESS", paid
     assert paid["order"]["attach"] == attach
     assert client.orderquery(out_trade_no="UONATIVE0001")["attach"] == attach
-    note = decode(wait_for(lambda: sink.received)[0].body)
+    note = from_xml(wait_for(lambda: sink.received)[0].body)
     assert note["attach"] == attach
-    assert signing.verify(note, merchant.api_key)
+    assert verify(note, merchant.api_key)
 
 
 def test_unifiedorder_reentry_with_reformatted_detail_invalid_request(platform: Harness) -> None:

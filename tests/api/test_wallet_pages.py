@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from pages_support import post_form
 
+from reference_client import OracleHarness
+from reference_wire import v2_sign
 from wxpay_local.sdk import RejectedError
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo
-from wxpay_local.wire import signing
 
 pytestmark = pytest.mark.api
 
@@ -193,7 +194,7 @@ def test_app_pay_with_a_card(platform: Harness) -> None:
             "noncestr": "N" * 32,
             "timestamp": str(int(time.time())),
         }
-        params["sign"] = signing.sign(params, merchant.api_key)
+        params["sign"] = v2_sign(params, merchant.api_key)
         page = platform.http.get("/app/pay", params=params)
         assert f'<option value="{card_id}" data-payer-id="{payer["payer_id"]}">' in page.text
         who: dict[str, Any] = {"payer_id": payer["payer_id"], "password": "123456"}
@@ -258,7 +259,7 @@ def test_odd_wallet_input_is_never_a_server_error(platform: Harness) -> None:
 @pytest.fixture
 def relaxed(store: SqlStore) -> Iterator[Harness]:
     settings = Settings(notify_timeout_seconds=2.0, require_client_cert=False)
-    with Harness.start(store, settings=settings) as harness:
+    with OracleHarness.start(store, settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
 

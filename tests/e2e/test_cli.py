@@ -9,6 +9,7 @@ traceback" or run a server run as subprocesses, the way a person starts them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -26,9 +27,10 @@ import click
 import pytest
 
 from wxpay_local.cli import main, root
+from wxpay_local.sdk.client import RejectedError
 from wxpay_local.settings import Settings
 from wxpay_local.store import open_store
-from wxpay_local.testing import Harness
+from wxpay_local.testing import Harness, MerchantSink
 from wxpay_local.testing.harness import free_port
 
 pytestmark = pytest.mark.e2e
@@ -164,6 +166,13 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("ledger",): ([], ok),
         ("notifications",): ([], ok),
         ("journal",): ([], ok),
+        ("fault", "add"): (["delay", "--delay-ms", "1", "--endpoint", "nothing"], ok),
+        ("fault", "list"): ([], ok),
+        ("fault", "remove"): (["1"], ok),  # the rule just added: the first of this database
+        ("fault", "clear"): ([], ok),
+        ("trigger",): (["payment", "--mch-id", w.mch_id], ok),
+        # nothing listens on port 9: every check fails, the report still is JSON, exit 1
+        ("probe",): (["--mch-id", w.mch_id, "http://127.0.0.1:9/notify"], {1}),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
 
@@ -173,6 +182,7 @@ def test_every_remote_command_prints_json_with_json(
 ) -> None:
     samples = _samples(_world(wxpay), tmp_path)
     local = {("serve",), ("worker",)}  # they start servers: test_serve_and_worker_print_json
+    local |= {("tail",), ("listen",)}  # streams, a JSON line each: test_streams_print_json_lines
     assert set(samples) | local == leaves(root), "a new command needs a sample here"
     for path, (args, codes) in samples.items():
         done = run(*path, *args, "--json", "--url", wxpay.base_url)
@@ -401,3 +411,63 @@ def test_serve_and_worker_print_json(tmp_path: Path) -> None:
             assert _stop(worker) == 0
     finally:
         _stop(server)
+
+
+def _stream_cli(*argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wxpay_local", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WXPAY_URL": "", "WXPAY_ADMIN_TOKEN": ""},
+    )
+
+
+def _first_line(process: subprocess.Popen[str], act: Callable[[], object]) -> dict[str, object]:
+    """Do ``act`` until the streaming command prints its line (it may connect after the first
+    act), then the line as JSON; the command stops by itself after ``--count 1``."""
+    try:
+        for _ in range(20):
+            act()
+            try:
+                out, err = process.communicate(timeout=3)
+            except subprocess.TimeoutExpired:
+                continue
+            assert process.returncode == 0, err
+            found = json.loads(out.splitlines()[0])
+            assert isinstance(found, dict)
+            return found
+        raise AssertionError("the stream printed nothing")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_streams_print_json_lines(wxpay: Harness) -> None:
+    """``tail`` and ``listen`` over a real socket, as a person runs them: one JSON object per
+    event with --json, and --count ends them."""
+    shop = wxpay.merchant()
+    client = wxpay.client(shop)
+    tail = _stream_cli("tail", "--count", "1", "--json", "--url", wxpay.base_url)
+
+    def query_unknown() -> None:
+        with contextlib.suppress(RejectedError):  # ORDERNOTEXIST: still a journal entry
+            client.orderquery(out_trade_no="NOPE-1")
+
+    entry = _first_line(tail, query_unknown)
+    assert entry["path"] == "/pay/orderquery"
+
+    with MerchantSink() as local:
+        listen = _stream_cli(
+            "listen", "--mch-id", shop.mch_id, "--forward-to", local.url, "--count", "1",
+            "--json", "--url", wxpay.base_url,
+        )  # fmt: skip
+
+        def pay_and_deliver() -> None:
+            wxpay.control("POST", "/_local/trigger", {"mch_id": shop.mch_id, "kind": "payment"})
+            wxpay.dispatch()
+
+        delivery = _first_line(listen, pay_and_deliver)
+    assert delivery["url"] == local.url and delivery["ok"] is True
+    assert delivery["kind"] == "payment" and len(local.received) >= 1

@@ -8,9 +8,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from reference_wire import v2_sign
 from scripted import APPID, DROP, KEY, MCH_ID, Scripted, ok
 
+from reference_wire import v2_sign
 from wxpay_sdk import AsyncClient, Client, ReturnError, SignatureError, TransportError
 
 pytestmark = pytest.mark.e2e

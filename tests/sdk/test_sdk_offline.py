@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from reference_wire import signed, to_xml, v2_sign
 from spec_vectors import BILL_ALL, PAYMENT_NOTIFICATION, REFUND_KEY, REQ_INFO
 
+from reference_wire import signed, to_xml, v2_sign
 from wxpay_sdk import ResultError, ReturnError, SignatureError, bills, notify, params, wire
 from wxpay_sdk.core import ENDPOINTS, Config, interpret, interpret_file, prepare
 

@@ -11,7 +11,7 @@ import pytest
 from wxpay_local.domain.model import LIVE
 from wxpay_local.store import SqlStore, open_store
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 
 def _insert(store: SqlStore, mch_id: str, fail: bool = False) -> str:

@@ -9,7 +9,7 @@ import pytest
 from wxpay_local.domain.model import LIVE
 from wxpay_local.store import SqlStore
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 KEY = "k" * 32
 

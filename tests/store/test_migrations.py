@@ -16,7 +16,7 @@ from wxpay_local.domain.model import LIVE
 from wxpay_local.store import open_store
 from wxpay_local.store.migrate import SchemaMismatch, sqlite_statements
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 OLD_RUNNER_DUMP = Path(__file__).parent / "data" / "old_runner.sql"
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")

@@ -16,6 +16,8 @@ from wxpay_local.domain.setup import NewMerchant, NewPayer, create_merchant, cre
 from wxpay_local.store import SqlStore
 from wxpay_local.timefmt import SHANGHAI
 
+pytestmark = pytest.mark.store
+
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI)
 MANY = 2500
 

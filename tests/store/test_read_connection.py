@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from wxpay_local.store.group_commit import GroupCommit
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode, encode
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 KEY = "k" * 32
 
@@ -67,20 +68,30 @@ def _read_count(store: SqlStore) -> int:
 
 
 class SlowCommits:
-    """Make every COMMIT take ``delay`` seconds (before it happens) and record its thread."""
+    """Make every COMMIT take ``delay`` seconds (before it happens) and record its thread.
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, delay: float) -> None:
+    With ``delay=None`` each COMMIT waits until the test calls ``release()`` instead: the test
+    knows the commit is in flight for as long as it needs, whatever the machine's load."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, delay: float | None) -> None:
         self.threads: list[int] = []
         self.started = threading.Event()
+        self.released = threading.Event()
         real = GroupCommit._commit
 
         def slow(conn: sqlite3.Connection) -> BaseException | None:
             self.threads.append(threading.get_ident())
             self.started.set()
-            time.sleep(delay)
+            if delay is None:
+                assert self.released.wait(30), "the test never released the commit"
+            else:
+                time.sleep(delay)
             return real(conn)
 
         monkeypatch.setattr(GroupCommit, "_commit", staticmethod(slow))
+
+    def release(self) -> None:
+        self.released.set()
 
 
 def test_the_commit_runs_off_the_event_loop_and_answers_come_after_it(
@@ -106,18 +117,18 @@ def test_the_loop_keeps_running_and_reads_see_only_committed_data_during_a_commi
     store: SqlStore, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _insert(store, "1900000001")
-    slow = SlowCommits(monkeypatch, 1.0)
+    slow = SlowCommits(monkeypatch, None)  # the COMMIT stays in flight until released
     during: list[int] = []
 
     async def scenario() -> None:
         write = asyncio.ensure_future(store.run(lambda: _insert(store, "1900000002")))
         while not slow.started.is_set():  # the batch ran; its COMMIT is now in the thread
             await asyncio.sleep(0.005)
-        started = time.monotonic()
+        # Both reads finish while the COMMIT is held: they cannot have waited for it.
         during.append(await store.run(lambda: _read_count(store), write=False))
         during.append(_count(path))
-        assert time.monotonic() - started < 0.5, "a read waited for the commit"
         assert not write.done()
+        slow.release()
         await write
         during.append(await store.run(lambda: _read_count(store), write=False))
 
@@ -128,7 +139,7 @@ def test_the_loop_keeps_running_and_reads_see_only_committed_data_during_a_commi
 def test_writes_arriving_during_a_commit_join_the_next_batch(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    SlowCommits(monkeypatch, 0.1)
+    slow = SlowCommits(monkeypatch, None)
     batches: list[int] = []
     real = GroupCommit._run_calls
 
@@ -140,8 +151,14 @@ def test_writes_arriving_during_a_commit_join_the_next_batch(
 
     async def scenario() -> list[str]:
         first = asyncio.ensure_future(store.run(lambda: _insert(store, "1900000001")))
-        await asyncio.sleep(0.03)  # the first batch is committing now
-        later = [store.run(lambda n=n: _insert(store, f"19000001{n:02d}")) for n in range(5)]
+        while not slow.started.is_set():  # the first batch is committing now (and held)
+            await asyncio.sleep(0.005)
+        later = [
+            asyncio.ensure_future(store.run(lambda n=n: _insert(store, f"19000001{n:02d}")))
+            for n in range(5)
+        ]
+        await asyncio.sleep(0)  # each has queued its write (run() queues before it awaits)
+        slow.release()
         return [await first, *await asyncio.gather(*later)]
 
     answers = asyncio.run(scenario())
@@ -230,7 +247,7 @@ def test_a_batch_waits_for_another_writer_without_blocking_the_loop(
         return await write
 
     assert asyncio.run(scenario()) == "1900000001"
-    assert len(ticks) == 20 and ticks[-1] - ticks[0] < 1.0
+    assert len(ticks) == 20  # the loop ran all 20 ticks while the batch waited
     other.close()
     assert _count(path) == 2
 
@@ -323,14 +340,29 @@ def test_a_key_changed_in_a_group_commit_is_seen_by_the_next_request(store: SqlS
     assert asyncio.run(scenario()) == "n" * 32
 
 
-def test_another_process_changes_apply_within_the_ttl(store: SqlStore, path: Path) -> None:
-    store.cache.ttl = 0.2
+class _Later:
+    """``time`` as the cache's module sees it, moved forward on demand: the TTL expires
+    without the test sleeping through it (or a loaded machine expiring it early)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.ahead
+
+
+def test_another_process_changes_apply_within_the_ttl(
+    store: SqlStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = _Later()
+    monkeypatch.setattr(sys.modules[type(store.cache).__module__], "time", later)
+    store.cache.ttl = 1.0
     _insert(store, "1900000001")
     assert _merchant_key(store, "1900000001") == KEY
     other = open_store(str(path))  # another worker process, say
     _rotate(other, "1900000001", "n" * 32)
     assert _merchant_key(store, "1900000001") == KEY  # cached
-    time.sleep(0.25)
+    later.ahead = 1.5  # past the TTL
     assert _merchant_key(store, "1900000001") == "n" * 32
     # unknown merchants and bindings are never cached: created elsewhere, seen at once
     assert _merchant_key(store, "1900000002") is None

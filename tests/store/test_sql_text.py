@@ -12,7 +12,7 @@ from wxpay_local.store import SqlStore
 from wxpay_local.store.dialect import POSTGRES, SQLITE, UnterminatedLiteral
 from wxpay_local.store.group_commit import is_busy
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 #: A statement with a placeholder, and a ``?`` and a ``%`` inside string literals (one with
 #: an escaped quote) and inside a quoted identifier.

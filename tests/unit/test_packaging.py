@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "wxpay_local"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -73,6 +71,7 @@ def _required_imports(tree: ast.AST) -> set[str]:
     return found
 
 
+@pytest.mark.unit
 def test_every_library_the_code_imports_is_a_runtime_dependency() -> None:
     declared = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
     owners = packages_distributions()
@@ -90,6 +89,7 @@ def test_every_library_the_code_imports_is_a_runtime_dependency() -> None:
     assert not missing, "not in [project].dependencies:\n" + "\n".join(missing)
 
 
+@pytest.mark.unit
 def test_the_checker_sees_imports_inside_functions_and_skips_optional_ones() -> None:
     code = """
 import json
@@ -106,6 +106,7 @@ def f():
     assert _required_imports(ast.parse(code)) == {"json", "typing", "cryptography"}
 
 
+@pytest.mark.e2e  # a subprocess
 def test_wxpay_local_version_prints_pyprojects_version() -> None:
     shown = subprocess.run(
         [sys.executable, "-m", "wxpay_local", "--version"],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from wxpay_local import secure
+
+pytestmark = pytest.mark.unit
 
 
 def test_equal_text_and_bytes_compare_by_their_utf8_bytes() -> None:

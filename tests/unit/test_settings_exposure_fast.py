@@ -6,6 +6,8 @@ import pytest
 
 from wxpay_local.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
 def test_loopback_binds_are_not_exposed(host: str) -> None:

@@ -10,7 +10,17 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
-from wxpay_local.cli import bill, clock, merchants, namespaces, payers, records, serving
+from wxpay_local.cli import (
+    bill,
+    clock,
+    faults,
+    merchants,
+    namespaces,
+    payers,
+    probe,
+    records,
+    serving,
+)
 
 
 @click.group(
@@ -38,6 +48,11 @@ for command in (
     records.notifications,
     records.journal,
     records.reset,
+    faults.fault,
+    probe.probe,
+    probe.trigger,
+    probe.tail,
+    probe.listen,
     namespaces.namespace,
 ):
     root.add_command(command)

@@ -8,7 +8,8 @@ one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -44,6 +45,7 @@ class Remote:
         path: str,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        timeout: float = 30,
     ) -> Any:
         """The control plane's JSON answer; a 4xx/5xx becomes its ``error`` and ``message``."""
         try:
@@ -53,7 +55,7 @@ class Remote:
                 json=body,
                 params=params,
                 headers=self.headers,
-                timeout=30,
+                timeout=timeout,
                 trust_env=False,
             )
         except httpx.HTTPError as exc:
@@ -72,6 +74,43 @@ class Remote:
                 text += f" ({TOKEN_HINT})"
             raise click.ClickException(text)
         return data
+
+    def stream(
+        self, path: str, params: dict[str, str] | None = None, body: dict[str, Any] | None = None
+    ) -> Iterator[Any]:
+        """Each JSON line of a streamed answer, as it arrives (POST when there is a body)."""
+        return _stream_lines(self, path, params, body)
+
+
+def _stream_lines(
+    remote: Remote, path: str, params: dict[str, str] | None, body: dict[str, Any] | None
+) -> Iterator[Any]:
+    try:
+        with httpx.stream(
+            "POST" if body is not None else "GET",
+            remote.url + path,
+            params=params,
+            json=body,
+            headers=remote.headers,
+            timeout=httpx.Timeout(30, read=None),
+            trust_env=False,
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise click.ClickException(_refusal(response))
+            for line in response.iter_lines():
+                if line.strip():  # blank lines keep the connection alive
+                    yield json.loads(line)
+    except httpx.HTTPError as exc:
+        raise remote.unreachable(exc) from None
+
+
+def _refusal(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        return f"{data['error']}: {data['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
 def json_option(f: Callable[..., None]) -> Callable[..., None]:

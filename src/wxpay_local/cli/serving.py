@@ -61,6 +61,7 @@ def settings_from(options: dict[str, Any]) -> Settings:
         admin_token=options.get("admin_token"),
         public_url=options.get("public_url"),
         allowed_hosts=tuple(options.get("allowed_host") or ()) or None,
+        probe_hosts=tuple(options.get("allow_probe_host") or ()) or None,
     )
 
 
@@ -123,6 +124,13 @@ def _bind(host: str, port: int) -> socket.socket:
     metavar="NAME",
     help="Another Host name the console, pages and control plane answer (repeatable; env "
     "WXPAY_ALLOWED_HOSTS=a,b; loopback names and IP addresses are always allowed).",
+)
+@click.option(
+    "--allow-probe-host",
+    multiple=True,
+    metavar="NAME",
+    help="A host besides loopback that `wxpay-local probe` may send notifications to "
+    "(repeatable; env WXPAY_PROBE_HOSTS=a,b).",
 )
 @click.option(
     "--admin-token",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 
 from wxpay_local.dispatch.delivery import deliver, render
 from wxpay_local.domain.clock import Clock
+from wxpay_local.domain.faults import NotifyFault
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.model import DeliveryAttempt, Notification
 from wxpay_local.domain.notify import SCHEDULES, next_attempt_at
@@ -27,6 +29,10 @@ from wxpay_local.timefmt import SHANGHAI
 log = logging.getLogger("wxpay_local.dispatch")
 
 LEASE = timedelta(seconds=60)
+#: Setting key (+ merchant row id) of ``wxpay-local listen --forward-to``: while set, that
+#: merchant's notifications go there whatever notify_url the orders carry. In the database,
+#: so every dispatcher process honours it.
+FORWARD_SETTING = "listen.forward_to:"
 
 
 def wall_clock() -> datetime:
@@ -45,8 +51,11 @@ class Dispatcher:
         poll_interval: float = 0.25,
         wall: Callable[[], datetime] = wall_clock,
         ids: Ids | None = None,
+        faults: Callable[[Notification], Awaitable[NotifyFault | None]] | None = None,
     ) -> None:
         self.ids = ids or Ids()
+        #: Notification faults (issue 12): asked once per delivery attempt.
+        self.faults = faults
         self.store = store
         self.clock = clock
         self.schedule = SCHEDULES[schedule]
@@ -61,6 +70,8 @@ class Dispatcher:
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Followers of this process's deliveries (``POST /_local/listen``).
+        self.followers: set[asyncio.Queue[tuple[Notification, DeliveryAttempt]]] = set()
 
     def wake(self) -> None:
         """Look for due work now (after a payment or a clock change) instead of at next poll."""
@@ -72,7 +83,15 @@ class Dispatcher:
             claimed = tx.claim_due_notifications(
                 self.clock.now(), wall_now, wall_now + LEASE, self.batch
             )
-            return [(n, tx.merchant_by_id(n.merchant_id).api_key) for n in claimed]
+            merchant_ids = {n.merchant_id for n in claimed}  # one read per merchant, not per row
+            forwards = {m: tx.get_setting(FORWARD_SETTING + str(m)) for m in merchant_ids}
+            return [
+                (
+                    replace(n, url=forwards[n.merchant_id] or n.url),
+                    tx.merchant_by_id(n.merchant_id).api_key,
+                )
+                for n in claimed
+            ]
 
     def _record(self, notification: Notification, attempt: DeliveryAttempt) -> None:
         made = notification.attempts + 1
@@ -85,7 +104,24 @@ class Dispatcher:
     async def _deliver_one(self, notification: Notification, api_key: str) -> None:
         assert self._client is not None
         body = render(notification, api_key)
-        verdict = await deliver(self._client, notification.url, body, self.timeout)
+        fault = None if self.faults is None else await self.faults(notification)
+        if fault is not None and fault.action == "notify_delay":
+            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault is not None and fault.action == "notify_together":
+            # two copies at once; the attempt is judged by the first
+            verdict, _ = await asyncio.gather(
+                deliver(self._client, notification.url, body, self.timeout),
+                deliver(self._client, notification.url, body, self.timeout),
+            )
+        else:
+            verdict = await deliver(self._client, notification.url, body, self.timeout)
+        if fault is not None and fault.action == "notify_lost_ack" and verdict.ok:
+            # the merchant read it and answered, but the answer never arrived: a timeout
+            reason = "timed out after the merchant read the body (fault rule)"
+            verdict = replace(verdict, ok=False, reason=reason, http_status=None)
+        if fault is not None and fault.action == "notify_twice" and verdict.ok:
+            # the merchant acknowledged; the platform delivers it again anyway
+            await deliver(self._client, notification.url, body, self.timeout)
         attempt = DeliveryAttempt(
             notification_id=notification.id,
             number=notification.attempts + 1,
@@ -97,6 +133,8 @@ class Dispatcher:
             excerpt=verdict.excerpt,
         )
         await self.store.run(lambda: self._record(notification, attempt))
+        for queue in self.followers:  # listen: each delivery and its answer, live
+            queue.put_nowait((notification, attempt))
 
     def _settle_refunds(self) -> int:
         with self.store.begin() as tx:

@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 
 from wxpay_local.codes import SignType
 from wxpay_local.domain.bills import BillReads
+from wxpay_local.domain.faults import FaultRule
 from wxpay_local.domain.fundflow import FundReads
 from wxpay_local.domain.model import (
     App,
@@ -257,7 +258,20 @@ class AdminQueries(Protocol):
     ) -> list[dict[str, object]]: ...
 
 
-class Tx(Merchants, Payers, Orders, Refunds, Notifications, Bills, AdminQueries, Protocol):
+class Faults(Protocol):
+    """Fault rules (``domain.faults``): kept in the database so every server process sees the
+    same rules, and "fires N times" is counted once across processes."""
+
+    def insert_fault_rule(self, rule: FaultRule) -> FaultRule: ...
+    def fault_rules(self, namespace: str = "") -> list[FaultRule]: ...
+    def fault_rule(self, rule_id: int) -> FaultRule | None: ...
+    def delete_fault_rule(self, rule_id: int) -> bool: ...
+    def delete_fault_rules(self, namespace: str = "") -> int: ...
+    def count_fault_match(self, rule_id: int) -> int | None: ...
+    def claim_fault_firing(self, rule_id: int) -> bool: ...
+
+
+class Tx(Merchants, Payers, Orders, Refunds, Notifications, Bills, AdminQueries, Faults, Protocol):
     """One open transaction with every family: what a request's handlers are handed. A use case
     declares the narrow ports it uses; this is their sum, which the store provides."""
 

@@ -13,6 +13,7 @@ from wxpay_local.domain.ports import Tx
 from wxpay_local.store.sql_admin import AdminStatements
 from wxpay_local.store.sql_bills import BillStatements
 from wxpay_local.store.sql_console import ConsoleStatements
+from wxpay_local.store.sql_faults import FaultStatements
 from wxpay_local.store.sql_identity import IdentityStatements
 from wxpay_local.store.sql_notify import NotificationStatements
 from wxpay_local.store.sql_oauth import OAuthStatements
@@ -31,6 +32,7 @@ class SqlTx(
     PayerStatements,
     OAuthStatements,
     ConsoleStatements,
+    FaultStatements,
 ):
     """One open transaction on one connection, with every statement family."""
 

@@ -248,6 +248,20 @@ class Harness:
             self.app.settings = _with(self.app.settings, operator_password="operator-test-pw")
         return str(self.app.settings.operator_password)
 
+    def fault(self, action: str, **fields: Any) -> dict[str, Any]:
+        """Create a fault rule (docs/testing.md), e.g. ``fault("err_code", err_code="SYSTEMERROR",
+        when="after", endpoint="micropay", times=1)``; returns the rule, with its ``id``."""
+        rule: dict[str, Any] = self.control("POST", "/_local/faults", {"action": action, **fields})
+        return rule
+
+    def fault_rule(self, rule_id: int) -> dict[str, Any]:
+        """One rule as it is now (``fired``: how often it applied)."""
+        rule: dict[str, Any] = self.control("GET", f"/_local/faults/{rule_id}")
+        return rule
+
+    def clear_faults(self) -> int:
+        return int(self.control("DELETE", "/_local/faults")["removed"])
+
     def reset(self) -> None:
         """Delete every merchant, payer, order and notification; the clock back to real time."""
         self.control("POST", "/_local/reset", {})

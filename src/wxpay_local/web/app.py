@@ -26,11 +26,13 @@ from wxpay_local.dispatch.worker import Dispatcher
 from wxpay_local.domain.clock import TestClock
 from wxpay_local.domain.ids import Ids
 from wxpay_local.domain.orders import OrderRules
+from wxpay_local.probe.runner import Canaries
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
+from wxpay_local.web.faults import FaultBook
 from wxpay_local.web.journal import Journal
 from wxpay_local.web.namespaces import PREFIX as NS_PREFIX
 from wxpay_local.web.namespaces import Namespaces
@@ -67,14 +69,19 @@ class App:
         self.handlers = HANDLERS
         self.routes = build_routes()
         self.journal = Journal(store, settings.journal_flush_seconds)
+        self.faults = FaultBook(store)
+        self.faults.journal = self.journal
         self.dispatcher = Dispatcher(
             store,
             clock,
             schedule=settings.notify_schedule,
             timeout=settings.notify_timeout_seconds,
             ids=ids,
+            faults=self.faults.for_notification,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        #: The probe's XXE canaries fetched (web.control_probe).
+        self.canaries = Canaries()
         self._ca: Any = None
         self._clock_version = 0
         #: Bumped by a reset; a clock read begun before it is dropped (``load_clock``).

@@ -143,6 +143,7 @@ async def reset(app: App, call: Call) -> Any:
     await app.journal.flush()
     await app.store.run(app.store.reset)
     app.forget_clock()
+    app.faults.invalidate()
     if "seed" in call.body:
         app.ids.seed(call.body["seed"])
     return {"reset": True}
@@ -228,12 +229,24 @@ async def invoke(app: App, request: Request, handler: Handler, body: dict[str, A
 def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_bills import BILL_OPS
     from wxpay_local.web.control_extra import EXTRA_OPS
+    from wxpay_local.web.control_faults import FAULT_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_namespaces import NAMESPACE_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
+    from wxpay_local.web.control_probe import PROBE_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
-    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + NAMESPACE_OPS
+    return (
+        OPS
+        + PARTY_OPS
+        + RECORD_OPS
+        + MERCHANT_OPS
+        + EXTRA_OPS
+        + BILL_OPS
+        + FAULT_OPS
+        + PROBE_OPS
+        + NAMESPACE_OPS
+    )
 
 
 def openapi() -> dict[str, Any]:
@@ -249,12 +262,16 @@ def _openapi_json() -> bytes:
 
 
 def routes(app: App) -> list[Route]:
+    from wxpay_local.web.control_probe import canary_routes
+    from wxpay_local.web.control_tail import tail_routes
+
     table = [Route(op.path, endpoint(app, op), methods=[op.method]) for op in all_ops()]
 
     async def openapi_json(request: Request) -> Response:
         return Response(_openapi_json(), media_type="application/json")
 
     table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
+    table += canary_routes(app) + tail_routes(app)
     known = list(table)
 
     async def unknown(request: Request) -> Response:

@@ -161,6 +161,7 @@ class Op:
 _PY_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "integer": int,
+    "number": (int, float),
     "boolean": bool,
     "array": list,
     "object": dict,
@@ -177,7 +178,9 @@ def check_value(name: str, value: Any, schema: JsonSchema) -> Any:
     kind = schema["type"]
     if kind == "integer" and isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON Schema: 2.0 is an integer
-    if not isinstance(value, _PY_TYPES[kind]) or (kind == "integer" and isinstance(value, bool)):
+    if not isinstance(value, _PY_TYPES[kind]) or (
+        kind in ("integer", "number") and isinstance(value, bool)
+    ):
         raise bad(f"{name} must be of type {kind}")
     if "enum" in schema and value not in schema["enum"]:
         raise bad(f"{name} must be one of {', '.join(map(str, schema['enum']))}")
@@ -193,6 +196,11 @@ def check_value(name: str, value: Any, schema: JsonSchema) -> Any:
             value.encode()
         except UnicodeEncodeError:  # a lone surrogate from a JSON \ud800 escape
             raise bad(f"{name} must be valid Unicode text") from None
+    elif isinstance(value, float) or (kind == "number" and isinstance(value, int)):
+        low, high = schema.get("minimum", -MAX_INT), schema.get("maximum", MAX_INT)
+        if not low <= value <= high:  # NaN and the infinities fail here too
+            raise bad(f"{name} must be between {low} and {high}")
+        value = float(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         low, high = schema.get("minimum", -MAX_INT), schema.get("maximum", MAX_INT)
         if not low <= value <= high:

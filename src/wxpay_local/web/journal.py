@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 log = logging.getLogger("wxpay_local.journal")
+FOLLOWER_BACKLOG = 1000
 
 
 class Journal:
@@ -23,9 +24,23 @@ class Journal:
         #: One flush at a time: a reader's flush must not return while the timer's flush is
         #: still writing the entries it took (the reader would miss them).
         self._flushing = asyncio.Lock()
+        #: Followers of the live journal (``GET /_local/journal/stream``): each gets every
+        #: entry as it is recorded, pushed, not polled.
+        self._followers: set[asyncio.Queue[dict[str, Any]]] = set()
 
     def record(self, entry: dict[str, Any]) -> None:
         self._pending.append(entry)
+        for queue in self._followers:
+            if queue.qsize() < FOLLOWER_BACKLOG:  # a stalled follower loses entries, not memory
+                queue.put_nowait(entry)
+
+    def follow(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._followers.add(queue)
+        return queue
+
+    def unfollow(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._followers.discard(queue)
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
         with self.store.begin() as tx:

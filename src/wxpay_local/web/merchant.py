@@ -2,7 +2,7 @@
 
 Reads the body (capped), runs ``api.pipeline.process`` on the store, journals the call and
 answers HTTP 200 with the XML. Non-POST requests get the platform's REQUIRE_POST_METHOD answer.
-Imports: api, wire, web.journal.
+Imports: api, wire, web.journal, web.faults.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from wxpay_local import pki
 from wxpay_local.api.context import PLAIN_HTTP, ClientTls, Download, Handler, PeerCert, Platform
 from wxpay_local.api.pipeline import Outcome, Route, process, reworded
 from wxpay_local.codes import Fault, ReturnMsg
+from wxpay_local.domain.model import SANDBOX
 from wxpay_local.domain.ports import Store
+from wxpay_local.web import faults
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import MAX_BODY_BYTES
 
@@ -44,6 +46,8 @@ class MerchantApp(Protocol):
     def handlers(self) -> Mapping[str, Handler]: ...
     @property
     def journal(self) -> Journal: ...
+    @property
+    def faults(self) -> faults.FaultBook: ...
 
 
 def _mapping(value: object) -> Mapping[str, object]:
@@ -119,6 +123,7 @@ async def handle(
     started = time.perf_counter()
     method = str(scope["method"])
     body = b""
+    answered = False
     if method != "POST":
         outcome = reworded(
             route.endpoint,
@@ -142,11 +147,25 @@ async def handle(
         else:
             body = read
             client = client_tls(scope) if route.endpoint.needs_cert else PLAIN_HTTP
-            outcome = await app.store.run(
-                lambda: process(app.store, app.platform, app.handlers, route, body, client),
-                write=route.endpoint.writes,
-            )
-    if outcome.download is not None:
+            # One cheap check when no fault rules exist (web/faults.py).
+            rule = None
+            if route.env == SANDBOX:
+                rule = faults.negative_test(route.endpoint.name, scope)
+            if rule is None and app.faults.armed():
+                facts = faults.facts_of(route.endpoint.name, scope, body)
+                rule = await app.faults.pick(facts)
+            if rule is not None:
+                outcome, answered = await faults.run_faulted(
+                    app, route, scope, receive, send, body, client, rule
+                )
+            else:
+                outcome = await app.store.run(
+                    lambda: process(app.store, app.platform, app.handlers, route, body, client),
+                    write=route.endpoint.writes,
+                )
+    if answered:
+        pass
+    elif outcome.download is not None:
         await send_download(app, send, outcome.download)
     else:
         await send_xml(send, outcome.body)

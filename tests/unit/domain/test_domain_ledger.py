@@ -17,7 +17,7 @@ from wxpay_local.domain.model import Card, LedgerTxn, Merchant, Posting
 from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.timefmt import SHANGHAI
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 AT = datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI)
 MERCHANT = Merchant(

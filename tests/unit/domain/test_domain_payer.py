@@ -14,7 +14,7 @@ from wxpay_local.domain.orders import place_order
 from wxpay_local.domain.payer import PayOutcome
 from wxpay_local.domain.setup import NewMerchant, create_merchant
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.store
 
 World = Any  # the conftest fixture's class
 

@@ -14,13 +14,16 @@ pytestmark = pytest.mark.unit
 
 
 class SlowStore:
-    """Writes land in ``written`` only after a pause, as a commit on another thread does."""
+    """Writes land in ``written`` only once the test opens ``gate``, as a commit on another
+    thread lands when it lands (an event, not a pause: the order is the test's, not the
+    machine's)."""
 
     def __init__(self) -> None:
         self.written: list[dict[str, Any]] = []
+        self.gate = asyncio.Event()
 
     async def run(self, fn: Callable[[], Any], *, write: bool = True) -> Any:
-        await asyncio.sleep(0.05)
+        await self.gate.wait()
         return fn()
 
     def begin(self, *, write: bool = True) -> Any:
@@ -46,7 +49,12 @@ def test_a_flush_returns_only_after_the_one_in_flight_has_written() -> None:
         journal.record({"id": 1})
         timer = asyncio.create_task(journal.flush())  # the periodic flush takes the entry
         await asyncio.sleep(0)
-        await journal.flush()  # a reader's flush: nothing pending, but must wait
+        reader = asyncio.create_task(journal.flush())  # nothing pending, but must wait
+        for _ in range(5):  # every step the reader could take without the write landing
+            await asyncio.sleep(0)
+        assert not reader.done(), "a reader's flush returned before the write in flight"
+        store.gate.set()
+        await reader
         seen = list(store.written)
         await timer
         return seen

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -164,7 +162,6 @@ def test_too_many_fields_are_still_refused() -> None:
         b"<xml>" + b"<a>1</a>   " * 5000 + b"x</xml>",
     ],
 )
-def test_the_fast_path_fails_fast(body: bytes) -> None:
-    started = time.perf_counter()
+def test_the_fast_path_gives_up_on_bodies_it_cannot_read(body: bytes) -> None:
+    # How fast it gives up: bench/xml_refusals.py.
     assert xml._decode_simple(body[: xml.MAX_BODY_BYTES].decode()) is None
-    assert time.perf_counter() - started < 0.1

@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from wxpay_local.web.console import (
     bills,
     clock,
+    faults,
     journal,
     keys,
     notifications,
@@ -40,5 +41,6 @@ def routes(app: App) -> list[Route | Mount]:
         *keys.routes(app),
         *settings_page.routes(app),
         *clock.routes(app),
+        *faults.routes(app),
         Mount("/static/console", StaticFiles(directory=str(STATIC)), name="console-static"),
     ]

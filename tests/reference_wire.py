@@ -31,7 +31,11 @@ def v2_sign(params: Mapping[str, object], api_key: str, sign_type: str = MD5) ->
 
 
 def to_xml(fields: Mapping[str, object]) -> bytes:
-    inner = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
+    """Each value in CDATA; a ``]]>`` inside a value splits its section (XML 1.0 §2.7)."""
+    inner = "".join(
+        f"<{k}><![CDATA[{str(v).replace(']]>', ']]]]><![CDATA[>')}]]></{k}>"
+        for k, v in fields.items()
+    )
     return f"<xml>{inner}</xml>".encode()
 
 
@@ -54,3 +58,8 @@ def trimmed_verify(fields: Mapping[str, str], api_key: str, sign_type: str = MD5
     return fields.get("sign") == v2_sign(
         {k: v.strip() for k, v in fields.items()}, api_key, sign_type
     )
+
+
+def verify(fields: Mapping[str, str], api_key: str, sign_type: str = MD5) -> bool:
+    """Whether fields carry the spec's signature of themselves under api_key."""
+    return fields.get("sign") == v2_sign(fields, api_key, sign_type)
