@@ -311,3 +311,20 @@ def test_pages_and_console_answer_under_the_prefix(root: Harness) -> None:
         page = root.http.get(f"/ns/paged{path}")
         assert page.status_code == 200, path
         assert page.headers["content-type"].startswith("text/html")
+
+
+def test_fault_rules_belong_to_their_namespace(spaces: tuple[Harness, Space, Space]) -> None:
+    """A rule made in one namespace (its own database) never fires in another."""
+    _, a, b = spaces
+    shop_a = a.control("POST", "/_local/merchants", {"name": "Shop A"})
+    shop_b = b.control("POST", "/_local/merchants", {"name": "Shop B"})
+    a.control(
+        "POST",
+        "/_local/faults",
+        {"action": "err_code", "endpoint": "unifiedorder", "err_code": "SYSTEMERROR"},
+    )
+    with pytest.raises(ResultError) as refused:
+        order(a.client(shop_a), 100)
+    assert refused.value.err_code == "SYSTEMERROR"
+    assert order(b.client(shop_b), 100)["return_code"] == "SUCCESS"
+    assert b.control("GET", "/_local/faults")["rules"] == []
