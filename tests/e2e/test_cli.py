@@ -173,6 +173,11 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("trigger",): (["payment", "--mch-id", w.mch_id], ok),
         # nothing listens on port 9: every check fails, the report still is JSON, exit 1
         ("probe",): (["--mch-id", w.mch_id, "http://127.0.0.1:9/notify"], {1}),
+        ("namespace", "create"): (["cli_ns"], ok),
+        ("namespace", "snapshot"): (["cli_ns", "s1"], ok),
+        ("namespace", "restore"): (["cli_ns", "s1"], ok),
+        ("namespace", "list"): ([], ok),
+        ("namespace", "drop"): (["cli_ns"], ok),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
 

@@ -10,7 +10,17 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from wxpay_local import __version__
-from wxpay_local.cli import bill, clock, faults, merchants, payers, probe, records, serving
+from wxpay_local.cli import (
+    bill,
+    clock,
+    faults,
+    merchants,
+    namespaces,
+    payers,
+    probe,
+    records,
+    serving,
+)
 
 
 @click.group(
@@ -43,6 +53,7 @@ for command in (
     probe.trigger,
     probe.tail,
     probe.listen,
+    namespaces.namespace,
 ):
     root.add_command(command)
 

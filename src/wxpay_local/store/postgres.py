@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from wxpay_local.store import migrate
@@ -41,6 +42,10 @@ class PostgresStore:
         self.cache = IdentityCache()
         self._pool = ConnectionPool(url, min_size=1, max_size=16, open=True)
         self.migrate()
+
+    def connection(self) -> AbstractContextManager[Connection[Any]]:
+        """A pooled connection, for whole-schema work (``store.namespaced``)."""
+        return self._pool.connection()
 
     def begin(self, *, write: bool = True) -> AbstractContextManager[SqlTx]:
         """One transaction: committed when the block ends, rolled back if it raises."""

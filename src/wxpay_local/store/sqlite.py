@@ -125,6 +125,16 @@ class SqliteStore:
         self.migrate()
 
     # connections ---------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The database file (or ``:memory:``)."""
+        return self._path
+
+    def write_connection(self) -> sqlite3.Connection:
+        """This thread's write connection, for whole-database work (``store.namespaced``)."""
+        self._group.wait_for_commit(self._sqlite())
+        return self._sqlite()
+
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(
             self._path, isolation_level=None, check_same_thread=False, timeout=30

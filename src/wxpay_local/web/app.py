@@ -34,6 +34,8 @@ from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
 from wxpay_local.web.faults import FaultBook
 from wxpay_local.web.journal import Journal
+from wxpay_local.web.namespaces import PREFIX as NS_PREFIX
+from wxpay_local.web.namespaces import Namespaces
 
 log = logging.getLogger("wxpay_local")
 
@@ -44,7 +46,9 @@ CLOCK_REFRESH_SECONDS = 1.0
 class App:
     """The ASGI application. Attributes are the wired services, for the control plane and tests."""
 
-    def __init__(self, settings: Settings, store: SqlStore, clock: TestClock, ids: Ids) -> None:
+    def __init__(
+        self, settings: Settings, store: SqlStore, clock: TestClock, ids: Ids, prefix: str = ""
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -55,7 +59,7 @@ class App:
             order_rules=OrderRules(
                 closeorder_min_age=timedelta(seconds=settings.closeorder_min_age_seconds)
             ),
-            base_url=settings.base_url,
+            base_url=settings.base_url + prefix,
             require_client_cert=settings.require_client_cert,
             refund_settle_seconds=settings.refund_settle_seconds,
             store=store,
@@ -89,6 +93,8 @@ class App:
         )
         #: Everything but the merchant API goes through this (docs/security.md).
         self.boundary = Boundary(self.control, settings, self._session_secret)
+        #: The server's namespaces (docs/namespaces.md); a namespace has none of its own.
+        self.namespaces: Namespaces | None = None if prefix else Namespaces(self)
 
     async def _session_secret(self) -> bytes:
         """The key payer sessions are derived from: the console's, kept in the database so
@@ -181,12 +187,17 @@ class App:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.journal.stop()
+        if self.namespaces is not None:
+            await self.namespaces.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route = self.routes.get(scope["path"])
             if route is not None:
                 await merchant.handle(self, route, scope, receive, send)
+                return
+            if self.namespaces is not None and scope["path"].startswith(NS_PREFIX):
+                await self.namespaces.serve(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
