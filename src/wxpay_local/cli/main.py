@@ -39,6 +39,7 @@ for command in (
     records.journal,
     records.reset,
     faults.fault,
+    faults.payer_outcome,
 ):
     root.add_command(command)
 

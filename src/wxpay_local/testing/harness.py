@@ -262,6 +262,13 @@ class Harness:
         rule: dict[str, Any] = self.control("POST", "/_local/faults", {"action": action, **fields})
         return rule
 
+    def payer_outcome(self, outcome: str, **fields: Any) -> dict[str, Any]:
+        """Script what the payer does at the next matching micropay (docs/testing.md), e.g.
+        ``payer_outcome("pays", at_seconds=20, out_trade_no="T-1")``; returns the rule."""
+        body = {"outcome": outcome, **fields}
+        rule: dict[str, Any] = self.control("POST", "/_local/payer-outcomes", body)
+        return rule
+
     def fault_rule(self, rule_id: int) -> dict[str, Any]:
         """One rule as it is now (``fired``: how often it applied)."""
         rule: dict[str, Any] = self.control("GET", f"/_local/faults/{rule_id}")

@@ -231,9 +231,19 @@ def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_faults import FAULT_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
+    from wxpay_local.web.control_payer_outcomes import PAYER_OUTCOME_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
-    return OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + FAULT_OPS
+    return (
+        OPS
+        + PARTY_OPS
+        + RECORD_OPS
+        + MERCHANT_OPS
+        + EXTRA_OPS
+        + BILL_OPS
+        + FAULT_OPS
+        + PAYER_OUTCOME_OPS
+    )
 
 
 def openapi() -> dict[str, Any]:
