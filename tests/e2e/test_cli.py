@@ -168,6 +168,7 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("fault", "list"): ([], ok),
         ("fault", "remove"): (["1"], ok),  # the rule just added: the first of this database
         ("fault", "clear"): ([], ok),
+        ("payer-outcome",): (["never", "--out-trade-no", "nothing"], ok),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
 
