@@ -26,7 +26,7 @@ OUTCOMES = tuple(action.removeprefix("payer_") for action in payer_scripts.OUTCO
 MAX_AT_SECONDS = 86_400
 
 
-async def create(app: App, call: Call) -> Any:
+async def script_payer(app: App, call: Call) -> Any:
     body = call.body
     rule = FaultRule(
         id=0,
@@ -55,7 +55,7 @@ PAYER_OUTCOME_OPS: tuple[Op, ...] = (
         "POST",
         "/_local/payer-outcomes",
         "Script what the payer does at the next matching micropay (a fault rule on micropay)",
-        create,
+        script_payer,
         {
             "outcome": one_of(*OUTCOMES),
             "at_seconds": {"type": "number", "minimum": 0, "maximum": MAX_AT_SECONDS},
