@@ -32,10 +32,13 @@ ACTIONS = (
     "notify_together",  # two copies at once
     "notify_delay",  # the attempt waits delay_ms (wall time) before it is sent
     "notify_lost_ack",  # delivered and acknowledged, but counted as timed out: retried
+    "notify_lost",  # the attempt never reaches the merchant (counted as failed): retried
     # what the payer does at the till (endpoint "micropay"; domain/payer_scripts.py):
     *payer_scripts.OUTCOMES,
 )
-NOTIFY_ACTIONS = frozenset(("notify_twice", "notify_together", "notify_delay", "notify_lost_ack"))
+NOTIFY_ACTIONS = frozenset(
+    ("notify_twice", "notify_together", "notify_delay", "notify_lost_ack", "notify_lost")
+)
 WHEN = ("before", "after")
 #: How long a held request waits at most before the connection is dropped, in wall seconds.
 MAX_HOLD_SECONDS = 300.0
@@ -98,6 +101,7 @@ class FaultRule:
             "notify_together": "two copies of the notification at once",
             "notify_delay": f"notification delayed {self.delay_ms} ms",
             "notify_lost_ack": "notification acknowledged, answer lost (timeout)",
+            "notify_lost": "notification lost on the way (never reached the merchant)",
         }[self.action]
         if self.action in NOTIFY_ACTIONS:
             return what
