@@ -178,6 +178,13 @@ def candidates(rules: list[FaultRule], facts: RequestFacts) -> list[FaultRule]:
     match only notifications, the others only merchant API requests."""
     notify = facts.endpoint.endswith("_notify")
     return sorted(
-        (r for r in rules if (r.action in NOTIFY_ACTIONS) == notify and matches(r, facts)),
+        (
+            r
+            for r in rules
+            if (r.action in NOTIFY_ACTIONS) == notify
+            # a payer outcome is about micropay only, whatever endpoint the rule names
+            and (r.payer_script is None or facts.endpoint == "micropay")
+            and matches(r, facts)
+        ),
         key=lambda r: r.id,
     )
