@@ -178,6 +178,7 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("namespace", "restore"): (["cli_ns", "s1"], ok),
         ("namespace", "list"): ([], ok),
         ("namespace", "drop"): (["cli_ns"], ok),
+        ("payer-outcome",): (["never", "--out-trade-no", "nothing"], ok),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
 

@@ -54,6 +54,7 @@ for command in (
     probe.tail,
     probe.listen,
     namespaces.namespace,
+    faults.payer_outcome,
 ):
     root.add_command(command)
 

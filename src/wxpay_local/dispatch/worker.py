@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from wxpay_local.dispatch.delivery import deliver, render
+from wxpay_local.dispatch.delivery import Verdict, deliver, render
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.faults import NotifyFault
 from wxpay_local.domain.ids import Ids
@@ -113,6 +113,11 @@ class Dispatcher:
                 deliver(self._client, notification.url, body, self.timeout),
                 deliver(self._client, notification.url, body, self.timeout),
             )
+        elif fault is not None and fault.action == "notify_lost":
+            # lost on the way: nothing reaches the merchant, the attempt fails and the real
+            # schedule retries it (how a refund notification can overtake its payment's)
+            reason = "lost on the way: never reached the merchant (fault rule)"
+            verdict = Verdict(False, reason, None, 0, "")
         else:
             verdict = await deliver(self._client, notification.url, body, self.timeout)
         if fault is not None and fault.action == "notify_lost_ack" and verdict.ok:

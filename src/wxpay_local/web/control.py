@@ -233,6 +233,7 @@ def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_namespaces import NAMESPACE_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
+    from wxpay_local.web.control_payer_outcomes import PAYER_OUTCOME_OPS
     from wxpay_local.web.control_probe import PROBE_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
@@ -246,6 +247,7 @@ def all_ops() -> tuple[Op, ...]:
         + FAULT_OPS
         + PROBE_OPS
         + NAMESPACE_OPS
+        + PAYER_OUTCOME_OPS
     )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from wxpay_local.api import pay
 from wxpay_local.api.context import ClientTls
 from wxpay_local.api.pipeline import Outcome, Route, process
 from wxpay_local.codes import ErrCode, Rejected
@@ -253,11 +254,14 @@ async def run_faulted(
     endpoint = route.endpoint
     if rule.action == "delay" and rule.when == "before":
         await asyncio.sleep(rule.delay_ms / 1000)
-    runs = rule.when == "after" or rule.action in ("delay", "err_code")
+    script = rule.payer_script
+    runs = rule.when == "after" or rule.action in ("delay", "err_code") or script is not None
     if runs:
         handlers: Mapping[str, Any] = app.handlers
         if rule.action == "err_code":
             handlers = handlers_for(rule, app.handlers, endpoint.name)
+        elif script is not None and endpoint.name == "micropay":
+            handlers = {**handlers, "micropay": functools.partial(pay.micropay, script=script)}
         outcome = await app.store.run(
             lambda: process(app.store, app.platform, handlers, route, body, client),
             write=endpoint.writes,
