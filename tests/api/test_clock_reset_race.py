@@ -28,10 +28,10 @@ class _StaleRead:
         self.read = threading.Event()
         self.release = threading.Event()
 
-    def get_setting(self, key: str) -> str:
+    def get_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
         self.read.set()
         assert self.release.wait(10)
-        return json.dumps({"version": 7, "offset_us": A_DAY_US, "frozen": None})
+        return {"clock": json.dumps({"version": 7, "offset_us": A_DAY_US, "frozen": None})}
 
 
 def test_a_refresh_begun_before_a_reset_does_not_undo_it(tmp_path: Path) -> None:
