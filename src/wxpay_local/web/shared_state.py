@@ -90,8 +90,7 @@ class SharedState:
             generation = self._generation
             if self._writes_in_flight:
                 return
-        with self._store.begin(write=False) as tx:
-            rows = tx.get_settings(self._keys)
+        rows = self._store.read_settings(self._keys)
         self.checks += 1
         with self._lock:
             if generation != self._generation:
