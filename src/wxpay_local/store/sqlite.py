@@ -120,7 +120,10 @@ class SqliteStore:
         # commits (WAL); an in-memory database has one connection and does it all inline.
         self._separate_reads = not memory
         self._group = GroupCommit(
-            self._sqlite, self.cache, commit_in_thread=not memory and durability == "full"
+            self._sqlite,
+            self.cache,
+            commit_in_thread=not memory and durability == "full",
+            lock_path=None if memory else self._path + "-commit.lock",
         )
         self.migrate()
 
