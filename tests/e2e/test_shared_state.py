@@ -1,4 +1,5 @@
-"""``serve --workers 2``: a change of platform state is seen by every process on the next request.
+"""``serve --workers 2``: a change of platform state is seen by every process on the next request;
+and a third-party client's whole cycle passes against 2 servers + 1 ``wxpay-local worker``.
 
 Each read goes through a fresh connection, so the kernel hands them to either worker; before
 the shared-state check, most reads right after an advance came from the process that had not
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -20,6 +22,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from wxpay_local.testing import MerchantSink
 from wxpay_local.testing.harness import free_port, wait_for
 
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
@@ -50,21 +53,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path / "serve.log"
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("WXPAY_DATABASE_URL", None)
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wxpay_local", "serve", "--workers", "2"]
-            + ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
-            + ["--port", str(port), "--tls-port", str(free_port()), "--log-level", "info"],
+        return subprocess.Popen(
+            [sys.executable, "-m", "wxpay_local", *argv],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
+            env=env,
+            start_new_session=True,  # its own process group: killed whole at the end
         )
-    url = f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def _serve(database_url: str, folder: Path, *extra: str) -> Iterator[str]:
+    port = free_port()
+    log = folder / "serve.log"
+    process = _spawn(
+        ["serve", "--workers", "2", "--data-dir", str(folder / "data")]
+        + ["--database-url", database_url, "--port", str(port), "--tls-port", str(free_port())]
+        + ["--log-level", "info", *extra],
+        log,
+    )
 
     def ready() -> bool:
         if process.poll() is not None:
@@ -74,10 +85,16 @@ def server(database_url: str, tmp_path: Path) -> Iterator[str]:
     try:
         wait_for(ready, timeout=60, interval=0.1)
         assert process.poll() is None, log.read_text(errors="replace")
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[str]:
+    with _serve(database_url, tmp_path) as url:
+        yield url
 
 
 def _fresh(method: str, url: str, **kwargs: object) -> httpx.Response:
@@ -117,3 +134,85 @@ def test_a_merchant_setting_is_seen_by_every_worker_at_once(server: str) -> None
         _fresh("POST", config, json={"notify_sign_type": sign_type})
         seen = [_fresh("GET", config).json()["notify_sign_type"] for _ in range(READS)]
         assert seen == [sign_type] * READS
+
+
+WORKER_READY = "wxpay-local worker delivering notifications"
+CLIENT_IP = "203.0.113.10"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_wechatpy_cycle_against_two_servers_and_a_dispatcher(
+    database_url: str, tmp_path: Path, sink: MerchantSink
+) -> None:
+    from wechatpy.exceptions import WeChatPayException  # type: ignore[import-untyped]
+    from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
+
+    with _serve(database_url, tmp_path, "--no-dispatcher") as url:
+        log = tmp_path / "worker.log"
+        worker = _spawn(["worker", "--database-url", database_url], log)
+        try:
+            wait_for(lambda: worker.poll() is not None or WORKER_READY in log.read_text())
+            assert worker.poll() is None, log.read_text()
+            control = httpx.Client(base_url=url, trust_env=False, timeout=10)
+            merchant = control.post("/_local/merchants", json={"name": "Test shop"}).json()
+            mch_id = merchant["mch_id"]
+            cert = control.get(f"/_local/merchants/{mch_id}/cert").json()
+            tls = control.get("/_local/tls/ca").json()
+            payer = control.post("/_local/payers", json={"name": "P", "balance": 100_000}).json()
+            for name in ("apiclient_cert.pem", "apiclient_key.pem", "ca.pem"):
+                (tmp_path / name).write_text(cert.get(name) or tls[name])
+            client = WeChatPay(
+                appid=merchant["apps"][0]["appid"],
+                api_key=merchant["api_key"],
+                mch_id=mch_id,
+                mch_cert=str(tmp_path / "apiclient_cert.pem"),
+                mch_key=str(tmp_path / "apiclient_key.pem"),
+                timeout=10,
+            )
+            client.API_BASE_URL = tls["https_url"].rstrip("/") + "/"
+            client._http.trust_env = False
+            client._http.verify = str(tmp_path / "ca.pem")
+            # wechatpy sends time_expire from the real clock: the platform's runs from now
+            day = _day(url).replace("-", "")
+
+            def order(out_trade_no: str) -> dict[str, str]:
+                created: dict[str, str] = client.order.create(
+                    trade_type="NATIVE",
+                    body="Test shop-Coffee",
+                    total_fee=1800,
+                    notify_url=sink.url,
+                    client_ip=CLIENT_IP,
+                    product_id="latte",
+                    out_trade_no=out_trade_no,
+                )
+                return created
+
+            paid = control.post(
+                "/_local/pay",
+                json={"payer_id": payer["payer_id"], "code_url": order("CYC-1")["code_url"]},
+            ).json()
+            assert paid["outcome"] == "SUCCESS", paid
+            assert client.order.query(out_trade_no="CYC-1")["trade_state"] == "SUCCESS"
+            order("CYC-2")
+            _fresh("POST", url + "/_local/clock/advance", json={"seconds": 300})
+            closed = client.order.close("CYC-2")
+            assert closed["result_code"] == "SUCCESS"
+            refund = client.refund.apply(1800, 800, "CYC-R1", out_trade_no="CYC-1")
+            assert refund["result_code"] == "SUCCESS" and refund["refund_fee"] == "800"
+            note = wait_for(lambda: sink.received)[0].body
+            assert client.parse_payment_result(note)["out_trade_no"] == "CYC-1"
+
+            try:  # the day has not ended: no bill yet, on either server
+                client.tools.download_bill(day)
+                raise AssertionError("a bill for a day that has not ended")
+            except WeChatPayException:
+                pass
+            # two days on: past the next day's bill generation hour, whatever the time now
+            _fresh("POST", url + "/_local/clock/advance", json={"seconds": 2 * 86_400})
+            bill = client.tools.download_bill(day)
+            assert "CYC-1" in str(bill)
+            client._http.close()
+            control.close()
+        finally:
+            worker.kill()
+            worker.wait(10)
