@@ -62,12 +62,19 @@ def _order(client: httpx.Client, base: str, m: Merchant, n: int, notify_url: str
     return answer["code_url"]
 
 
+def profiled(path: str) -> list[str]:
+    return ["-m", "cProfile", "-o", path] if path else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--dispatchers", type=int, default=1)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--profile", default="", help="cProfile the first dispatcher into this file"
+    )
     args = parser.parse_args(argv)
     procs = Procs()
     env = child_env()
@@ -119,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             workers = [
                 procs.start(
                     f"worker {i}",
-                    [sys.executable, "-m", "wxpay_local", "worker", *database]
+                    [sys.executable, *profiled(args.profile if i == 0 else "")]
+                    + ["-m", "wxpay_local", "worker", *database]
                     + ["--data-dir", str(tmp / "data")],
                     log_path=tmp / f"worker-{i}.log",
                     env=env,
