@@ -93,15 +93,19 @@ class Dispatcher:
                 for n in claimed
             ]
 
-    def _record(self, notification: Notification, attempt: DeliveryAttempt) -> None:
-        made = notification.attempts + 1
-        first = notification.first_attempt_at or attempt.at
-        following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
-        status = "delivered" if attempt.ok else ("pending" if following else "exhausted")
+    def _record(self, done: list[tuple[Notification, DeliveryAttempt]]) -> None:
+        """Every attempt of one tick in one transaction (one commit, not one per delivery)."""
         with self.store.begin() as tx:
-            tx.record_attempt(attempt, status, following, first)
+            for notification, attempt in done:
+                made = notification.attempts + 1
+                first = notification.first_attempt_at or attempt.at
+                following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
+                status = "delivered" if attempt.ok else ("pending" if following else "exhausted")
+                tx.record_attempt(attempt, status, following, first)
 
-    async def _deliver_one(self, notification: Notification, api_key: str) -> None:
+    async def _deliver_one(
+        self, notification: Notification, api_key: str
+    ) -> tuple[Notification, DeliveryAttempt]:
         assert self._client is not None
         body = render(notification, api_key)
         fault = None if self.faults is None else await self.faults(notification)
@@ -137,9 +141,7 @@ class Dispatcher:
             reason=verdict.reason,
             excerpt=verdict.excerpt,
         )
-        await self.store.run(lambda: self._record(notification, attempt))
-        for queue in self.followers:  # listen: each delivery and its answer, live
-            queue.put_nowait((notification, attempt))
+        return notification, attempt
 
     def _settle_refunds(self) -> int:
         with self.store.begin() as tx:
@@ -156,7 +158,11 @@ class Dispatcher:
             await self.store.run(self._settle_refunds)
             claimed = await self.store.run(self._claim)
             if claimed:
-                await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+                done = await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+                await self.store.run(lambda: self._record(done))
+                for delivered in done:  # listen: each delivery and its answer, live
+                    for queue in self.followers:
+                        queue.put_nowait(delivered)
             return len(claimed)
         finally:
             self._busy -= 1

@@ -130,6 +130,12 @@ class AdminStatements(Statements):
         row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
+    def get_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """Several settings in one statement (the shared-state check runs it per request batch)."""
+        marks = ", ".join("?" * len(keys))
+        rows = self._all(f"SELECT key, value FROM settings WHERE key IN ({marks})", keys)
+        return {str(k): str(v) for k, v in rows}
+
     def put_setting(self, key: str, value: str) -> None:
         self._exec(
             "INSERT INTO settings (key, value) VALUES (?, ?)"

@@ -55,7 +55,7 @@ def _view(app: App) -> dict[str, Any]:
 
 
 async def clock_page(app: App, request: Request, viewer: Viewer) -> Response:
-    await app.store.run(app.load_clock)
+    await app.shared.fresh()
     moved = param(request.query_params, "moved") == "1"
     return render(request, "clock.html", c=_view(app), presets=PRESETS, error="", moved=moved)
 
@@ -85,7 +85,7 @@ async def move(app: App, request: Request, viewer: Viewer) -> Response:
     action = param(values, "action")
     if action not in ACTIONS:
         raise PageError(400, f"action is one of {', '.join(ACTIONS)}")
-    await app.store.run(app.load_clock)
+    await app.shared.fresh()
     try:
         if action == "advance":
             await control.invoke(app, request, control.advance_clock, {"seconds": _seconds(values)})
