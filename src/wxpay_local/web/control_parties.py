@@ -17,7 +17,6 @@ from wxpay_local.web.control_base import (
     PAYER_ID,
     Call,
     Op,
-    Param,
     array,
     integer,
     not_found,
@@ -103,18 +102,30 @@ async def create_payer(app: App, call: Call) -> Any:
 
 
 async def get_payer(app: App, call: Call) -> Any:
+    """A read: the openids the payer has (issuing one is ``POST …/openids``)."""
     payer_id = call.whole("payer_id")
-    appid = call.opt("appid")
 
     def work() -> Any:
-        with app.store.begin(write=bool(appid)) as tx:
+        with app.store.begin(write=False) as tx:
+            found = views.payer_view(tx, payer_id)
+            if found is None:
+                raise not_found(f"no payer {payer_id}")
+            return found
+
+    return await app.store.run(work, write=False)
+
+
+async def issue_openid(app: App, call: Call) -> Any:
+    """The payer's openid under an app, issued on first use (stable afterwards)."""
+    payer_id, appid = call.whole("payer_id"), call.body["appid"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
             if tx.payer(payer_id) is None:
                 raise not_found(f"no payer {payer_id}")
-            if appid:
-                if tx.app(appid) is None:
-                    raise not_found(f"no app {appid}")
-                setup.openid_for(tx, app.ids, payer_id, appid)
-            return views.payer_view(tx, payer_id)
+            if tx.app(appid) is None:
+                raise not_found(f"no app {appid}")
+            return {"appid": appid, "openid": setup.openid_for(tx, app.ids, payer_id, appid)}
 
     return await app.store.run(work)
 
@@ -197,10 +208,21 @@ PARTY_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/payers/{payer_id}",
-        "One payer; ?appid= issues its openid for that app",
+        "One payer with the openids issued so far",
         get_payer,
-        params=(PAYER_ID, Param("appid", _APPID)),
+        params=(PAYER_ID,),
         response=schemas.PAYER,
+    ),
+    Op(
+        "POST",
+        "/_local/payers/{payer_id}/openids",
+        "The payer's openid under an app, issued on first use and stable afterwards",
+        issue_openid,
+        {"appid": _APPID},
+        ("appid",),
+        params=(PAYER_ID,),
+        errors=(404,),
+        response=schemas.obj(appid={"type": "string"}, openid={"type": "string"}),
     ),
     Op(
         "POST",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wxpay_local.domain.model import LIVE
+from wxpay_local.domain.ports import Keyset
 from wxpay_local.web import control_openapi as schemas
 from wxpay_local.web import views
 from wxpay_local.web.control_base import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 #: The most rows one listing returns; a larger limit is cut to it.
 MAX_PAGE = 500
 _MCH_ID = Param("mch_id", text(32), description="only this merchant's")
+_BEFORE_ID = Param("before_id", ID, description="rows older than this id (the next page)")
 _LIMIT = Param("limit", integer(0), default=50, description=f"at most {MAX_PAGE} are returned")
 
 
@@ -62,10 +64,9 @@ async def get_order(app: App, call: Call) -> Any:
                 raise not_found(f"no order {out_trade_no} at {mch_id}")
             view = views.order_view(order)
             view["refunds"] = [views.refund_view(r) for r in tx.refunds_of(order.id)]
-            view["notifications"] = [
-                views.notification_view(n, tx.attempts(n.id))
-                for n in tx.notifications(order_id=order.id)
-            ]
+            notes = tx.notifications(order_id=order.id)
+            attempts = tx.attempts_of([n.id for n in notes])  # one statement, not one per row
+            view["notifications"] = [views.notification_view(n, attempts[n.id]) for n in notes]
             return view
 
     return await app.store.run(work, write=False)
@@ -83,7 +84,9 @@ async def get_ledger(app: App, call: Call) -> Any:
 
 
 async def list_notifications(app: App, call: Call) -> Any:
-    mch_id, kind = call.opt("mch_id"), call.opt("kind")
+    """Newest first, a keyset page: the kind filter is in the SQL, before the limit."""
+    mch_id, kind = call.opt("mch_id"), call.opt("kind") or ""
+    limit, before = min(call.whole("limit"), MAX_PAGE), call.opt_whole("before_id")
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
@@ -91,11 +94,10 @@ async def list_notifications(app: App, call: Call) -> Any:
             if mch_id:
                 merchant = tx.merchant(mch_id, LIVE)
                 merchant_id = -1 if merchant is None else merchant.id
-            return [
-                views.notification_view(n, tx.attempts(n.id))
-                for n in tx.notifications(merchant_id=merchant_id)
-                if kind is None or n.kind == kind
-            ]
+            page = Keyset(limit, after=None if before is None else (0, before))
+            found = tx.console_notifications(merchant_id, page, kind, "")
+            attempts = tx.attempts_of([n.id for n, _, _ in found])
+            return [views.notification_view(n, attempts[n.id]) for n, _, _ in found]
 
     return {"notifications": await app.store.run(work, write=False)}
 
@@ -163,7 +165,12 @@ RECORD_OPS: tuple[Op, ...] = (
         "/_local/notifications",
         "Notifications with every delivery attempt",
         list_notifications,
-        params=(_MCH_ID, Param("kind", one_of("payment", "refund"))),
+        params=(
+            _MCH_ID,
+            Param("kind", one_of("payment", "refund")),
+            Param("limit", integer(0), default=100, description=f"at most {MAX_PAGE}"),
+            _BEFORE_ID,
+        ),
         response=listing("notifications", schemas.NOTIFICATION),
     ),
     Op(
@@ -190,7 +197,7 @@ RECORD_OPS: tuple[Op, ...] = (
             _MCH_ID,
             Param("failures", {"type": "boolean"}, default=False),
             _LIMIT,
-            Param("before_id", ID, description="entries older than this id (the next page)"),
+            _BEFORE_ID,
         ),
         response=listing("entries", schemas.JOURNAL_ENTRY),
     ),
