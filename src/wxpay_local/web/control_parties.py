@@ -12,11 +12,13 @@ from wxpay_local.domain.model import LIVE
 from wxpay_local.web import control_openapi as schemas
 from wxpay_local.web import views
 from wxpay_local.web.control_base import (
+    ID,
     MCH_ID,
     MCH_ID_PATH,
     PAYER_ID,
     Call,
     Op,
+    Param,
     array,
     integer,
     not_found,
@@ -27,6 +29,8 @@ from wxpay_local.web.control_base import (
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
 
+#: The most payers one page returns; a larger limit is cut to it.
+MAX_PAGE = 500
 _NAME = text(256)
 _APPID = text(64)
 
@@ -54,13 +58,20 @@ async def create_merchant(app: App, call: Call) -> Any:
 
 
 async def list_merchants(app: App, call: Call) -> Any:
+    """A keyset page in creation order: two statements however many merchants there are."""
+    limit, after = min(call.whole("limit"), MAX_PAGE), call.opt("after")
+
     def work() -> Any:
         with app.store.begin(write=False) as tx:
-            return [
-                views.merchant_view(m, tx.apps_of(m.mch_id))
-                for m in tx.merchants()
-                if m.env == LIVE
-            ]
+            cursor = None
+            if after:  # the page after this merchant (by mch_id, as the list shows them)
+                last = tx.merchant(after, LIVE)
+                if last is None:
+                    raise not_found(f"no merchant {after}")
+                cursor = last.id
+            found = tx.merchant_page(LIVE, limit, cursor)
+            apps = tx.apps_of_merchants([m.mch_id for m in found])
+            return [views.merchant_view(m, apps[m.mch_id]) for m in found]
 
     return {"merchants": await app.store.run(work, write=False)}
 
@@ -131,9 +142,12 @@ async def issue_openid(app: App, call: Call) -> Any:
 
 
 async def list_payers(app: App, call: Call) -> Any:
+    """A keyset page in creation order: four statements however many payers there are."""
+    limit, after = min(call.whole("limit"), MAX_PAGE), call.opt_whole("after_id")
+
     def work() -> Any:
         with app.store.begin(write=False) as tx:
-            return [views.payer_view(tx, p.id) for p in tx.payers()]
+            return [views.profile_view(p) for p in tx.payer_profiles(tx.payers(limit, after))]
 
     return {"payers": await app.store.run(work, write=False)}
 
@@ -171,8 +185,13 @@ PARTY_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/merchants",
-        "List merchants with their keys and apps",
+        "Merchants with their keys and apps in creation order, a page at a time",
         list_merchants,
+        params=(
+            Param("limit", integer(0), default=100, description=f"at most {MAX_PAGE}"),
+            Param("after", MCH_ID, description="the page after this mch_id (the last one seen)"),
+        ),
+        errors=(404,),
         response=schemas.listing("merchants", schemas.MERCHANT),
     ),
     Op(
@@ -201,8 +220,12 @@ PARTY_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/payers",
-        "List payers",
+        "Payers in creation order, a page at a time (after_id: the last payer_id seen)",
         list_payers,
+        params=(
+            Param("limit", integer(0), default=100, description=f"at most {MAX_PAGE}"),
+            Param("after_id", ID, description="payers created after this one (the next page)"),
+        ),
         response=schemas.listing("payers", schemas.PAYER),
     ),
     Op(

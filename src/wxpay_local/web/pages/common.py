@@ -184,7 +184,7 @@ def payer_view(tx: Tx, payer: Payer) -> dict[str, Any]:
 
 def payer_choices(tx: Tx) -> list[dict[str, Any]]:
     """The demo payers a cashier page offers (the first PAYER_LIST_LIMIT)."""
-    return [payer_view(tx, p) for p in tx.payers()[:PAYER_LIST_LIMIT]]
+    return [payer_view(tx, p) for p in tx.payers(PAYER_LIST_LIMIT)]
 
 
 #: The screen a payer page shows instead of its form when the order cannot be paid any more:

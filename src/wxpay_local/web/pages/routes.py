@@ -99,7 +99,7 @@ def _scan_error(exc: ScanError, retry_url: str = "/phone") -> Response:
 def _payers(tx: Tx) -> list[dict[str, Any]]:
     return [
         {"payer_id": p.id, "name": p.name, "balance": tx.balance(ledger.wallet(p.id))}
-        for p in tx.payers()[:PAYER_LIST_LIMIT]
+        for p in tx.payers(PAYER_LIST_LIMIT)
     ]
 
 

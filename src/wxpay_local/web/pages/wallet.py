@@ -136,8 +136,8 @@ async def wallet(app: App, request: Request) -> Response:
     def work() -> dict[str, Any]:
         with app.store.begin(write=False) as tx:
             if payer_id is None:
-                listing = [{"payer_id": p.id, "name": p.name} for p in tx.payers()]
-                return {"payer": None, "payers": listing[:PAYER_LIST_LIMIT]}
+                listing = [{"payer_id": p.id, "name": p.name} for p in tx.payers(PAYER_LIST_LIMIT)]
+                return {"payer": None, "payers": listing}
             payer = _payer_or_404(tx, payer_id)
             return {
                 "payers": [],
