@@ -178,7 +178,6 @@ class ReturnMsg:
     JSAPI_OPENID = "JSAPI支付必须传openid"
     NATIVE_PRODUCT_ID = "trade_type=NATIVE时，product_id为必填参数"
     MWEB_SCENE_INFO = "trade_type=MWEB时，scene_info为必填参数"
-    NO_PRODUCT_AUTH = "商户号该产品权限未开通，请前往商户平台>产品中心检查后重试"
     RATE_LIMITED = "频率限制"
     CERT_ERROR = "证书错误"
 

@@ -5,7 +5,7 @@ Imports: codes, stdlib.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -211,4 +211,3 @@ class LedgerTxn:
     postings: tuple[Posting, ...]
     memo: str = ""
     at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
