@@ -26,7 +26,7 @@ from wxpay_local.web.control_base import (
     text,
 )
 from wxpay_local.web.pages import native_mode1
-from wxpay_local.web.pages.native_mode1 import ScanError
+from wxpay_local.web.pages.native_scan import ScanError
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App

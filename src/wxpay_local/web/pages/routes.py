@@ -39,7 +39,7 @@ from wxpay_local.web.pages.common import (
     render,
     screen,
 )
-from wxpay_local.web.pages.native_mode1 import ScanError
+from wxpay_local.web.pages.native_scan import ScanError
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
