@@ -173,3 +173,15 @@ def test_kind_filter_applies_before_the_limit(quiet: Harness) -> None:
     )["notifications"]
     assert len(payments["notifications"]) == 2 and len(older) == 6
     assert {n["kind"] for n in older} == {"payment"}
+
+
+def test_orders_page_by_before_id_walks_every_order_once(quiet: Harness) -> None:
+    h = quiet
+    m = h.merchant()
+    _seed(h, m, 7)
+    seen: list[str] = []
+    page = h.control("GET", "/_local/orders", limit=3)["orders"]
+    while page:
+        seen += [o["out_trade_no"] for o in page]
+        page = h.control("GET", "/_local/orders", limit=3, before_id=page[-1]["order_id"])["orders"]
+    assert seen == [f"SC{n:05d}" for n in reversed(range(7))]

@@ -245,7 +245,9 @@ class Bills(BillReads, FundReads, Protocol):
 class AdminQueries(Protocol):
     """What the control plane and the console read, and the tools endpoints keep."""
 
-    def orders(self, merchant_id: int | None, limit: int, offset: int) -> list[Order]: ...
+    def orders(
+        self, merchant_id: int | None, limit: int, offset: int, before_id: int | None = None
+    ) -> list[Order]: ...
 
     def console_orders(
         self, merchant_ids: Sequence[int], page: Keyset, trade_state: str, trade_type: str

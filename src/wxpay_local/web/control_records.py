@@ -37,6 +37,7 @@ _LIMIT = Param("limit", integer(0), default=50, description=f"at most {MAX_PAGE}
 async def list_orders(app: App, call: Call) -> Any:
     mch_id = call.opt("mch_id")
     limit, offset = min(call.whole("limit"), MAX_PAGE), call.whole("offset")
+    before = call.opt_whole("before_id")
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
@@ -46,7 +47,8 @@ async def list_orders(app: App, call: Call) -> Any:
                 if merchant is None:
                     raise not_found(f"no merchant {mch_id}")
                 merchant_id = merchant.id
-            return [views.order_view(o) for o in tx.orders(merchant_id, limit, offset)]
+            found = tx.orders(merchant_id, limit, offset, before)
+            return [views.order_view(o) | {"order_id": o.id} for o in found]
 
     return {"orders": await app.store.run(work, write=False)}
 
@@ -138,11 +140,11 @@ RECORD_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/orders",
-        "Orders, newest first",
+        "Orders, newest first; the next page: before_id = the last order_id seen",
         list_orders,
-        params=(_MCH_ID, _LIMIT, Param("offset", integer(0), default=0)),
+        params=(_MCH_ID, _LIMIT, _BEFORE_ID, Param("offset", integer(0), default=0)),
         errors=(404,),
-        response=listing("orders", schemas.ORDER),
+        response=listing("orders", schemas.LISTED_ORDER),
     ),
     Op(
         "GET",
