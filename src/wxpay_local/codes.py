@@ -16,6 +16,23 @@ class TradeType(StrEnum):
     MICROPAY = "MICROPAY"
 
 
+class RefundStatus(StrEnum):
+    """A refund's refund_status (spec refunds §3.2)."""
+
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    CHANGE = "CHANGE"
+    REFUNDCLOSE = "REFUNDCLOSE"
+
+
+class NotificationStatus(StrEnum):
+    """Where a notification of the outbox is: still to be delivered, delivered, given up."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    EXHAUSTED = "exhausted"
+
+
 class TradeState(StrEnum):
     SUCCESS = "SUCCESS"
     REFUND = "REFUND"

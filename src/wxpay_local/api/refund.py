@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from wxpay_local.api.context import Call
+from wxpay_local.codes import RefundStatus
 from wxpay_local.domain import refunds
 from wxpay_local.timefmt import SHANGHAI
 
@@ -74,7 +75,7 @@ def refundquery(call: Call) -> Fields:
         "fee_type": order.fee_type,
         "cash_fee": order.cash_fee,
         "refund_fee": sum(
-            r.refund_fee for r in page.all_refunds if r.refund_status != "REFUNDCLOSE"
+            r.refund_fee for r in page.all_refunds if r.refund_status != RefundStatus.REFUNDCLOSE
         ),
         "refund_count": len(page.refunds),
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from wxpay_local.codes import NotificationStatus
 from wxpay_local.dispatch.delivery import deliver, render
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
@@ -78,7 +79,11 @@ class Dispatcher:
         made = notification.attempts + 1
         first = notification.first_attempt_at or attempt.at
         following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
-        status = "delivered" if attempt.ok else ("pending" if following else "exhausted")
+        status = (
+            NotificationStatus.DELIVERED
+            if attempt.ok
+            else (NotificationStatus.PENDING if following else NotificationStatus.EXHAUSTED)
+        )
         with self.store.begin() as tx:
             tx.record_attempt(attempt, status, following, first)
 

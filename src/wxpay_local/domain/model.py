@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
+from wxpay_local.codes import (
+    AppKind,
+    NotificationStatus,
+    RefundStatus,
+    SignType,
+    TradeState,
+    TradeType,
+)
 
 LIVE = "live"
 SANDBOX = "sandbox"
@@ -125,7 +132,7 @@ class Refund:
     refund_desc: str
     refund_account: str
     notify_url: str
-    refund_status: str
+    refund_status: RefundStatus
     refund_channel: str
     recv_account: str
     request_source: str
@@ -178,7 +185,7 @@ class Notification:
     #: plaintext fields, encrypted when rendered).
     fields: dict[str, Any]
     sign_type: SignType
-    status: str  # pending, delivered, exhausted
+    status: NotificationStatus
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from wxpay_local.codes import TradeState
+from wxpay_local.codes import RefundStatus, TradeState
 from wxpay_local.domain import paycodes, payers
 from wxpay_local.domain.micropay import POLICIES
 from wxpay_local.domain.model import Card, Payer
@@ -92,7 +92,9 @@ def _method(order_card: int | None, cards: dict[int, Card]) -> str:
 
 def _line(line: payers.PaymentLine, cards: dict[int, Card]) -> dict[str, Any]:
     o = line.order
-    refunded = sum(r.refund_fee for r in line.refunds if r.refund_status != "REFUNDCLOSE")
+    refunded = sum(
+        r.refund_fee for r in line.refunds if r.refund_status != RefundStatus.REFUNDCLOSE
+    )
     state = STATES.get(o.trade_state, str(o.trade_state))
     if o.trade_state is TradeState.REFUND and refunded < o.total_fee:
         state = "部分退款"
