@@ -30,6 +30,8 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    is_pay_action,
+    lacks_password,
     order_screen,
     order_summary,
     page,
@@ -196,12 +198,12 @@ async def phone_pay(app: App, request: Request) -> Response:
     if bool(code_url) == bool(prepay_id):
         raise PageError(400, "give code_url (mode 2) or prepay_id (after a mode-1 scan)")
     action = param(form, "action") or "pay"
-    if action not in ("pay", "cancel"):
+    if not is_pay_action(action):
         raise PageError(400, "action is pay or cancel")
     method = param(form, "method") or "wallet"
     card_id = None if method == "wallet" else int_param(form, "method")
     password = param(form, "password")
-    short = action == "pay" and not (len(password) == 6 and password.isdigit())
+    short = lacks_password(action, password)
 
     def retry(outcome: str, message: str) -> dict[str, Any]:
         with app.store.begin(write=False) as tx:
