@@ -8,7 +8,7 @@ from datetime import timedelta
 from wxpay_local.api.context import Call
 from wxpay_local.codes import RefundStatus
 from wxpay_local.domain import refunds
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import display_time
 
 Fields = Mapping[str, str | int]
 
@@ -91,7 +91,5 @@ def refundquery(call: Call) -> Fields:
             f"refund_recv_accout_{n}": item.recv_account,  # sic
         }
         if item.success_time is not None:
-            answer[f"refund_success_time_{n}"] = item.success_time.astimezone(SHANGHAI).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            )
+            answer[f"refund_success_time_{n}"] = display_time(item.success_time)
     return answer

@@ -21,7 +21,7 @@ from wxpay_local.domain import paycodes, payers
 from wxpay_local.domain.micropay import POLICIES
 from wxpay_local.domain.model import Card, Payer
 from wxpay_local.domain.ports import Tx
-from wxpay_local.timefmt import from_millis, to_millis
+from wxpay_local.timefmt import display_time, from_millis, to_millis
 from wxpay_local.web.pages import barcode, wallet_prompts
 from wxpay_local.web.pages.common import (
     MAX_ID,
@@ -40,7 +40,6 @@ from wxpay_local.web.pages.common import (
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
 
-TIME = "%Y-%m-%d %H:%M:%S"
 STATES = {
     TradeState.SUCCESS: "支付成功",
     TradeState.REFUND: "已退款",
@@ -106,13 +105,13 @@ def _line(line: payers.PaymentLine, cards: dict[int, Card]) -> dict[str, Any]:
         "trade_state": str(o.trade_state),
         "state": state,
         "trade_type": str(o.trade_type),
-        "time": o.time_end.strftime(TIME) if o.time_end else "",
+        "time": display_time(o.time_end),
         "method": _method(o.card_id, cards),
         "refunds": [
             {
                 "amount": yuan(r.refund_fee),
                 "status": r.refund_status,
-                "time": (r.success_time or r.created_at).strftime(TIME),
+                "time": display_time(r.success_time or r.created_at),
             }
             for r in line.refunds
         ],
@@ -180,7 +179,7 @@ async def changes(app: App, request: Request) -> Response:
                 {
                     "kind": MOVEMENT_KINDS.get(m.kind, m.kind),
                     "ref": m.ref,
-                    "time": m.at.strftime(TIME),
+                    "time": display_time(m.at),
                     "amount": ("+" if m.amount > 0 else "") + yuan(m.amount),
                     "incoming": m.amount > 0,
                     "balance_after": yuan(m.balance_after),
