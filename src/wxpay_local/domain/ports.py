@@ -55,6 +55,26 @@ class Keyset:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled call as it is written: the merchant API's requests and the platform's
+    own calls to merchants (the Native scan callback). ``at`` is epoch ms."""
+
+    at: int
+    method: str
+    path: str
+    endpoint: str
+    mch_id: str
+    request: str
+    response: str
+    return_code: str
+    result_code: str
+    err_code: str
+    message: str
+    explanation: Mapping[str, object]
+    duration_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class PayerProfile:
     """A payer as the admin lists show it: wallet balance (fen), openids by appid, cards."""
 
@@ -268,7 +288,7 @@ class AdminQueries(Protocol):
     def long_url_of(self, code: str) -> str | None: ...
     def insert_short_url(self, code: str, long_url: str, mch_id: str, at: datetime) -> None: ...
 
-    def insert_journal(self, entries: Sequence[Mapping[str, object]]) -> None: ...
+    def insert_journal(self, entries: Sequence[JournalEntry]) -> None: ...
     def journal(
         self, mch_id: str | None, limit: int, before_id: int | None, only_failures: bool
     ) -> list[dict[str, object]]: ...

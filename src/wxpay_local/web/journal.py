@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
+from wxpay_local.domain.ports import JournalEntry
+
 log = logging.getLogger("wxpay_local.journal")
 
 
@@ -18,16 +20,16 @@ class Journal:
     def __init__(self, store: Any, flush_seconds: float = 0.2) -> None:
         self.store = store
         self.flush_seconds = flush_seconds
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[JournalEntry] = []
         self._task: asyncio.Task[None] | None = None
         #: One flush at a time: a reader's flush must not return while the timer's flush is
         #: still writing the entries it took (the reader would miss them).
         self._flushing = asyncio.Lock()
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: JournalEntry) -> None:
         self._pending.append(entry)
 
-    def _write(self, entries: list[dict[str, Any]]) -> None:
+    def _write(self, entries: list[JournalEntry]) -> None:
         with self.store.begin() as tx:
             tx.insert_journal(entries)
 

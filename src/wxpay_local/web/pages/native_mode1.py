@@ -26,7 +26,7 @@ from wxpay_local.codes import SignType, TradeState, TradeType
 from wxpay_local.domain import merchant_config, setup
 from wxpay_local.domain.model import LIVE, Order
 from wxpay_local.domain.orders import effective_state
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import JournalEntry, Tx
 from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
 from wxpay_local.web.pages.common import PageError, qr_code_of
 from wxpay_local.web.pages.native_scan import (
@@ -350,19 +350,19 @@ def _journal(
     except (XmlError, NotUtf8):
         pass
     app.journal.record(
-        {
-            "at": int(app.clock.now().timestamp() * 1000),
-            "method": "POST",
-            "path": target.callback_url,
-            "endpoint": JOURNAL_ENDPOINT,
-            "mch_id": target.url.mch_id,
-            "request": body.decode("utf-8", "replace"),
-            "response": raw.decode("utf-8", "replace").replace("\x00", "\\x00"),
-            "return_code": str(reply.get("return_code", "")) if error is None else "FAIL",
-            "result_code": str(reply.get("result_code", "")) if error is None else "FAIL",
-            "err_code": "" if error is None else error.code,
-            "message": "" if error is None else error.reason,
-            "explanation": {} if error is None else {"detail": error.reason},
-            "duration_us": int((time.perf_counter() - started) * 1_000_000),
-        }
+        JournalEntry(
+            at=int(app.clock.now().timestamp() * 1000),
+            method="POST",
+            path=target.callback_url,
+            endpoint=JOURNAL_ENDPOINT,
+            mch_id=target.url.mch_id,
+            request=body.decode("utf-8", "replace"),
+            response=raw.decode("utf-8", "replace").replace("\x00", "\\x00"),
+            return_code=str(reply.get("return_code", "")) if error is None else "FAIL",
+            result_code=str(reply.get("result_code", "")) if error is None else "FAIL",
+            err_code="" if error is None else error.code,
+            message="" if error is None else error.reason,
+            explanation={} if error is None else {"detail": error.reason},
+            duration_us=int((time.perf_counter() - started) * 1_000_000),
+        )
     )
