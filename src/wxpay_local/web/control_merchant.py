@@ -23,6 +23,7 @@ from wxpay_local.web.control_base import (
     array,
     bad,
     integer,
+    live_order,
     not_found,
     one_of,
     text,
@@ -92,12 +93,7 @@ async def order_refunds(app: App, call: Call) -> Any:
     def work() -> Any:
         # A read: due refunds are settled by the dispatcher (and by refundquery), not here.
         with app.store.begin(write=False) as tx:
-            merchant = tx.merchant(mch_id, LIVE)
-            order = (
-                None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
-            )
-            if order is None:
-                raise not_found(f"no order {out_trade_no} at {mch_id}")
+            order = live_order(tx, mch_id, out_trade_no)
             return [views.refund_view(r) for r in tx.refunds_of(order.id)]
 
     return {"refunds": await app.store.run(work, write=False)}

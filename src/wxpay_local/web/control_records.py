@@ -18,6 +18,7 @@ from wxpay_local.web.control_base import (
     Op,
     Param,
     integer,
+    live_order,
     not_found,
     one_of,
     text,
@@ -58,12 +59,7 @@ async def get_order(app: App, call: Call) -> Any:
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
-            merchant = tx.merchant(mch_id, LIVE)
-            order = (
-                None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
-            )
-            if order is None:
-                raise not_found(f"no order {out_trade_no} at {mch_id}")
+            order = live_order(tx, mch_id, out_trade_no)
             view = views.order_view(order)
             view["refunds"] = [views.refund_view(r) for r in tx.refunds_of(order.id)]
             notes = tx.notifications(order_id=order.id)
