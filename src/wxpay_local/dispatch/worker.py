@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from wxpay_local.codes import NotificationStatus
 from wxpay_local.dispatch.delivery import Verdict, deliver, render
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.faults import NotifyFault
@@ -100,7 +101,11 @@ class Dispatcher:
                 made = notification.attempts + 1
                 first = notification.first_attempt_at or attempt.at
                 following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
-                status = "delivered" if attempt.ok else ("pending" if following else "exhausted")
+                status = (
+                    NotificationStatus.DELIVERED
+                    if attempt.ok
+                    else (NotificationStatus.PENDING if following else NotificationStatus.EXHAUSTED)
+                )
                 tx.record_attempt(attempt, status, following, first)
 
     async def _deliver_one(

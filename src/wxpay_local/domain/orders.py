@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 PREPAY_VALIDITY = timedelta(hours=2)
-MWEB_URL_VALIDITY = timedelta(minutes=5)
 MIN_EXPIRE_INTERVAL = timedelta(minutes=5)
 #: An unpaid order without time_expire is closed by the platform after this (v3 docs: 7 days).
 DEFAULT_ORDER_LIFETIME = timedelta(days=7)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from wxpay_local.domain.ports import JournalEntry
 from wxpay_local.store.base import Statements
 from wxpay_local.timefmt import from_millis, to_millis
 
@@ -58,28 +59,28 @@ class AdminStatements(Statements):
         )
 
     # journal and settings ------------------------------------------------------------------
-    def insert_journal(self, entries: Sequence[Mapping[str, object]]) -> None:
+    def insert_journal(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
         self._cur.executemany(
             self._dialect.sql(_JOURNAL_INSERT),
             [
                 (
-                    entry["at"],
-                    entry["method"],
-                    entry["path"],
-                    entry["endpoint"],
-                    entry["mch_id"],
-                    entry["request"],
-                    entry["response"],
-                    entry["return_code"],
-                    entry["result_code"],
-                    entry["err_code"],
-                    entry["message"],
+                    entry.at,
+                    entry.method,
+                    entry.path,
+                    entry.endpoint,
+                    entry.mch_id,
+                    entry.request,
+                    entry.response,
+                    entry.return_code,
+                    entry.result_code,
+                    entry.err_code,
+                    entry.message,
                     "{}"
-                    if entry["explanation"] == {}
-                    else json.dumps(entry["explanation"], ensure_ascii=False),
-                    entry["duration_us"],
+                    if not entry.explanation
+                    else json.dumps(entry.explanation, ensure_ascii=False),
+                    entry.duration_us,
                 )
                 for entry in entries
             ],

@@ -221,7 +221,8 @@ class Harness:
         return result
 
     def openid(self, payer_id: int, appid: str) -> str:
-        return str(self.control("GET", f"/_local/payers/{payer_id}", appid=appid)["openids"][appid])
+        issued = self.control("POST", f"/_local/payers/{payer_id}/openids", {"appid": appid})
+        return str(issued["openid"])
 
     def client(
         self,

@@ -2,7 +2,8 @@
 
 Every operation is one ``Op`` row (``web.control_base``); the routes and
 ``/_local/openapi.json`` are both derived from the tables here and in ``control_parties``,
-``control_records``, ``control_merchant``, ``control_extra`` and ``control_bills``.
+``control_records``, ``control_merchant``, ``control_payer_phone``, ``control_lookups`` and
+``control_bills`` (one module per resource; ``all_ops`` is the one list of them).
 Imports: domain, web.views, web.control_*, starlette.
 """
 
@@ -228,12 +229,13 @@ async def invoke(app: App, request: Request, handler: Handler, body: dict[str, A
 
 def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_bills import BILL_OPS
-    from wxpay_local.web.control_extra import EXTRA_OPS
     from wxpay_local.web.control_faults import FAULT_OPS
+    from wxpay_local.web.control_lookups import LOOKUP_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
     from wxpay_local.web.control_namespaces import NAMESPACE_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
     from wxpay_local.web.control_payer_outcomes import PAYER_OUTCOME_OPS
+    from wxpay_local.web.control_payer_phone import PAYER_PHONE_OPS
     from wxpay_local.web.control_probe import PROBE_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
@@ -242,7 +244,8 @@ def all_ops() -> tuple[Op, ...]:
         + PARTY_OPS
         + RECORD_OPS
         + MERCHANT_OPS
-        + EXTRA_OPS
+        + PAYER_PHONE_OPS
+        + LOOKUP_OPS
         + BILL_OPS
         + FAULT_OPS
         + PROBE_OPS

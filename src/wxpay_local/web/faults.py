@@ -29,7 +29,7 @@ from wxpay_local.codes import ErrCode, Rejected
 from wxpay_local.domain import faults
 from wxpay_local.domain.faults import FaultRule, NotifyFault, RequestFacts
 from wxpay_local.domain.model import Notification
-from wxpay_local.domain.ports import Store
+from wxpay_local.domain.ports import JournalEntry, Store
 from wxpay_local.web.journal import Journal
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import XmlError, decode
@@ -111,24 +111,21 @@ class FaultBook:
             return None
         if self.journal is not None:
             self.journal.record(
-                {
-                    "at": int(notification.created_at.timestamp() * 1000),
-                    "method": "NOTIFY",
-                    "path": notification.url[:512],
-                    "endpoint": facts.endpoint,
-                    "mch_id": fields.get("mch_id", ""),
-                    "request": "",
-                    "response": "",
-                    "return_code": "",
-                    "result_code": "",
-                    "err_code": "",
-                    "message": Applied(rule).note(),
-                    "explanation": {
-                        "fault": Applied(rule).note(),
-                        "notification_id": notification.id,
-                    },
-                    "duration_us": 0,
-                }
+                JournalEntry(
+                    at=int(notification.created_at.timestamp() * 1000),
+                    method="NOTIFY",
+                    path=notification.url[:512],
+                    endpoint=facts.endpoint,
+                    mch_id=fields.get("mch_id", ""),
+                    request="",
+                    response="",
+                    return_code="",
+                    result_code="",
+                    err_code="",
+                    message=Applied(rule).note(),
+                    explanation={"fault": Applied(rule).note(), "notification_id": notification.id},
+                    duration_us=0,
+                )
             )
         return NotifyFault(rule.action, rule.delay_ms)
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import SHANGHAI, display_time
 from wxpay_local.web import control
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import console_page, form, render
@@ -45,7 +45,7 @@ def _view(app: App) -> dict[str, Any]:
     now = app.clock.now().astimezone(SHANGHAI)
     real = datetime.now(SHANGHAI)  # the page compares with real time; domain code never does
     return {
-        "now": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "now": display_time(now),
         "iso": now.isoformat(timespec="seconds"),
         "local_input": now.strftime("%Y-%m-%dT%H:%M:%S"),
         "offset": _duration((now - real).total_seconds()),
