@@ -1,6 +1,7 @@
 """Throughput and latency of the merchant API against a same-stack ceiling.
 
     python bench/run.py [--duration 10] [--connections 64] [--threads 2] [--workers 1]
+                        [--database-url postgresql://…]
 
 1. ceiling: ``bench/ceiling.py`` (a constant-answer ASGI app) on uvicorn + uvloop + httptools;
 2. ``wxpay-local serve`` on SQLite in a fresh temporary data dir (demo merchant, dispatcher on);
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,8 @@ class Procs:
     """Every process the benchmark started; each leads its own session and process group."""
 
     running: list[Proc] = field(default_factory=list)
+    #: Run after every process has stopped (e.g. dropping the bench's PostgreSQL schema).
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self, name: str, argv: list[str], *, log_path: Path, env: Mapping[str, str]) -> Proc:
         """Start argv in a new session, stdout and stderr to log_path."""
@@ -129,6 +132,11 @@ class Procs:
                 self.stop(proc)
             except Exception as exc:  # keep stopping the others
                 log(f"could not stop {proc.name} (pid {proc.popen.pid}): {exc}")
+        while self.cleanups:
+            try:
+                self.cleanups.pop()()
+            except Exception as exc:
+                log(f"cleanup failed: {exc}")
 
 
 class Interrupted(BaseException):
@@ -193,12 +201,17 @@ def uvicorn_ceiling_argv(port: int, workers: int) -> list[str]:
     ]
 
 
-def wxpay_argv(port: int, workers: int, data_dir: Path) -> list[str]:
+def wxpay_argv(port: int, workers: int, data_dir: Path, database_url: str) -> list[str]:
+    database = ["--database-url", database_url] if database_url else []
+    return [*_wxpay_base(), *database, *_wxpay_rest(port, workers, data_dir)]
+
+
+def _wxpay_base() -> list[str]:
+    return [sys.executable, "-m", "wxpay_local", "serve"]
+
+
+def _wxpay_rest(port: int, workers: int, data_dir: Path) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "wxpay_local",
-        "serve",
         "--data-dir",
         str(data_dir),
         "--host",
@@ -210,6 +223,26 @@ def wxpay_argv(port: int, workers: int, data_dir: Path) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def private_schema(url: str, procs: Procs) -> str:
+    """A fresh schema of ``url``'s database, first on the search_path; dropped on exit."""
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    schema = f"wxpay_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    procs.cleanups.append(drop)
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
 
 
 def cpu_seconds(pgid: int) -> tuple[float, float]:
@@ -473,7 +506,7 @@ def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, Any]:
         "loadavg_before": loadavg(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "database": "sqlite",
+        "database": "postgresql" if args.database_url else "sqlite",
         "dispatcher": True,
     }
     rows: list[dict[str, Any]] = []
@@ -514,10 +547,12 @@ def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, Any]:
     # 2. the platform ------------------------------------------------------------------------
     data_dir = tmp / "data"
     port = free_port()
-    log(f"wxpay-local serve on :{port}, SQLite in {data_dir}, dispatcher on")
+    database_url = private_schema(args.database_url, procs) if args.database_url else ""
+    where = "PostgreSQL (private schema)" if database_url else f"SQLite in {data_dir}"
+    log(f"wxpay-local serve on :{port}, {where}, dispatcher on")
     server = procs.start(
         "wxpay-local serve",
-        wxpay_argv(port, args.workers, data_dir),
+        wxpay_argv(port, args.workers, data_dir, database_url),
         log_path=tmp / "server.log",
         env=env,
     )
@@ -638,6 +673,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, both servers")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="postgresql://… (a private schema is created and dropped); default: SQLite",
+    )
     parser.add_argument("--timeout", type=int, default=5, help="wrk request timeout, seconds")
     parser.add_argument(
         "--pool", type=int, default=0, help="unifiedorder bodies (default: sized from ceiling)"

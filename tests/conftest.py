@@ -55,6 +55,12 @@ def _drop_schema(schema: str) -> None:
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        # The session's namespaces are schemas of their own (docs/namespaces.md).
+        found = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", (f"{schema}__",)
+        ).fetchall()
+        for (name,) in found:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 def make_store(kind: str, tmp_path: Path) -> SqlStore:

@@ -29,13 +29,14 @@ def drop_stale_schemas() -> list[str]:
     dropped = []
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^wxpay_test_[0-9]+$'"
+            # With the schemas of their namespaces, ``wxpay_test_<pid>__<name>``.
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^wxpay_test_[0-9]+(__.*)?$'"
         ).fetchall()
         for (schema,) in rows:
-            if _pid_alive(int(schema.removeprefix("wxpay_test_"))):
+            if _pid_alive(int(schema.removeprefix("wxpay_test_").split("__")[0])):
                 continue
             try:
-                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 dropped.append(schema)
             except psycopg.Error:  # another run dropping it at the same moment
                 pass

@@ -16,6 +16,23 @@ class TradeType(StrEnum):
     MICROPAY = "MICROPAY"
 
 
+class RefundStatus(StrEnum):
+    """A refund's refund_status (spec refunds §3.2)."""
+
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    CHANGE = "CHANGE"
+    REFUNDCLOSE = "REFUNDCLOSE"
+
+
+class NotificationStatus(StrEnum):
+    """Where a notification of the outbox is: still to be delivered, delivered, given up."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    EXHAUSTED = "exhausted"
+
+
 class TradeState(StrEnum):
     SUCCESS = "SUCCESS"
     REFUND = "REFUND"
@@ -178,7 +195,6 @@ class ReturnMsg:
     JSAPI_OPENID = "JSAPI支付必须传openid"
     NATIVE_PRODUCT_ID = "trade_type=NATIVE时，product_id为必填参数"
     MWEB_SCENE_INFO = "trade_type=MWEB时，scene_info为必填参数"
-    NO_PRODUCT_AUTH = "商户号该产品权限未开通，请前往商户平台>产品中心检查后重试"
     RATE_LIMITED = "频率限制"
     CERT_ERROR = "证书错误"
 

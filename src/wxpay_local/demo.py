@@ -77,7 +77,7 @@ def banner(
             lines.append(f"  control plane: {base}/_local/openapi.json")
             return "\n".join(lines)
         apps = tx.apps_of(merchant.mch_id)
-        payers = tx.payers()[:3]
+        payers = tx.payers(3)
     cert_files: dict[str, Path] = {}
     if tls is not None:
         ca = load_ca(store, datetime.now(SHANGHAI))

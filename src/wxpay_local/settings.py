@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -42,8 +42,6 @@ class Settings:
     #: Run the notification dispatcher inside the server process.
     dispatcher: bool = True
     closeorder_min_age_seconds: int = 300
-    #: Refuse notify_urls the real platform would refuse (loopback, private, odd ports).
-    strict_notify_url: bool = False
     journal_flush_seconds: float = 0.2
     #: SQLite: "full" (fsync before answering, with group commit) or "normal".
     durability: str = "full"
@@ -63,7 +61,6 @@ class Settings:
     #: Hosts besides loopback the notification-receiver probe may send to (``serve
     #: --allow-probe-host``); the probe must not become a way to send traffic anywhere.
     probe_hosts: tuple[str, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def effective_database_url(self) -> str:

@@ -13,6 +13,12 @@ def wire_time(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
 
 
+def display_time(moment: datetime | None) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in Beijing time ("" for none): the refund wire fields
+    (``success_time``, ``refund_success_time_$n``) and every page and console screen."""
+    return "" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def to_millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,10 +26,10 @@ class _StaleRead:
         self.read = threading.Event()
         self.release = threading.Event()
 
-    def get_setting(self, key: str) -> str:
+    def get_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
         self.read.set()
         assert self.release.wait(10)
-        return json.dumps({"version": 7, "offset_us": A_DAY_US, "frozen": None})
+        return {"clock": json.dumps({"version": 7, "offset_us": A_DAY_US, "frozen": None})}
 
 
 def test_a_refresh_begun_before_a_reset_does_not_undo_it(tmp_path: Path) -> None:
@@ -39,12 +37,8 @@ def test_a_refresh_begun_before_a_reset_does_not_undo_it(tmp_path: Path) -> None
     app = create_app(Settings(data_dir=tmp_path), store=store)
     stale = _StaleRead()
 
-    @contextmanager
-    def begin(write: bool = True) -> Iterator[_StaleRead]:
-        yield stale
-
     try:
-        app.store.begin = begin  # type: ignore[method-assign]
+        app.store.read_settings = stale.get_settings  # type: ignore[method-assign]
         refresh = threading.Thread(target=app.load_clock)
         refresh.start()
         assert stale.read.wait(10)

@@ -183,14 +183,19 @@ def test_payer_create_gets_openids_under_existing_apps(platform: Harness) -> Non
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{28}", o) for o in payer["openids"].values())
 
 
-def test_payer_get_with_appid_issues_stable_openid(platform: Harness) -> None:
+def test_payer_openid_is_issued_by_a_post_and_stable(platform: Harness) -> None:
     payer = platform.payer()  # created before the merchant: no openid yet
     merchant = platform.merchant()
     appid = merchant.apps["mini_program"]
     assert appid not in payer["openids"]
-    first = platform.control("GET", f"/_local/payers/{payer['payer_id']}", appid=appid)
-    second = platform.control("GET", f"/_local/payers/{payer['payer_id']}", appid=appid)
-    assert first["openids"][appid] == second["openids"][appid]
+    path = f"/_local/payers/{payer['payer_id']}"
+    platform.control("GET", path)
+    assert appid not in platform.control("GET", path)["openids"], "a GET never issues one"
+    issued = platform.control("POST", f"{path}/openids", {"appid": appid})
+    again = platform.control("POST", f"{path}/openids", {"appid": appid})
+    assert issued == again == {"appid": appid, "openid": issued["openid"]}
+    first = platform.control("GET", path)
+    assert first["openids"][appid] == issued["openid"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{28}", first["openids"][appid])
     # Another app gets another openid; the same payer is the same user.
     other = platform.openid(payer["payer_id"], merchant.apps["official_account"])
@@ -203,9 +208,11 @@ def test_payer_unknown_id_404(platform: Harness) -> None:
     assert refused["error"] == "NOT_FOUND"
 
 
-def test_payer_get_with_unknown_appid_404(platform: Harness) -> None:
+def test_payer_openid_for_unknown_app_or_payer_404(platform: Harness) -> None:
     payer = platform.payer()
-    platform.control("GET", f"/_local/payers/{payer['payer_id']}", expect=404, appid="wxnope")
+    path = f"/_local/payers/{payer['payer_id']}/openids"
+    platform.control("POST", path, {"appid": "wxnope"}, expect=404)
+    platform.control("POST", "/_local/payers/999999/openids", {"appid": "wxnope"}, expect=404)
 
 
 def test_payer_topup_adds_to_wallet(platform: Harness) -> None:

@@ -21,7 +21,7 @@ def test_a_demo_payer_can_reach_the_password_prompt_and_the_banner_says_who(
         settings = Settings(data_dir=tmp_path)
         seeded = seed_if_empty(store, settings)
         with store.begin(write=False) as tx:
-            balances = {p.name: tx.balance(ledger.wallet(p.id)) for p in tx.payers()}
+            balances = {p.name: tx.balance(ledger.wallet(p.id)) for p in tx.payers(100)}
         assert balances["Alice"] > PROMPT_THRESHOLD_FEN
         assert balances["Carol"] < 1800  # the README's ¥18 latte: Carol shows NOTENOUGH
         text = banner(store, settings, seeded)

@@ -174,6 +174,12 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         # nothing listens on port 9: every check fails, the report still is JSON, exit 1
         ("acceptance",): ([w.mch_id], ok),  # starts a run: arms rules for ACC* orders only
         ("probe",): (["--mch-id", w.mch_id, "http://127.0.0.1:9/notify"], {1}),
+        ("namespace", "create"): (["cli_ns"], ok),
+        ("namespace", "snapshot"): (["cli_ns", "s1"], ok),
+        ("namespace", "restore"): (["cli_ns", "s1"], ok),
+        ("namespace", "list"): ([], ok),
+        ("namespace", "drop"): (["cli_ns"], ok),
+        ("payer-outcome",): (["never", "--out-trade-no", "nothing"], ok),
         ("reset",): (["--yes"], ok),  # last: it deletes everything the others use
     }
 

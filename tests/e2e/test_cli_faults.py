@@ -65,3 +65,22 @@ def test_a_bad_err_code_is_the_platforms_one_line_refusal(
         capsys, "fault", "add", "err_code", "--err-code", "NOPE", "--url", server.base_url
     )
     assert code != 0 and out == "" and err.count("\n") == 1 and "BAD_FIELD" in err
+
+
+def test_payer_outcome_scripts_the_next_micropay(
+    server: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ("--url", server.base_url)
+    code, out, _ = cli(
+        capsys, "payer-outcome", "pays", "--at", "20", "--out-trade-no", "T-*", "--json", *url
+    )
+    assert code == 0
+    rule = json.loads(out)
+    assert rule["describes"] == f"rule #{rule['id']}: payer enters the password after 20 s"
+    assert (rule["action"], rule["endpoint"], rule["times"]) == ("payer_pays", "micropay", 1)
+    code, out, _ = cli(capsys, "payer-outcome", "bankerror", *url)
+    assert code == 0 and "payer's bank refuses (BANKERROR)" in out
+    code, out, _ = cli(capsys, "fault", "list", *url)
+    assert "payer enters the password after 20 s" in out
+    code, _, err = cli(capsys, "payer-outcome", "maybe", *url)
+    assert code != 0 and "maybe" in err

@@ -139,3 +139,40 @@ def test_an_acknowledgement_lost_to_a_timeout_is_retried_on_schedule(
     assert copies[0].body == copies[1].body
     [note] = mtls.notifications(mch_id)
     assert note["status"] == "delivered" and len(note["attempts"]) == 2
+
+
+def test_the_refund_notification_arrives_before_the_payment_notification(
+    mtls: Harness, shop: tuple[WeChatPay, str], sink: MerchantSink
+) -> None:
+    """The payment notification's first delivery is lost on the way; the merchant refunds at
+    once; the refund notification (the refund settles 5 s later) reaches the merchant first, and
+    the payment notification follows at the schedule's first retry, 15 s after the first try."""
+    client, mch_id = shop
+    mtls.fault("notify_lost", endpoint="payment_notify", times=1)
+    order_and_pay(mtls, client, "NOTE-ORDER", sink.url)
+    [note] = wait_for(lambda: [n for n in mtls.notifications(mch_id) if n["attempts"]])
+    assert (
+        note["attempts"][0]["reason"] == "lost on the way: never reached the merchant (fault rule)"
+    )
+    assert sink.received == []
+    refund = client.refund.apply(
+        total_fee=1800,
+        refund_fee=1800,
+        out_refund_no="NOTE-ORDER-R1",
+        out_trade_no="NOTE-ORDER",
+        notify_url=sink.url,
+    )
+    assert refund["result_code"] == "SUCCESS"
+    mtls.advance(6)
+    mtls.dispatch()
+    [first] = wait_for(lambda: sink.received)
+    refunded = client.parse_refund_notify_result(first.body)
+    assert (refunded["out_refund_no"], refunded["refund_status"]) == ("NOTE-ORDER-R1", "SUCCESS")
+    mtls.advance(8)  # 14 s after the first try: no retry yet
+    mtls.dispatch()
+    assert len(sink.received) == 1
+    mtls.advance(1)
+    mtls.dispatch()
+    first, second = wait_for(lambda: sink.received if len(sink.received) == 2 else None)
+    paid = client.parse_payment_result(second.body)
+    assert (paid["out_trade_no"], paid["result_code"]) == ("NOTE-ORDER", "SUCCESS")

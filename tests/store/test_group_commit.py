@@ -73,3 +73,35 @@ def test_sqlite_runs_with_full_synchronous_by_default(tmp_path: Path) -> None:
         level = tx._cur.execute("PRAGMA synchronous").fetchone()[0]
     assert level == 2  # FULL
     store.close()
+
+
+def test_a_batch_waits_for_the_commit_lock_another_process_holds(tmp_path: Path) -> None:
+    """``serve --workers N``: the processes' batches take turns through ``<db>-commit.lock``.
+
+    The test holds that lock as another worker does during its commit (SQLite itself is free):
+    the write must wait for it, not slip in beside it, and commit as soon as it is let go.
+    """
+    import fcntl
+    import os
+
+    path = tmp_path / "db.sqlite3"
+    store = open_store(str(path))
+    other_worker = os.open(f"{path}-commit.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other_worker, fcntl.LOCK_EX)
+    waited: list[bool] = []
+
+    async def scenario() -> str:
+        write = asyncio.ensure_future(store.run(lambda: _insert(store, "1900000001")))
+        await asyncio.sleep(0.3)  # time enough to commit, were it not waiting
+        waited.append(not write.done())
+        fcntl.flock(other_worker, fcntl.LOCK_UN)
+        return await asyncio.wait_for(write, 10)
+
+    try:
+        assert asyncio.run(scenario()) == "1900000001"
+        assert waited == [True]
+        with store.begin(write=False) as tx:
+            assert [m.mch_id for m in tx.merchants()] == ["1900000001"]
+    finally:
+        os.close(other_worker)
+        store.close()

@@ -13,6 +13,7 @@ from wxpay_local.codes import Rejected, TradeState, TradeType
 from wxpay_local.domain import micropay as mp
 from wxpay_local.domain import orders
 from wxpay_local.domain.model import Order
+from wxpay_local.domain.payer_scripts import PayerScript
 from wxpay_local.spec.pay import ORDERQUERY_FIELDS
 from wxpay_local.timefmt import wire_time
 
@@ -93,10 +94,11 @@ def closeorder(call: Call) -> Fields:
     return {"result_msg": "OK"}
 
 
-def micropay(call: Call) -> Fields | Rejected:
+def micropay(call: Call, script: PayerScript | None = None) -> Fields | Rejected:
+    """``script``: a fault rule's scripted payer outcome (web/faults.py), else the platform's."""
     cmd = call.command(mp.Micropay)
     platform = call.platform
-    result = mp.micropay(call.tx, platform.clock, platform.ids, call.merchant, cmd)
+    result = mp.micropay(call.tx, platform.clock, platform.ids, call.merchant, cmd, script)
     if result.refusal is not None:
         return result.refusal  # the order stays (USERPAYING / PAYERROR): commit, then refuse
     order = result.order

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from wxpay_local.api.context import Call
+from wxpay_local.codes import RefundStatus
 from wxpay_local.domain import refunds
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import display_time
 
 Fields = Mapping[str, str | int]
 
@@ -74,7 +75,7 @@ def refundquery(call: Call) -> Fields:
         "fee_type": order.fee_type,
         "cash_fee": order.cash_fee,
         "refund_fee": sum(
-            r.refund_fee for r in page.all_refunds if r.refund_status != "REFUNDCLOSE"
+            r.refund_fee for r in page.all_refunds if r.refund_status != RefundStatus.REFUNDCLOSE
         ),
         "refund_count": len(page.refunds),
     }
@@ -90,7 +91,5 @@ def refundquery(call: Call) -> Fields:
             f"refund_recv_accout_{n}": item.recv_account,  # sic
         }
         if item.success_time is not None:
-            answer[f"refund_success_time_{n}"] = item.success_time.astimezone(SHANGHAI).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            )
+            answer[f"refund_success_time_{n}"] = display_time(item.success_time)
     return answer

@@ -1,4 +1,5 @@
-"""``fault add | list | remove | clear``: fault rules (issue 12; docs/testing.md)."""
+"""``fault add | list | remove | clear`` and ``payer-outcome``: fault rules and scripted
+payers (issue 12; docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import click
 
 from wxpay_local.cli.remote import Remote, remote_command
 from wxpay_local.domain.faults import ACTIONS, WHEN
+from wxpay_local.domain.payer_scripts import OUTCOMES
+
+PAYER_OUTCOMES = tuple(action.removeprefix("payer_") for action in OUTCOMES)
 
 
 @click.group(help="Make the platform fail on purpose: fault rules on merchant API requests.")
@@ -84,3 +88,26 @@ def clear(remote: Remote) -> None:
         remote.out.json(answer)
         return
     click.echo(f"{answer['removed']} rule(s) removed")
+
+
+@click.command(
+    "payer-outcome",
+    help="Script what the payer does at the next matching micropay: "
+    "pays (after --at seconds), never, wrong_password (3rd wrong one after --at), "
+    "notenough, bankerror, code_expired.",
+)
+@remote_command
+@click.argument("outcome", type=click.Choice(PAYER_OUTCOMES))
+@click.option("--at", "at_seconds", type=float, help="When the payer acts, platform seconds.")
+@click.option("--mch-id", help="Only this merchant.")
+@click.option("--out-trade-no", help="A glob over out_trade_no (T-*).")
+@click.option("--total-fee", type=int, help="Only this amount, in fen.")
+@click.option("--device-info", help="Only this device_info.")
+@click.option("--times", type=int, help="For this many micropays (default 1).")
+def payer_outcome(remote: Remote, outcome: str, **options: Any) -> None:
+    body = {"outcome": outcome, **{k: v for k, v in options.items() if v is not None}}
+    created = remote.call("POST", "/_local/payer-outcomes", body)
+    if remote.out.as_json:
+        remote.out.json(created)
+        return
+    remote.out.pairs(created["describes"], [(k, str(v)) for k, v in body.items()])

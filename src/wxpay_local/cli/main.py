@@ -16,6 +16,7 @@ from wxpay_local.cli import (
     clock,
     faults,
     merchants,
+    namespaces,
     payers,
     probe,
     records,
@@ -54,6 +55,8 @@ for command in (
     probe.trigger,
     probe.tail,
     probe.listen,
+    namespaces.namespace,
+    faults.payer_outcome,
 ):
     root.add_command(command)
 

@@ -99,8 +99,10 @@ def list_(remote: Remote) -> None:
 @click.argument("who", metavar="PAYER")
 @click.option("--appid", help="Also give (and create) the payer's openid under this appid.")
 def show(remote: Remote, who: str, appid: str | None) -> None:
-    params = {"appid": appid} if appid else None
-    found = remote.call("GET", f"/_local/payers/{_payer_id(remote, who)}", params=params)
+    path = f"/_local/payers/{_payer_id(remote, who)}"
+    if appid:  # issuing an openid is a write: its own POST before the read
+        remote.call("POST", f"{path}/openids", {"appid": appid})
+    found = remote.call("GET", path)
     if remote.out.as_json:
         remote.out.json(found)
     else:

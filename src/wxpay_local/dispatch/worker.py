@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-from wxpay_local.dispatch.delivery import deliver, render
+from wxpay_local.codes import NotificationStatus
+from wxpay_local.dispatch.delivery import Verdict, deliver, render
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.faults import NotifyFault
 from wxpay_local.domain.ids import Ids
@@ -93,15 +94,23 @@ class Dispatcher:
                 for n in claimed
             ]
 
-    def _record(self, notification: Notification, attempt: DeliveryAttempt) -> None:
-        made = notification.attempts + 1
-        first = notification.first_attempt_at or attempt.at
-        following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
-        status = "delivered" if attempt.ok else ("pending" if following else "exhausted")
+    def _record(self, done: list[tuple[Notification, DeliveryAttempt]]) -> None:
+        """Every attempt of one tick in one transaction (one commit, not one per delivery)."""
         with self.store.begin() as tx:
-            tx.record_attempt(attempt, status, following, first)
+            for notification, attempt in done:
+                made = notification.attempts + 1
+                first = notification.first_attempt_at or attempt.at
+                following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
+                status = (
+                    NotificationStatus.DELIVERED
+                    if attempt.ok
+                    else (NotificationStatus.PENDING if following else NotificationStatus.EXHAUSTED)
+                )
+                tx.record_attempt(attempt, status, following, first)
 
-    async def _deliver_one(self, notification: Notification, api_key: str) -> None:
+    async def _deliver_one(
+        self, notification: Notification, api_key: str
+    ) -> tuple[Notification, DeliveryAttempt]:
         assert self._client is not None
         body = render(notification, api_key)
         fault = None if self.faults is None else await self.faults(notification)
@@ -113,6 +122,11 @@ class Dispatcher:
                 deliver(self._client, notification.url, body, self.timeout),
                 deliver(self._client, notification.url, body, self.timeout),
             )
+        elif fault is not None and fault.action == "notify_lost":
+            # lost on the way: nothing reaches the merchant, the attempt fails and the real
+            # schedule retries it (how a refund notification can overtake its payment's)
+            reason = "lost on the way: never reached the merchant (fault rule)"
+            verdict = Verdict(False, reason, None, 0, "")
         else:
             verdict = await deliver(self._client, notification.url, body, self.timeout)
         if fault is not None and fault.action == "notify_lost_ack" and verdict.ok:
@@ -135,9 +149,7 @@ class Dispatcher:
             reason=verdict.reason,
             excerpt=verdict.excerpt,
         )
-        await self.store.run(lambda: self._record(notification, attempt))
-        for queue in self.followers:  # listen: each delivery and its answer, live
-            queue.put_nowait((notification, attempt))
+        return notification, attempt
 
     def _settle_refunds(self) -> int:
         with self.store.begin() as tx:
@@ -154,7 +166,11 @@ class Dispatcher:
             await self.store.run(self._settle_refunds)
             claimed = await self.store.run(self._claim)
             if claimed:
-                await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+                done = await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
+                await self.store.run(lambda: self._record(done))
+                for delivered in done:  # listen: each delivery and its answer, live
+                    for queue in self.followers:
+                        queue.put_nowait(delivered)
             return len(claimed)
         finally:
             self._busy -= 1

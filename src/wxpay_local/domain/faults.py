@@ -5,7 +5,7 @@ a failing run replays), and applying the chosen action (a delay, a held or reset
 garbled body) is the web layer's business. ``when`` says whether the platform's state changes
 anyway: ``before`` answers without running the request, ``after`` runs (and commits) it first,
 then answers with the fault instead — the classic "the payment went through but the answer was
-lost". Imports: codes, stdlib.
+lost". Imports: codes, domain.payer_scripts, stdlib.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from wxpay_local.codes import ErrCode
+from wxpay_local.domain import payer_scripts
 
 #: What a rule does to the answer.
 ACTIONS = (
@@ -31,8 +32,13 @@ ACTIONS = (
     "notify_together",  # two copies at once
     "notify_delay",  # the attempt waits delay_ms (wall time) before it is sent
     "notify_lost_ack",  # delivered and acknowledged, but counted as timed out: retried
+    "notify_lost",  # the attempt never reaches the merchant (counted as failed): retried
+    # what the payer does at the till (endpoint "micropay"; domain/payer_scripts.py):
+    *payer_scripts.OUTCOMES,
 )
-NOTIFY_ACTIONS = frozenset(("notify_twice", "notify_together", "notify_delay", "notify_lost_ack"))
+NOTIFY_ACTIONS = frozenset(
+    ("notify_twice", "notify_together", "notify_delay", "notify_lost_ack", "notify_lost")
+)
 WHEN = ("before", "after")
 #: How long a held request waits at most before the connection is dropped, in wall seconds.
 MAX_HOLD_SECONDS = 300.0
@@ -67,11 +73,21 @@ class FaultRule:
     namespace: str = ""
 
     @property
+    def payer_script(self) -> payer_scripts.PayerScript | None:
+        """The payer outcome a ``payer_*`` rule scripts (delay_ms: when, platform time)."""
+        if self.action not in payer_scripts.OUTCOMES:
+            return None
+        return payer_scripts.PayerScript(self.action, self.delay_ms)
+
+    @property
     def exhausted(self) -> bool:
         return self.times is not None and self.fired >= self.times
 
     def describe(self) -> str:
         """How the journal and the console name an application: "SYSTEMERROR after commit"."""
+        script = self.payer_script
+        if script is not None:
+            return script.describe()
         what = {
             "err_code": self.err_code,
             "return_fail": f"return_code=FAIL {self.return_msg!r}",
@@ -85,6 +101,7 @@ class FaultRule:
             "notify_together": "two copies of the notification at once",
             "notify_delay": f"notification delayed {self.delay_ms} ms",
             "notify_lost_ack": "notification acknowledged, answer lost (timeout)",
+            "notify_lost": "notification lost on the way (never reached the merchant)",
         }[self.action]
         if self.action in NOTIFY_ACTIONS:
             return what
@@ -161,6 +178,13 @@ def candidates(rules: list[FaultRule], facts: RequestFacts) -> list[FaultRule]:
     match only notifications, the others only merchant API requests."""
     notify = facts.endpoint.endswith("_notify")
     return sorted(
-        (r for r in rules if (r.action in NOTIFY_ACTIONS) == notify and matches(r, facts)),
+        (
+            r
+            for r in rules
+            if (r.action in NOTIFY_ACTIONS) == notify
+            # a payer outcome is about micropay only, whatever endpoint the rule names
+            and (r.payer_script is None or facts.endpoint == "micropay")
+            and matches(r, facts)
+        ),
         key=lambda r: r.id,
     )

@@ -20,6 +20,7 @@ from wxpay_local.domain.model import LIVE, LedgerTxn, Merchant, Order, Payer
 from wxpay_local.domain.orders import effective_state, new_order
 from wxpay_local.domain.paycodes import live_code
 from wxpay_local.domain.payer import WALLET_BANK_TYPE, PayOutcome, charge
+from wxpay_local.domain.payer_scripts import PayerScript
 from wxpay_local.domain.ports import OrderDesk
 from wxpay_local.domain.setup import openid_for
 
@@ -73,8 +74,14 @@ USERPAYING = "需要用户输入支付密码"
 
 
 def micropay(
-    tx: OrderDesk, clock: Clock, ids: Ids, merchant: Merchant, cmd: Micropay
+    tx: OrderDesk,
+    clock: Clock,
+    ids: Ids,
+    merchant: Merchant,
+    cmd: Micropay,
+    script: PayerScript | None = None,
 ) -> MicropayResult:
+    """Charge a payment code; ``script`` (a rule's payer outcome) decides what the payer does."""
     now = clock.now()
     existing = tx.order_by_out_trade_no(merchant.id, cmd.out_trade_no, lock=True)
     if existing is not None:
@@ -90,6 +97,9 @@ def micropay(
     payer = tx.payer(code.payer_id)
     if payer is None:
         raise Rejected(ErrCode.AUTH_CODE_INVALID)
+    scripted = script.refusal() if script is not None else None
+    if scripted is not None:
+        raise scripted
     if tx.balance(ledger.wallet(payer.id), lock=True) < cmd.total_fee:
         raise Rejected(ErrCode.NOTENOUGH, "101 余额不足")
     openid = openid_for(tx, ids, payer.id, cmd.appid)
@@ -107,6 +117,8 @@ def micropay(
         raise Rejected(ErrCode.SYSTEMERROR)
     tx.update_auth_code(replace(code, used_at=now, order_id=order.id))
 
+    if script is not None:
+        return _scripted(tx, ids, replace(order, payer_openid=openid), script, now)
     if _needs_password(tx, payer, cmd.total_fee, now):
         waiting = replace(
             order, trade_state=TradeState.USERPAYING, password_deadline=now + PASSWORD_WINDOW
@@ -117,6 +129,28 @@ def micropay(
     if paid is None:  # checked above under the wallet's lock; cannot happen
         raise Rejected(ErrCode.SYSTEMERROR)
     return MicropayResult(paid)
+
+
+def _scripted(
+    tx: OrderDesk, ids: Ids, order: Order, script: PayerScript, now: datetime
+) -> MicropayResult:
+    """USERPAYING now; the order resolves when the script's payer acts (platform time)."""
+    refusal = Rejected(ErrCode.USERPAYING, USERPAYING)
+    if script.outcome == "payer_pays":
+        at = now + script.at
+        waiting = replace(order, password_deadline=at)
+        if order.payer_id is None:
+            raise ValueError("a micropay order always has a payer")
+        # Booked now for the moment the payer enters the password; effective_state shows the
+        # order USERPAYING until then.
+        outcome, paid = charge(tx, ids, at, waiting, order.payer_id, order.payer_openid, None)
+        if paid is None:  # the balance was checked under the wallet's lock
+            raise Rejected(ErrCode.NOTENOUGH, "101 余额不足")
+        return MicropayResult(replace(paid, trade_state=TradeState.USERPAYING), refusal)
+    window = script.at if script.outcome == "payer_wrong_password" else PASSWORD_WINDOW
+    waiting = replace(order, trade_state=TradeState.USERPAYING, password_deadline=now + window)
+    tx.update_order(waiting)
+    return MicropayResult(waiting, refusal)
 
 
 def _needs_password(tx: OrderDesk, payer: Payer, amount: int, now: datetime) -> bool:
@@ -185,6 +219,8 @@ def confirm_payment(
     found = tx.order_by_id(order_id, lock=True)
     if found is None or found.payer_id != payer_id:
         return PayOutcome.ORDER_NOT_FOUND, None
+    if found.trade_state is TradeState.SUCCESS:  # a scripted payer already paid it
+        return PayOutcome.ORDER_PAID, found
     order = effective_state(found, now)
     if order.trade_state is not TradeState.USERPAYING:
         if order is not found:
@@ -227,8 +263,11 @@ def reverse(
         raise Rejected(ErrCode.INVALID_REQUEST, "订单已发生退款，不能撤销", recall="N")
     if order.trade_state is TradeState.USERPAYING and now - order.created_at < MIN_REVERSE_AGE:
         raise Rejected(ErrCode.TRADE_ERROR, "用户支付中，请15秒后再撤销", recall="Y")
-    if order.trade_state is TradeState.SUCCESS and merchant.env == LIVE:
-        tx.post(_reversal(tx, order, now))
+    if found.trade_state is TradeState.SUCCESS:
+        # Paid, possibly by a scripted payer still shown as USERPAYING: give the money back.
+        order = found
+        if merchant.env == LIVE:
+            tx.post(_reversal(tx, order, now))
     revoked = replace(order, trade_state=TradeState.REVOKED, updated_at=now)
     tx.update_order(revoked)
     return revoked

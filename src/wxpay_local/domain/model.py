@@ -5,11 +5,18 @@ Imports: codes, stdlib.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
+from wxpay_local.codes import (
+    AppKind,
+    NotificationStatus,
+    RefundStatus,
+    SignType,
+    TradeState,
+    TradeType,
+)
 
 LIVE = "live"
 SANDBOX = "sandbox"
@@ -125,7 +132,7 @@ class Refund:
     refund_desc: str
     refund_account: str
     notify_url: str
-    refund_status: str
+    refund_status: RefundStatus
     refund_channel: str
     recv_account: str
     request_source: str
@@ -178,7 +185,7 @@ class Notification:
     #: plaintext fields, encrypted when rendered).
     fields: dict[str, Any]
     sign_type: SignType
-    status: str  # pending, delivered, exhausted
+    status: NotificationStatus
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
@@ -211,4 +218,3 @@ class LedgerTxn:
     postings: tuple[Posting, ...]
     memo: str = ""
     at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from typing import Any
 
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import Order, Refund
-from wxpay_local.timefmt import SHANGHAI, wire_time
+from wxpay_local.timefmt import display_time, wire_time
 
 #: Waits before each retry, in seconds. The first delivery is immediate, so the current
 #: schedule makes 16 deliveries, the last 24 h 04 min after the first (refunds spec §4.5).
@@ -109,9 +109,7 @@ def refund_fields(refund: Refund, order: Order, nonce: str) -> dict[str, Any]:
         "transaction_id": order.transaction_id,
     }
     if refund.success_time is not None:
-        inner["success_time"] = refund.success_time.astimezone(SHANGHAI).strftime(
-            "%Y-%m-%d %H:%M:%S"
-        )
+        inner["success_time"] = display_time(refund.success_time)
     return {
         "appid": order.appid,
         "mch_id": order.mch_id,

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 PREPAY_VALIDITY = timedelta(hours=2)
-MWEB_URL_VALIDITY = timedelta(minutes=5)
 MIN_EXPIRE_INTERVAL = timedelta(minutes=5)
 #: An unpaid order without time_expire is closed by the platform after this (v3 docs: 7 days).
 DEFAULT_ORDER_LIFETIME = timedelta(days=7)
@@ -90,6 +89,15 @@ def effective_state(order: Order, now: datetime) -> Order:
     Expiry is applied lazily, on read, so that no background sweep is needed; write paths
     persist the closed state when they touch the order.
     """
+    if (
+        order.trade_state is TradeState.SUCCESS
+        and order.time_end is not None
+        and order.time_end > now
+        and order.trade_type is TradeType.MICROPAY
+    ):
+        # A scripted payer (domain/payer_scripts.py) enters the password at time_end: the
+        # charge is booked for that moment, and until then the order waits like any other.
+        return replace(order, trade_state=TradeState.USERPAYING)
     if order.trade_state is TradeState.USERPAYING:
         if order.password_deadline is not None and now > order.password_deadline:
             return replace(

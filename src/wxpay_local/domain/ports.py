@@ -56,6 +56,36 @@ class Keyset:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled call as it is written: the merchant API's requests and the platform's
+    own calls to merchants (the Native scan callback). ``at`` is epoch ms."""
+
+    at: int
+    method: str
+    path: str
+    endpoint: str
+    mch_id: str
+    request: str
+    response: str
+    return_code: str
+    result_code: str
+    err_code: str
+    message: str
+    explanation: Mapping[str, object]
+    duration_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayerProfile:
+    """A payer as the admin lists show it: wallet balance (fen), openids by appid, cards."""
+
+    payer: Payer
+    balance: int
+    openids: dict[str, str]
+    cards: list[Card]
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """One posting with its ledger transaction, as the console's order page shows it."""
 
@@ -113,7 +143,12 @@ class Payers(Protocol):
 
     def insert_payer(self, name: str, pay_password: str) -> Payer: ...
     def payer(self, payer_id: int) -> Payer | None: ...
-    def payers(self) -> list[Payer]: ...
+    def payers(self, limit: int, after_id: int | None = None) -> list[Payer]: ...
+    def merchant_page(
+        self, env: str, limit: int, after_id: int | None = None
+    ) -> list[Merchant]: ...
+    def apps_of_merchants(self, mch_ids: Sequence[str]) -> dict[str, list[App]]: ...
+    def payer_profiles(self, payers: Sequence[Payer]) -> list[PayerProfile]: ...
     def insert_openid(self, payer_id: int, appid: str, openid: str) -> None: ...
     def openid_of(self, payer_id: int, appid: str) -> str | None: ...
     def openids_of(self, payer_id: int) -> dict[str, str]: ...
@@ -231,7 +266,9 @@ class Bills(BillReads, FundReads, Protocol):
 class AdminQueries(Protocol):
     """What the control plane and the console read, and the tools endpoints keep."""
 
-    def orders(self, merchant_id: int | None, limit: int, offset: int) -> list[Order]: ...
+    def orders(
+        self, merchant_id: int | None, limit: int, offset: int, before_id: int | None = None
+    ) -> list[Order]: ...
 
     def console_orders(
         self, merchant_ids: Sequence[int], page: Keyset, trade_state: str, trade_type: str
@@ -252,7 +289,7 @@ class AdminQueries(Protocol):
     def long_url_of(self, code: str) -> str | None: ...
     def insert_short_url(self, code: str, long_url: str, mch_id: str, at: datetime) -> None: ...
 
-    def insert_journal(self, entries: Sequence[Mapping[str, object]]) -> None: ...
+    def insert_journal(self, entries: Sequence[JournalEntry]) -> None: ...
     def journal(
         self, mch_id: str | None, limit: int, before_id: int | None, only_failures: bool
     ) -> list[dict[str, object]]: ...

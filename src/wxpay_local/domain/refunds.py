@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from wxpay_local.codes import ErrCode, Rejected, SignType, TradeState
+from wxpay_local.codes import ErrCode, RefundStatus, Rejected, SignType, TradeState
 from wxpay_local.domain import ledger
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.ids import Ids
@@ -26,7 +26,7 @@ REFUND_WINDOW = timedelta(days=365)
 MAX_REFUNDS_PER_ORDER = 50
 IN_TRANSIT = "platform:refunds_in_transit"
 ACCOUNTS = ("REFUND_SOURCE_UNSETTLED_FUNDS", "REFUND_SOURCE_RECHARGE_FUNDS")
-FINAL = frozenset({"SUCCESS", "CHANGE", "REFUNDCLOSE"})
+FINAL = frozenset({RefundStatus.SUCCESS, RefundStatus.CHANGE, RefundStatus.REFUNDCLOSE})
 
 BANK_NAMES = {
     "CMB": "招商银行",
@@ -116,7 +116,7 @@ def request_refund(
     earlier_refunds = tx.refunds_of(order.id)
     if len(earlier_refunds) >= MAX_REFUNDS_PER_ORDER:
         raise Rejected(ErrCode.ERROR, "退款次数超过限制，每个订单最多退款50次")
-    live = [r for r in earlier_refunds if r.refund_status != "REFUNDCLOSE"]
+    live = [r for r in earlier_refunds if r.refund_status != RefundStatus.REFUNDCLOSE]
     refunded = sum(r.refund_fee for r in live)
     if refunded >= order.total_fee:
         raise Rejected(ErrCode.ERROR, "订单已全额退款")
@@ -143,7 +143,7 @@ def request_refund(
             refund_desc=cmd.refund_desc,
             refund_account=cmd.refund_account,
             notify_url=cmd.notify_url or merchant.refund_notify_url,
-            refund_status="PROCESSING",
+            refund_status=RefundStatus.PROCESSING,
             refund_channel="ORIGINAL",
             recv_account=recv_account(tx, order),
             request_source="API",
@@ -183,22 +183,29 @@ def _fee_share(
 
 
 def finish(
-    tx: RefundDesk, ids: Ids, refund: Refund, status: str, now: datetime, *, settling: bool = False
+    tx: RefundDesk,
+    ids: Ids,
+    refund: Refund,
+    status: RefundStatus | str,
+    now: datetime,
+    *,
+    settling: bool = False,
 ) -> Refund:
     """Move a PROCESSING refund to a final state, with its money and its notification.
 
     The order row is locked first and the refund read again under it, so two settlers (the
     dispatcher, a refundquery, the control plane) can never both pay one refund out.
     """
+    status = RefundStatus(status)  # a control-plane caller passes the checked text
     order = tx.order_by_id(refund.order_id, lock=True)
     current = tx.refund_by_any_id(refund.refund_id)
     if order is None or current is None:
         raise Rejected(ErrCode.SYSTEMERROR)
     refund = current
-    if settling and refund.refund_status != "PROCESSING":
+    if settling and refund.refund_status != RefundStatus.PROCESSING:
         return refund  # another settler got there first
-    if refund.refund_status != "PROCESSING":
-        if refund.refund_status == "CHANGE" and status == "SUCCESS":
+    if refund.refund_status != RefundStatus.PROCESSING:
+        if refund.refund_status == RefundStatus.CHANGE and status == RefundStatus.SUCCESS:
             return _change_to_success(tx, ids, refund, order, now)
         raise Rejected(ErrCode.PARAM_ERROR, f"refund is already {refund.refund_status}")
     merchant = tx.merchant_by_id(refund.merchant_id)
@@ -206,8 +213,8 @@ def finish(
         refund,
         refund_status=status,
         updated_at=now,
-        success_time=now if status == "SUCCESS" else None,
-        recv_account="商户基本账户" if status == "CHANGE" else refund.recv_account,
+        success_time=now if status == RefundStatus.SUCCESS else None,
+        recv_account="商户基本账户" if status == RefundStatus.CHANGE else refund.recv_account,
     )
     tx.update_refund(done)
     if merchant.env == LIVE:
@@ -226,7 +233,7 @@ def finish(
 
 
 def _settlement(refund: Refund, order: Order, merchant: Merchant, now: datetime) -> LedgerTxn:
-    if refund.refund_status == "SUCCESS":
+    if refund.refund_status == RefundStatus.SUCCESS:
         return LedgerTxn(
             "refund_success",
             refund.refund_id,
@@ -263,7 +270,7 @@ def _change_to_success(
     merchant = tx.merchant_by_id(refund.merchant_id)
     done = replace(
         refund,
-        refund_status="SUCCESS",
+        refund_status=RefundStatus.SUCCESS,
         success_time=now,
         updated_at=now,
         recv_account=recv_account(tx, order),
@@ -303,7 +310,7 @@ def settle_due(tx: RefundDesk, clock: Clock, ids: Ids, limit: int = 100) -> int:
     now = clock.now()
     due = tx.due_refunds(now, limit)
     for refund in due:
-        finish(tx, ids, refund, "SUCCESS", refund.settle_at or now, settling=True)
+        finish(tx, ids, refund, RefundStatus.SUCCESS, refund.settle_at or now, settling=True)
     return len(due)
 
 
@@ -311,8 +318,12 @@ def settle_order(tx: RefundDesk, clock: Clock, ids: Ids, order_id: int) -> None:
     """Settle the due refunds of one order (refundquery reads them as they are now)."""
     now = clock.now()
     for refund in tx.refunds_of(order_id):
-        if refund.refund_status == "PROCESSING" and refund.settle_at and refund.settle_at <= now:
-            finish(tx, ids, refund, "SUCCESS", refund.settle_at, settling=True)
+        if (
+            refund.refund_status == RefundStatus.PROCESSING
+            and refund.settle_at
+            and refund.settle_at <= now
+        ):
+            finish(tx, ids, refund, RefundStatus.SUCCESS, refund.settle_at, settling=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,12 @@ from wxpay_local.domain.refunds import RequestRefund, request_refund
 from wxpay_local.domain.setup import NewPayer, create_payer
 
 TRIGGER_PAYER = "trigger payer"
+#: Payers looked at for one with the money before a new one is made (a bounded read).
+PAYERS_TRIED = 100
 
 
 def _payer_with(tx: Tx, clock: Clock, ids: Ids, amount: int) -> int:
-    for payer in tx.payers():
+    for payer in tx.payers(limit=PAYERS_TRIED):
         if tx.balance(ledger.wallet(payer.id)) >= amount:
             return payer.id
     return create_payer(

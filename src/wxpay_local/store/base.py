@@ -7,7 +7,8 @@ subclasses it, so ``_one``/``_all``/``_exec`` are inherited, not assumed by conv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from wxpay_local.store.dialect import Dialect
@@ -21,6 +22,22 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
     @property
     def rowcount(self) -> int: ...
+
+
+#: Observers of every statement a transaction runs (its SQL, before it runs). Process-wide on
+#: purpose: a request's statements run on a worker thread the caller cannot name, and the
+#: only user is the test that counts the statements of one request.
+_observers: list[Callable[[str], None]] = []
+
+
+@contextmanager
+def watch_statements(observer: Callable[[str], None]) -> Iterator[None]:
+    """Call ``observer`` with each statement's SQL while the block runs."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 class Statements:
@@ -42,6 +59,8 @@ class Statements:
         sql, changes_identity = self._dialect.plan(template)
         if changes_identity:
             self.changes_identity()
+        for observe in _observers:
+            observe(sql)
         self._cur.execute(sql, params)
         return self._cur
 

@@ -7,10 +7,13 @@ processes may migrate at once (an advisory lock makes them take turns).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import psycopg
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from wxpay_local.store import migrate
@@ -40,7 +43,15 @@ class PostgresStore:
         #: Merchants and app bindings, read on every request: see ``IdentityCache``.
         self.cache = IdentityCache()
         self._pool = ConnectionPool(url, min_size=1, max_size=16, open=True)
+        #: The shared-state check's own autocommit connection: one round trip per check,
+        #: not the pool's BEGIN / SET TRANSACTION / SELECT / COMMIT.
+        self._state_conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._state_lock = threading.Lock()
         self.migrate()
+
+    def connection(self) -> AbstractContextManager[Connection[Any]]:
+        """A pooled connection, for whole-schema work (``store.namespaced``)."""
+        return self._pool.connection()
 
     def begin(self, *, write: bool = True) -> AbstractContextManager[SqlTx]:
         """One transaction: committed when the block ends, rolled back if it raises."""
@@ -86,5 +97,22 @@ class PostgresStore:
                     cur.execute(f"TRUNCATE {table} RESTART IDENTITY CASCADE")
         self.cache.clear()
 
+    def read_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """The current text of some settings rows in one round trip (a prepared statement)."""
+        with self._state_lock:
+            conn = self._state_conn
+            if conn is None or conn.closed:
+                conn = self._state_conn = psycopg.connect(self.url, autocommit=True)
+            try:
+                sql = "SELECT key, value FROM settings WHERE key = ANY(%s)"
+                rows = conn.execute(sql, (list(keys),), prepare=True).fetchall()
+            except psycopg.OperationalError:
+                conn.close()  # reconnect on the next check
+                raise
+        return {str(k): str(v) for k, v in rows}
+
     def close(self) -> None:
+        with self._state_lock:
+            if self._state_conn is not None:
+                self._state_conn.close()
         self._pool.close()

@@ -12,7 +12,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from wxpay_local.codes import AppKind, SignType, TradeState, TradeType
+from wxpay_local.codes import AppKind, NotificationStatus, SignType, TradeState, TradeType
 from wxpay_local.domain.model import (
     App,
     Card,
@@ -167,7 +167,7 @@ def notification_from_row(row: tuple[Any, ...]) -> Notification:
         url=row[4],
         fields=json.loads(row[5]),
         sign_type=SignType(row[6]),
-        status=row[7],
+        status=NotificationStatus(row[7]),
         attempts=row[8],
         created_at=from_millis(row[9]),
         next_attempt_at=dt(row[10]),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from wxpay_local.domain.ports import JournalEntry
 from wxpay_local.store.base import Statements
 from wxpay_local.timefmt import from_millis, to_millis
 
@@ -58,28 +59,28 @@ class AdminStatements(Statements):
         )
 
     # journal and settings ------------------------------------------------------------------
-    def insert_journal(self, entries: Sequence[Mapping[str, object]]) -> None:
+    def insert_journal(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
         self._cur.executemany(
             self._dialect.sql(_JOURNAL_INSERT),
             [
                 (
-                    entry["at"],
-                    entry["method"],
-                    entry["path"],
-                    entry["endpoint"],
-                    entry["mch_id"],
-                    entry["request"],
-                    entry["response"],
-                    entry["return_code"],
-                    entry["result_code"],
-                    entry["err_code"],
-                    entry["message"],
+                    entry.at,
+                    entry.method,
+                    entry.path,
+                    entry.endpoint,
+                    entry.mch_id,
+                    entry.request,
+                    entry.response,
+                    entry.return_code,
+                    entry.result_code,
+                    entry.err_code,
+                    entry.message,
                     "{}"
-                    if entry["explanation"] == {}
-                    else json.dumps(entry["explanation"], ensure_ascii=False),
-                    entry["duration_us"],
+                    if not entry.explanation
+                    else json.dumps(entry.explanation, ensure_ascii=False),
+                    entry.duration_us,
                 )
                 for entry in entries
             ],
@@ -129,6 +130,12 @@ class AdminStatements(Statements):
     def get_setting(self, key: str) -> str | None:
         row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
         return None if row is None else str(row[0])
+
+    def get_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """Several settings in one statement (the shared-state check runs it per request batch)."""
+        marks = ", ".join("?" * len(keys))
+        rows = self._all(f"SELECT key, value FROM settings WHERE key IN ({marks})", keys)
+        return {str(k): str(v) for k, v in rows}
 
     def put_setting(self, key: str, value: str) -> None:
         self._exec(

@@ -10,7 +10,6 @@ Imports: domain, store.rows, stdlib.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,12 +56,20 @@ def _window(page: Keyset, created: str, ident: str) -> tuple[list[str], list[Any
     return conditions, params, f" ORDER BY {created} {way}, {ident} {way} LIMIT ?"
 
 
-def _merge(per_merchant: list[list[tuple[int, int, Any]]], page: Keyset) -> list[Any]:
-    """The first ``page.limit`` rows of several sorted per-merchant lists, in page order."""
+#: Merchants read per statement by an "all merchants" list (one index range each).
+_MERCHANTS_PER_STATEMENT = 100
+
+
+def _merge(found: list[tuple[int, int, Any]], page: Keyset) -> list[Any]:
+    """The first ``page.limit`` of the per-merchant rows, in page order (newest first)."""
     going_back = page.before is not None
-    merged = heapq.merge(*per_merchant, key=lambda r: (r[0], r[1]), reverse=not going_back)
-    taken = [item for _, (_, _, item) in zip(range(page.limit), merged, strict=False)]
+    found.sort(key=lambda r: (r[0], r[1]), reverse=not going_back)
+    taken = [item for _, _, item in found[: page.limit]]
     return taken[::-1] if going_back else taken
+
+
+def _keyed(found: list[Any], created: int, ident: int) -> list[tuple[int, int, Any]]:
+    return [(r[created], r[ident], r) for r in found]
 
 
 class ConsoleStatements(Statements):
@@ -71,22 +78,33 @@ class ConsoleStatements(Statements):
     def console_orders(
         self, merchant_ids: Sequence[int], page: Keyset, trade_state: str, trade_type: str
     ) -> list[Order]:
-        lists: list[list[tuple[int, int, Any]]] = []
-        for merchant_id in merchant_ids:
-            conditions, params, tail = _window(page, "created_at", "id")
-            conditions.insert(0, "merchant_id = ?")
-            params.insert(0, merchant_id)
-            if trade_state:
-                conditions.append("trade_state = ?")
-                params.append(trade_state)
-            if trade_type:
-                conditions.append("trade_type = ?")
-                params.append(trade_type)
-            found = self._all(
-                f"{_ORDER_SELECT} WHERE {' AND '.join(conditions)}{tail}", [*params, page.limit]
-            )
-            lists.append([(r[_CREATED_AT], r[_ID], r) for r in found])
-        return [rows.order_from_row(r) for r in _merge(lists, page)]
+        conditions, params, tail = _window(page, "created_at", "id")
+        conditions.insert(0, "merchant_id = ?")
+        if trade_state:
+            conditions.append("trade_state = ?")
+            params.append(trade_state)
+        if trade_type:
+            conditions.append("trade_type = ?")
+            params.append(trade_type)
+        one = f"{_ORDER_SELECT} WHERE {' AND '.join(conditions)}{tail}"
+        found = self._per_merchant(one, params, merchant_ids, page.limit)
+        return [rows.order_from_row(r) for r in _merge(_keyed(found, _CREATED_AT, _ID), page)]
+
+    def _per_merchant(
+        self, one: str, params: list[Any], merchant_ids: Sequence[int], limit: int
+    ) -> list[Any]:
+        """``one`` (its first mark the merchant) for each merchant, as one UNION ALL statement
+        per hundred merchants: each branch still reads its own index range, and a list costs
+        the same statements whatever its length."""
+        found: list[Any] = []
+        for start in range(0, len(merchant_ids), _MERCHANTS_PER_STATEMENT):
+            chunk = merchant_ids[start : start + _MERCHANTS_PER_STATEMENT]
+            union = " UNION ALL ".join(f"SELECT * FROM ({one}) AS m{i}" for i in range(len(chunk)))
+            values: list[Any] = []
+            for merchant_id in chunk:
+                values += [merchant_id, *params, limit]
+            found += self._all(union, values)
+        return found
 
     def console_order_search(self, merchant_ids: Sequence[int], text: str) -> list[Order]:
         """Orders whose out_trade_no or transaction_id is exactly ``text`` (unique indexes)."""
@@ -108,24 +126,22 @@ class ConsoleStatements(Statements):
         self, merchant_ids: Sequence[int], page: Keyset, refund_status: str, text: str = ""
     ) -> list[tuple[Refund, str, str]]:
         """(refund, its order's mch_id, its order's out_trade_no), newest first."""
-        lists: list[list[tuple[int, int, Any]]] = []
         created = REFUND_COLUMNS.index("created_at")
-        for merchant_id in merchant_ids:
-            conditions, params, tail = _window(page, "r.created_at", "r.id")
-            conditions.insert(0, "r.merchant_id = ?")
-            params.insert(0, merchant_id)
-            if refund_status:
-                conditions.append("r.refund_status = ?")
-                params.append(refund_status)
-            if text:
-                conditions.append("(r.refund_id = ? OR r.out_refund_no = ?)")
-                params += [text, text]
-            found = self._all(
-                f"{_REFUND_SELECT} WHERE {' AND '.join(conditions)}{tail}", [*params, page.limit]
-            )
-            lists.append([(r[created], r[0], r) for r in found])
+        conditions, params, tail = _window(page, "r.created_at", "r.id")
+        conditions.insert(0, "r.merchant_id = ?")
+        if refund_status:
+            conditions.append("r.refund_status = ?")
+            params.append(refund_status)
+        if text:
+            conditions.append("(r.refund_id = ? OR r.out_refund_no = ?)")
+            params += [text, text]
+        one = f"{_REFUND_SELECT} WHERE {' AND '.join(conditions)}{tail}"
+        found = self._per_merchant(one, params, merchant_ids, page.limit)
         width = len(REFUND_COLUMNS)
-        return [(refund_from_row(r[:width]), r[width], r[width + 1]) for r in _merge(lists, page)]
+        return [
+            (refund_from_row(r[:width]), r[width], r[width + 1])
+            for r in _merge(_keyed(found, created, 0), page)
+        ]
 
     def console_notifications(
         self, merchant_id: int | None, page: Keyset, kind: str, status: str

@@ -4,10 +4,13 @@ their openids and cards, and merchant certificates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from wxpay_local.domain.ledger import wallet
 from wxpay_local.domain.model import App, Card, Merchant, MerchantCert, Payer
+from wxpay_local.domain.ports import PayerProfile
 from wxpay_local.store import rows
 from wxpay_local.store.base import Statements
 from wxpay_local.timefmt import from_millis, to_millis
@@ -98,6 +101,30 @@ class IdentityStatements(Statements):
             cache.put_bound((mch_id, appid), token)
         return True
 
+    def merchant_page(self, env: str, limit: int, after_id: int | None = None) -> list[Merchant]:
+        """A page of one environment's merchants in creation order (keyset on id)."""
+        sql = f"SELECT {rows.MERCHANT_COLUMNS} FROM merchants WHERE env = ?"
+        params: list[Any] = [env]
+        if after_id is not None:
+            sql += " AND id > ?"
+            params.append(after_id)
+        found = self._all(sql + " ORDER BY id LIMIT ?", [*params, limit])
+        return [rows.merchant_from_row(r) for r in found]
+
+    def apps_of_merchants(self, mch_ids: Sequence[str]) -> dict[str, list[App]]:
+        """``apps_of`` for several merchants in one statement."""
+        found: dict[str, list[App]] = {m: [] for m in mch_ids}
+        if not mch_ids:
+            return found
+        marks = ", ".join("?" for _ in mch_ids)
+        for r in self._all(
+            "SELECT b.mch_id, a.appid, a.kind, a.secret, a.name FROM apps a JOIN app_bindings b"
+            f" ON a.appid = b.appid WHERE b.mch_id IN ({marks}) ORDER BY a.kind, a.appid",
+            list(mch_ids),
+        ):
+            found[r[0]].append(rows.app_from_row(r[1:]))
+        return found
+
     def apps_of(self, mch_id: str) -> list[App]:
         found = self._all(
             "SELECT a.appid, a.kind, a.secret, a.name FROM apps a JOIN app_bindings b"
@@ -121,9 +148,42 @@ class IdentityStatements(Statements):
         )
         return None if row is None else rows.payer_from_row(row)
 
-    def payers(self) -> list[Payer]:
-        found = self._all("SELECT id, name, pay_password, password_policy FROM payers ORDER BY id")
+    def payers(self, limit: int, after_id: int | None = None) -> list[Payer]:
+        """A page of payers in creation order (keyset on id): never the whole table."""
+        sql, params = "SELECT id, name, pay_password, password_policy FROM payers", [limit]
+        if after_id is not None:
+            sql, params = sql + " WHERE id > ?", [after_id, limit]
+        found = self._all(sql + " ORDER BY id LIMIT ?", params)
         return [rows.payer_from_row(r) for r in found]
+
+    def payer_profiles(self, payers: Sequence[Payer]) -> list[PayerProfile]:
+        """Each payer with balance, openids and cards: three statements for any number."""
+        if not payers:
+            return []
+        ids = [p.id for p in payers]
+        marks = ", ".join("?" for _ in ids)
+        balances = dict(
+            self._all(
+                f"SELECT code, balance FROM accounts WHERE code IN ({marks})",
+                [wallet(i) for i in ids],
+            )
+        )
+        openids: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for payer_id, appid, openid in self._all(
+            f"SELECT payer_id, appid, openid FROM openids WHERE payer_id IN ({marks})", ids
+        ):
+            openids[payer_id][appid] = openid
+        cards: dict[int, list[Card]] = {i: [] for i in ids}
+        for r in self._all(
+            "SELECT id, payer_id, bank_type, last4 FROM cards"
+            f" WHERE payer_id IN ({marks}) ORDER BY id",
+            ids,
+        ):
+            cards[r[1]].append(rows.card_from_row(r))
+        return [
+            PayerProfile(p, int(balances.get(wallet(p.id), 0)), openids[p.id], cards[p.id])
+            for p in payers
+        ]
 
     def insert_openid(self, payer_id: int, appid: str, openid: str) -> None:
         self._exec(

@@ -143,14 +143,22 @@ class OrderStatements(Statements):
             (rows.ms(code.used_at), code.order_id, code.reserved_mch_id or None, code.auth_code),
         )
 
-    def orders(self, merchant_id: int | None, limit: int, offset: int) -> list[Order]:
-        if merchant_id is None:
-            found = self._all(f"{_ORDER_SELECT} ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
-        else:
-            found = self._all(
-                f"{_ORDER_SELECT} WHERE merchant_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-                (merchant_id, limit, offset),
-            )
+    def orders(
+        self, merchant_id: int | None, limit: int, offset: int, before_id: int | None = None
+    ) -> list[Order]:
+        """Newest first; ``before_id`` is the keyset page (``offset`` stays for old callers)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if merchant_id is not None:
+            conditions.append("merchant_id = ?")
+            params.append(merchant_id)
+        if before_id is not None:
+            conditions.append("id < ?")
+            params.append(before_id)
+        where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+        found = self._all(
+            f"{_ORDER_SELECT}{where} ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
         return [rows.order_from_row(r) for r in found]
 
     # the ledger ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
-from wxpay_local.codes import SignType
+from wxpay_local.codes import RefundStatus, SignType
 from wxpay_local.domain.model import Refund
 from wxpay_local.store import rows
 from wxpay_local.store.base import Statements
@@ -38,6 +38,7 @@ def _refund(row: Sequence[Any]) -> Refund:
     for name in _TIMES:
         data[name] = rows.dt(data[name])
     data["sign_type"] = SignType(data["sign_type"])
+    data["refund_status"] = RefundStatus(data["refund_status"])
     return Refund(**data)
 
 

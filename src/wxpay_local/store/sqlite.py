@@ -120,11 +120,24 @@ class SqliteStore:
         # commits (WAL); an in-memory database has one connection and does it all inline.
         self._separate_reads = not memory
         self._group = GroupCommit(
-            self._sqlite, self.cache, commit_in_thread=not memory and durability == "full"
+            self._sqlite,
+            self.cache,
+            commit_in_thread=not memory and durability == "full",
+            lock_path=None if memory else self._path + "-commit.lock",
         )
         self.migrate()
 
     # connections ---------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The database file (or ``:memory:``)."""
+        return self._path
+
+    def write_connection(self) -> sqlite3.Connection:
+        """This thread's write connection, for whole-database work (``store.namespaced``)."""
+        self._group.wait_for_commit(self._sqlite())
+        return self._sqlite()
+
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(
             self._path, isolation_level=None, check_same_thread=False, timeout=30
@@ -231,6 +244,30 @@ class SqliteStore:
                     cur.execute(f"DELETE FROM {table}")
             cur.execute("DELETE FROM sqlite_sequence")
             cur.close()
+
+    # the shared-state check (web.shared_state), on every request -----------------------------
+    def read_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """The current text of some settings rows, as cheaply as SQLite allows.
+
+        ``PRAGMA data_version`` on the read-only connection changes whenever any other
+        connection (this process's writer or another process) commits; while it stays the
+        same, the rows cannot have changed and the last answer is returned without a query.
+        """
+        if not self._separate_reads:
+            with self.begin(write=False) as tx:
+                return tx.get_settings(keys)
+        conn = self._reader()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        last: tuple[int, tuple[str, ...], dict[str, str]] | None = getattr(
+            self._local, "settings_read", None
+        )
+        if last is not None and last[0] == version and last[1] == keys:
+            return last[2]
+        marks = ", ".join("?" * len(keys))
+        rows = conn.execute(f"SELECT key, value FROM settings WHERE key IN ({marks})", keys)
+        found = {str(k): str(v) for k, v in rows.fetchall()}
+        self._local.settings_read = (version, keys, found)
+        return found
 
     def close(self) -> None:
         self._group.close()

@@ -1,9 +1,9 @@
 """Run the platform inside a test: in-process over ASGI or live on a loopback port.
 
 ``Harness`` wraps one running app with the control plane calls tests make all the time (create a
-merchant, a payer, pay, move the clock) and an SDK client per merchant. ``MerchantSink`` is a
-merchant's notify_url: it records what arrives and answers as told.
-Imports: web, sdk, store, settings, httpx, uvicorn.
+merchant, a payer, pay, move the clock) and an SDK client per merchant. The loopback endpoints
+the platform calls (``MerchantSink``, ``xml_endpoint``) live in testing/endpoints.py.
+Imports: web, sdk, store, settings, testing.endpoints, httpx, uvicorn.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -27,12 +26,23 @@ from wxpay_local.codes import SignType
 from wxpay_local.sdk import Client
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
+from wxpay_local.testing.endpoints import MerchantSink, Received, wait_for, xml_endpoint
 from wxpay_local.timefmt import SHANGHAI
 from wxpay_local.web import App, create_app
 from wxpay_local.web.serve import Listeners, serve, servers
 from wxpay_local.web.tls import TlsFiles, ensure_files
 
-T = TypeVar("T")
+__all__ = [
+    "Harness",
+    "MerchantInfo",
+    "MerchantSink",
+    "Received",
+    "free_port",
+    "listening_socket",
+    "live_server",
+    "wait_for",
+    "xml_endpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ def in_process(app: App) -> Iterator[httpx.BaseTransport]:
 
 
 class Harness:
-    def __init__(self, app: App, http: httpx.Client, base_url: str) -> None:
+    def __init__(self, app: App | None, http: httpx.Client, base_url: str) -> None:
         self.app = app
         self.http = http
         self.base_url = base_url
@@ -211,7 +221,8 @@ class Harness:
         return result
 
     def openid(self, payer_id: int, appid: str) -> str:
-        return str(self.control("GET", f"/_local/payers/{payer_id}", appid=appid)["openids"][appid])
+        issued = self.control("POST", f"/_local/payers/{payer_id}/openids", {"appid": appid})
+        return str(issued["openid"])
 
     def client(
         self,
@@ -242,6 +253,8 @@ class Harness:
     def operator_password(self) -> str:
         """The console's operator password, fixed for this harness (as ``--operator-password``
         would) so a test never has to read it from the store behind the server's back."""
+        if self.app is None:
+            raise RuntimeError("the server runs elsewhere: ask its operator for the password")
         if not self.app.settings.operator_password:
             self.app.settings = _with(self.app.settings, operator_password="operator-test-pw")
         return str(self.app.settings.operator_password)
@@ -250,6 +263,13 @@ class Harness:
         """Create a fault rule (docs/testing.md), e.g. ``fault("err_code", err_code="SYSTEMERROR",
         when="after", endpoint="micropay", times=1)``; returns the rule, with its ``id``."""
         rule: dict[str, Any] = self.control("POST", "/_local/faults", {"action": action, **fields})
+        return rule
+
+    def payer_outcome(self, outcome: str, **fields: Any) -> dict[str, Any]:
+        """Script what the payer does at the next matching micropay (docs/testing.md), e.g.
+        ``payer_outcome("pays", at_seconds=20, out_trade_no="T-1")``; returns the rule."""
+        body = {"outcome": outcome, **fields}
+        rule: dict[str, Any] = self.control("POST", "/_local/payer-outcomes", body)
         return rule
 
     def fault_rule(self, rule_id: int) -> dict[str, Any]:
@@ -303,118 +323,3 @@ def _with(settings: Settings, **changes: Any) -> Settings:
     from dataclasses import replace
 
     return replace(settings, **changes)
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.02) -> T:
-    """Poll until predicate returns something truthy; fail loudly after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
-
-
-@contextmanager
-def xml_endpoint(
-    answer: Callable[[bytes], tuple[int, bytes]], path: str = "/wxpay/callback"
-) -> Iterator[str]:
-    """A merchant endpoint the platform calls (e.g. the Native mode 1 scan callback) on a
-    loopback port: each POSTed body goes to ``answer``, whose (status, XML) is sent back.
-    Yields the endpoint's URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            status, body = answer(self.rfile.read(int(self.headers.get("content-length", "0"))))
-            self.send_response(status)
-            self.send_header("content-type", "text/xml")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class MerchantSink:
-    """A merchant's notify endpoint on loopback: records requests, answers from a script."""
-
-    #: Answers to give, in order (status, body); the last one repeats.
-    answers: list[tuple[int, bytes]] = field(
-        default_factory=lambda: [
-            (
-                200,
-                b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
-                b"<return_msg><![CDATA[OK]]></return_msg></xml>",
-            )
-        ]
-    )
-    received: list[Received] = field(default_factory=list)
-    delay: float = 0.0
-
-    def __post_init__(self) -> None:
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                length = int(self.headers.get("content-length", "0"))
-                body = self.rfile.read(length)
-                index = len(sink.received)
-                sink.received.append(Received(self.path, dict(self.headers), body))
-                if sink.delay:
-                    time.sleep(sink.delay)
-                status, answer = sink.answers[min(index, len(sink.answers) - 1)]
-                self.send_response(status)
-                self.send_header("content-type", "text/xml")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # notifications arrive in bursts
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/wxpay/notify"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def answer_fail_then_success(self, failures: int) -> None:
-        fail = (
-            b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>busy</return_msg></xml>"
-        )
-        self.answers = [(200, fail)] * failures + [self.answers[-1]]
-
-    def __enter__(self) -> MerchantSink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

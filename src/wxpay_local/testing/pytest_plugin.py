@@ -13,6 +13,11 @@ costs a reset, not a start. ``--wxpay-database-url postgresql://…`` runs it on
 instead (give each xdist worker its own database). After each test the ledger is checked:
 all balances still sum to zero.
 
+``--wxpay-url http://host:port`` (or ``WXPAY_URL``) uses an already-running server instead:
+each session (each xdist worker) gets a namespace of its own on it, emptied before each test,
+or, with ``--wxpay-namespace-per test``, each test a fresh one; ``--wxpay-admin-token`` (or
+``WXPAY_ADMIN_TOKEN``) when the server asks for one (docs/namespaces.md).
+
 Every pytest run in an environment where the package is installed loads this module, also
 for projects that never use it: so it imports nothing but pytest at load time (the platform is
 imported by the fixtures, when a test asks for one) and adds nothing but an option and the
@@ -21,6 +26,7 @@ fixtures.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -37,6 +43,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
         help="wxpay-local: run the test platform on this PostgreSQL URL (default: SQLite)",
     )
+    group.addoption(
+        "--wxpay-url",
+        default="",
+        help="wxpay-local: use namespaces of the server running at this URL (env WXPAY_URL)",
+    )
+    group.addoption(
+        "--wxpay-admin-token",
+        default="",
+        help="wxpay-local: that server's admin token (env WXPAY_ADMIN_TOKEN)",
+    )
+    group.addoption(
+        "--wxpay-namespace-per",
+        choices=("worker", "test"),
+        default="worker",
+        help="wxpay-local: with --wxpay-url, one namespace per xdist worker (default) or test",
+    )
+
+
+def _remote(config: pytest.Config) -> tuple[str, str]:
+    url = config.getoption("--wxpay-url") or os.environ.get("WXPAY_URL", "")
+    token = config.getoption("--wxpay-admin-token") or os.environ.get("WXPAY_ADMIN_TOKEN", "")
+    return str(url), str(token)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +72,13 @@ def wxpay_server(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Harness]:
     """The session's platform (use ``wxpay``, which empties it before each test)."""
+    url, token = _remote(pytestconfig)
+    if url:
+        from wxpay_local.testing.namespace import namespace_harness
+
+        with namespace_harness(url, token) as harness:
+            yield harness
+        return
     from wxpay_local.settings import Settings
     from wxpay_local.store import open_store
     from wxpay_local.testing.harness import Harness
@@ -61,11 +96,20 @@ def wxpay_server(
 
 
 @pytest.fixture
-def wxpay(wxpay_server: Harness) -> Iterator[Harness]:
+def wxpay(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """A clean platform for this test: no merchants, payers or orders; real time."""
-    wxpay_server.reset()
-    yield wxpay_server
-    wxpay_server.assert_ledger_balanced()
+    url, token = _remote(request.config)
+    if url and request.config.getoption("--wxpay-namespace-per") == "test":
+        from wxpay_local.testing.namespace import namespace_harness, namespace_name
+
+        with namespace_harness(url, token, namespace_name("t")) as harness:
+            yield harness
+            harness.assert_ledger_balanced()
+        return
+    server: Harness = request.getfixturevalue("wxpay_server")
+    server.reset()
+    yield server
+    server.assert_ledger_balanced()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import json
 import logging
-import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,17 +33,23 @@ from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
 from wxpay_local.web.faults import FaultBook
 from wxpay_local.web.journal import Journal
+from wxpay_local.web.namespaces import PREFIX as NS_PREFIX
+from wxpay_local.web.namespaces import Namespaces
+from wxpay_local.web.shared_state import SharedState
 
 log = logging.getLogger("wxpay_local")
 
 CLOCK_SETTING = "clock"
-CLOCK_REFRESH_SECONDS = 1.0
+#: How often a process that serves no requests (the dispatcher alone) re-reads the state.
+CLOCK_REFRESH_SECONDS = 0.25
 
 
 class App:
     """The ASGI application. Attributes are the wired services, for the control plane and tests."""
 
-    def __init__(self, settings: Settings, store: SqlStore, clock: TestClock, ids: Ids) -> None:
+    def __init__(
+        self, settings: Settings, store: SqlStore, clock: TestClock, ids: Ids, prefix: str = ""
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -55,7 +60,7 @@ class App:
             order_rules=OrderRules(
                 closeorder_min_age=timedelta(seconds=settings.closeorder_min_age_seconds)
             ),
-            base_url=settings.base_url,
+            base_url=settings.base_url + prefix,
             require_client_cert=settings.require_client_cert,
             refund_settle_seconds=settings.refund_settle_seconds,
             store=store,
@@ -79,16 +84,17 @@ class App:
         #: The probe's XXE canaries fetched (web.control_probe).
         self.canaries = Canaries()
         self._ca: Any = None
-        self._clock_version = 0
-        #: Bumped by a reset; a clock read begun before it is dropped (``load_clock``).
-        self._clock_epoch = 0
-        self._clock_lock = threading.Lock()
+        #: Platform state mirrored from the database, checked before every request.
+        self.shared = SharedState(store)
+        self.shared.watch(CLOCK_SETTING, self._adopt_clock)
         self.control = Starlette(
             routes=[*control.routes(self), *pages.routes(self), *console.routes(self)],
             exception_handlers={404: pages.not_found},
         )
         #: Everything but the merchant API goes through this (docs/security.md).
         self.boundary = Boundary(self.control, settings, self._session_secret)
+        #: The server's namespaces (docs/namespaces.md); a namespace has none of its own.
+        self.namespaces: Namespaces | None = None if prefix else Namespaces(self)
 
     async def _session_secret(self) -> bytes:
         """The key payer sessions are derived from: the console's, kept in the database so
@@ -109,66 +115,51 @@ class App:
 
     # the shared test clock -----------------------------------------------------------------
     def load_clock(self) -> None:
-        """Adopt the clock state saved by any process (the control plane may run elsewhere).
-
-        States carry a version: a read that raced a change made here (and not yet saved, or
-        saved after the read) is older than what this process holds, and is ignored. A read
-        that began before a reset is ignored too: its state is gone, and adopting it would
-        undo the reset (and a clock change made right after it).
-        """
-        epoch = self._clock_epoch
-        with self.store.begin(write=False) as tx:
-            saved = tx.get_setting(CLOCK_SETTING)
-        with self._clock_lock:
-            if epoch == self._clock_epoch:
-                self._adopt_clock(saved)
+        """Adopt the platform state saved by any process (``shared.check``; blocking)."""
+        self.shared.check()
 
     def _adopt_clock(self, saved: str | None) -> None:
+        """The clock row as the database has it now (None: reset, real time again)."""
         if saved is None:
-            if self._clock_version == 0:
-                self.clock.offset, self.clock.frozen = timedelta(0), None
+            self.clock.offset, self.clock.frozen = timedelta(0), None
             return
         state = json.loads(saved)
-        if state.get("version", 0) <= self._clock_version:
-            return
-        self._clock_version = state.get("version", 0)
         self.clock.offset = timedelta(microseconds=state["offset_us"])
         frozen = state.get("frozen")
         self.clock.frozen = None if frozen is None else datetime.fromisoformat(frozen)
 
     def save_clock(self) -> None:
-        with self.store.begin() as tx:
-            saved = tx.get_setting(CLOCK_SETTING)
-            stored = 0 if saved is None else int(json.loads(saved).get("version", 0))
-            version = max(stored, self._clock_version) + 1
+        """Commit this process's clock; every process adopts it on its next request."""
+        with self.shared.writing():
             state = {
-                "version": version,
                 "offset_us": int(self.clock.offset / timedelta(microseconds=1)),
                 "frozen": None if self.clock.frozen is None else self.clock.frozen.isoformat(),
             }
-            tx.put_setting(CLOCK_SETTING, json.dumps(state))
-        self._clock_version = version
+            text = json.dumps(state)
+            with self.store.begin() as tx:
+                tx.put_setting(CLOCK_SETTING, text)
+            self.shared.wrote(CLOCK_SETTING, text)
 
     def forget_clock(self) -> None:
-        """After a reset: real time again, and any saved state from now on is newer."""
-        with self._clock_lock:
-            self._clock_epoch += 1
-            self.clock.offset, self.clock.frozen = timedelta(0), None
-            self._clock_version = 0
+        """After a reset: real time again (other processes see the row gone)."""
+        self.shared.forget()
+        self.clock.offset, self.clock.frozen = timedelta(0), None
 
     async def _refresh_clock(self) -> None:
+        """For a process that serves no requests (``wxpay-local worker``): poll the state."""
         while True:
             await asyncio.sleep(CLOCK_REFRESH_SECONDS)
             try:
-                await self.store.run(self.load_clock)
+                await self.shared.fresh()
             except Exception:
                 log.exception("could not refresh the shared clock")
 
     # lifecycle -----------------------------------------------------------------------------
     async def startup(self) -> None:
-        await self.store.run(self.load_clock)
+        await self.store.run(self.load_clock, write=False)
         self.journal.start()
         loop = asyncio.get_running_loop()
+        # requests check the state themselves; this keeps an idle process's dispatcher current
         self._tasks.append(loop.create_task(self._refresh_clock()))
         if self.settings.dispatcher:
             self._tasks.append(loop.create_task(self.dispatcher.run()))
@@ -181,12 +172,18 @@ class App:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.journal.stop()
+        if self.namespaces is not None:
+            await self.namespaces.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            await self.shared.fresh()
             route = self.routes.get(scope["path"])
             if route is not None:
                 await merchant.handle(self, route, scope, receive, send)
+                return
+            if self.namespaces is not None and scope["path"].startswith(NS_PREFIX):
+                await self.namespaces.serve(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)

@@ -2,12 +2,14 @@
 
 Every operation is one ``Op`` row (``web.control_base``); the routes and
 ``/_local/openapi.json`` are both derived from the tables here and in ``control_parties``,
-``control_records``, ``control_merchant``, ``control_extra`` and ``control_bills``.
+``control_records``, ``control_merchant``, ``control_payer_phone``, ``control_lookups`` and
+``control_bills`` (one module per resource; ``all_ops`` is the one list of them).
 Imports: domain, web.views, web.control_*, starlette.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -228,16 +230,30 @@ async def invoke(app: App, request: Request, handler: Handler, body: dict[str, A
 def all_ops() -> tuple[Op, ...]:
     from wxpay_local.web.control_acceptance import ACCEPTANCE_OPS
     from wxpay_local.web.control_bills import BILL_OPS
-    from wxpay_local.web.control_extra import EXTRA_OPS
     from wxpay_local.web.control_faults import FAULT_OPS
+    from wxpay_local.web.control_lookups import LOOKUP_OPS
     from wxpay_local.web.control_merchant import MERCHANT_OPS
+    from wxpay_local.web.control_namespaces import NAMESPACE_OPS
     from wxpay_local.web.control_parties import PARTY_OPS
+    from wxpay_local.web.control_payer_outcomes import PAYER_OUTCOME_OPS
+    from wxpay_local.web.control_payer_phone import PAYER_PHONE_OPS
     from wxpay_local.web.control_probe import PROBE_OPS
     from wxpay_local.web.control_records import RECORD_OPS
 
     return (
-        OPS + PARTY_OPS + RECORD_OPS + MERCHANT_OPS + EXTRA_OPS + BILL_OPS + FAULT_OPS + PROBE_OPS
-    ) + ACCEPTANCE_OPS
+        OPS
+        + PARTY_OPS
+        + RECORD_OPS
+        + MERCHANT_OPS
+        + PAYER_PHONE_OPS
+        + LOOKUP_OPS
+        + BILL_OPS
+        + FAULT_OPS
+        + PROBE_OPS
+        + NAMESPACE_OPS
+        + PAYER_OUTCOME_OPS
+        + ACCEPTANCE_OPS
+    )
 
 
 def openapi() -> dict[str, Any]:
@@ -246,15 +262,20 @@ def openapi() -> dict[str, Any]:
     return schemas.document(all_ops(), __version__)
 
 
+@functools.cache
+def _openapi_json() -> bytes:
+    """The document as served, made once per process (every namespace serves it too)."""
+    return bytes(JSONResponse(openapi()).body)
+
+
 def routes(app: App) -> list[Route]:
     from wxpay_local.web.control_probe import canary_routes
     from wxpay_local.web.control_tail import tail_routes
 
     table = [Route(op.path, endpoint(app, op), methods=[op.method]) for op in all_ops()]
-    document = openapi()
 
     async def openapi_json(request: Request) -> Response:
-        return JSONResponse(document)
+        return Response(_openapi_json(), media_type="application/json")
 
     table.append(Route("/_local/openapi.json", openapi_json, methods=["GET"]))
     table += canary_routes(app) + tail_routes(app)

@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from wxpay_local.codes import Rejected
+from wxpay_local.domain.model import LIVE, Order
+from wxpay_local.domain.ports import Tx
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -74,6 +76,15 @@ class ControlError(Exception):
 
 def not_found(message: str) -> ControlError:
     return ControlError(404, "NOT_FOUND", message)
+
+
+def live_order(tx: Tx, mch_id: str, out_trade_no: str) -> Order:
+    """A live merchant's order by out_trade_no, or the control plane's 404."""
+    merchant = tx.merchant(mch_id, LIVE)
+    order = None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
+    if order is None:
+        raise not_found(f"no order {out_trade_no} at {mch_id}")
+    return order
 
 
 @dataclass(frozen=True)

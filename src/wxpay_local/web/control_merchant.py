@@ -23,6 +23,7 @@ from wxpay_local.web.control_base import (
     array,
     bad,
     integer,
+    live_order,
     not_found,
     one_of,
     text,
@@ -90,17 +91,12 @@ async def order_refunds(app: App, call: Call) -> Any:
     mch_id, out_trade_no = call.text("mch_id"), call.text("out_trade_no")
 
     def work() -> Any:
-        with app.store.begin() as tx:
-            merchant = tx.merchant(mch_id, LIVE)
-            order = (
-                None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
-            )
-            if order is None:
-                raise not_found(f"no order {out_trade_no} at {mch_id}")
-            refunds.settle_order(tx, app.clock, app.ids, order.id)
+        # A read: due refunds are settled by the dispatcher (and by refundquery), not here.
+        with app.store.begin(write=False) as tx:
+            order = live_order(tx, mch_id, out_trade_no)
             return [views.refund_view(r) for r in tx.refunds_of(order.id)]
 
-    return {"refunds": await app.store.run(work)}
+    return {"refunds": await app.store.run(work, write=False)}
 
 
 async def force_refund(app: App, call: Call) -> Any:
@@ -195,7 +191,7 @@ MERCHANT_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/orders/{mch_id}/{out_trade_no}/refunds",
-        "An order's refunds (settling those that are due)",
+        "An order's refunds as they are stored (the dispatcher settles due ones)",
         order_refunds,
         params=(MCH_ID_PATH, OUT_TRADE_NO_PATH),
         response=schemas.listing("refunds", schemas.REFUND),

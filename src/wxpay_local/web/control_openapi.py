@@ -133,6 +133,12 @@ ORDER_DETAIL: JsonSchema = {
     },
     "required": [*ORDER["required"], "refunds", "notifications"],
 }
+#: An order in the /_local/orders list: with its id, the cursor of the next page (before_id).
+LISTED_ORDER: JsonSchema = {
+    **ORDER,
+    "properties": {**ORDER["properties"], "order_id": _I},
+    "required": [*ORDER["required"], "order_id"],
+}
 PENDING_ORDER: JsonSchema = {
     **ORDER,
     "properties": {**ORDER["properties"], "order_id": _I, "password_deadline": _TIME},

@@ -12,6 +12,7 @@ from wxpay_local.domain.model import LIVE
 from wxpay_local.web import control_openapi as schemas
 from wxpay_local.web import views
 from wxpay_local.web.control_base import (
+    ID,
     MCH_ID,
     MCH_ID_PATH,
     PAYER_ID,
@@ -28,6 +29,8 @@ from wxpay_local.web.control_base import (
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
 
+#: The most payers one page returns; a larger limit is cut to it.
+MAX_PAGE = 500
 _NAME = text(256)
 _APPID = text(64)
 
@@ -55,13 +58,20 @@ async def create_merchant(app: App, call: Call) -> Any:
 
 
 async def list_merchants(app: App, call: Call) -> Any:
+    """A keyset page in creation order: two statements however many merchants there are."""
+    limit, after = min(call.whole("limit"), MAX_PAGE), call.opt("after")
+
     def work() -> Any:
         with app.store.begin(write=False) as tx:
-            return [
-                views.merchant_view(m, tx.apps_of(m.mch_id))
-                for m in tx.merchants()
-                if m.env == LIVE
-            ]
+            cursor = None
+            if after:  # the page after this merchant (by mch_id, as the list shows them)
+                last = tx.merchant(after, LIVE)
+                if last is None:
+                    raise not_found(f"no merchant {after}")
+                cursor = last.id
+            found = tx.merchant_page(LIVE, limit, cursor)
+            apps = tx.apps_of_merchants([m.mch_id for m in found])
+            return [views.merchant_view(m, apps[m.mch_id]) for m in found]
 
     return {"merchants": await app.store.run(work, write=False)}
 
@@ -103,26 +113,41 @@ async def create_payer(app: App, call: Call) -> Any:
 
 
 async def get_payer(app: App, call: Call) -> Any:
+    """A read: the openids the payer has (issuing one is ``POST …/openids``)."""
     payer_id = call.whole("payer_id")
-    appid = call.opt("appid")
 
     def work() -> Any:
-        with app.store.begin(write=bool(appid)) as tx:
+        with app.store.begin(write=False) as tx:
+            found = views.payer_view(tx, payer_id)
+            if found is None:
+                raise not_found(f"no payer {payer_id}")
+            return found
+
+    return await app.store.run(work, write=False)
+
+
+async def issue_openid(app: App, call: Call) -> Any:
+    """The payer's openid under an app, issued on first use (stable afterwards)."""
+    payer_id, appid = call.whole("payer_id"), call.body["appid"]
+
+    def work() -> Any:
+        with app.store.begin() as tx:
             if tx.payer(payer_id) is None:
                 raise not_found(f"no payer {payer_id}")
-            if appid:
-                if tx.app(appid) is None:
-                    raise not_found(f"no app {appid}")
-                setup.openid_for(tx, app.ids, payer_id, appid)
-            return views.payer_view(tx, payer_id)
+            if tx.app(appid) is None:
+                raise not_found(f"no app {appid}")
+            return {"appid": appid, "openid": setup.openid_for(tx, app.ids, payer_id, appid)}
 
     return await app.store.run(work)
 
 
 async def list_payers(app: App, call: Call) -> Any:
+    """A keyset page in creation order: four statements however many payers there are."""
+    limit, after = min(call.whole("limit"), MAX_PAGE), call.opt_whole("after_id")
+
     def work() -> Any:
         with app.store.begin(write=False) as tx:
-            return [views.payer_view(tx, p.id) for p in tx.payers()]
+            return [views.profile_view(p) for p in tx.payer_profiles(tx.payers(limit, after))]
 
     return {"payers": await app.store.run(work, write=False)}
 
@@ -160,8 +185,13 @@ PARTY_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/merchants",
-        "List merchants with their keys and apps",
+        "Merchants with their keys and apps in creation order, a page at a time",
         list_merchants,
+        params=(
+            Param("limit", integer(0), default=100, description=f"at most {MAX_PAGE}"),
+            Param("after", MCH_ID, description="the page after this mch_id (the last one seen)"),
+        ),
+        errors=(404,),
         response=schemas.listing("merchants", schemas.MERCHANT),
     ),
     Op(
@@ -190,17 +220,32 @@ PARTY_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/payers",
-        "List payers",
+        "Payers in creation order, a page at a time (after_id: the last payer_id seen)",
         list_payers,
+        params=(
+            Param("limit", integer(0), default=100, description=f"at most {MAX_PAGE}"),
+            Param("after_id", ID, description="payers created after this one (the next page)"),
+        ),
         response=schemas.listing("payers", schemas.PAYER),
     ),
     Op(
         "GET",
         "/_local/payers/{payer_id}",
-        "One payer; ?appid= issues its openid for that app",
+        "One payer with the openids issued so far",
         get_payer,
-        params=(PAYER_ID, Param("appid", _APPID)),
+        params=(PAYER_ID,),
         response=schemas.PAYER,
+    ),
+    Op(
+        "POST",
+        "/_local/payers/{payer_id}/openids",
+        "The payer's openid under an app, issued on first use and stable afterwards",
+        issue_openid,
+        {"appid": _APPID},
+        ("appid",),
+        params=(PAYER_ID,),
+        errors=(404,),
+        response=schemas.obj(appid={"type": "string"}, openid={"type": "string"}),
     ),
     Op(
         "POST",

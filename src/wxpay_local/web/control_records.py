@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wxpay_local.domain.model import LIVE
+from wxpay_local.domain.ports import Keyset
 from wxpay_local.web import control_openapi as schemas
 from wxpay_local.web import views
 from wxpay_local.web.control_base import (
@@ -17,6 +18,7 @@ from wxpay_local.web.control_base import (
     Op,
     Param,
     integer,
+    live_order,
     not_found,
     one_of,
     text,
@@ -29,12 +31,14 @@ if TYPE_CHECKING:
 #: The most rows one listing returns; a larger limit is cut to it.
 MAX_PAGE = 500
 _MCH_ID = Param("mch_id", text(32), description="only this merchant's")
+_BEFORE_ID = Param("before_id", ID, description="rows older than this id (the next page)")
 _LIMIT = Param("limit", integer(0), default=50, description=f"at most {MAX_PAGE} are returned")
 
 
 async def list_orders(app: App, call: Call) -> Any:
     mch_id = call.opt("mch_id")
     limit, offset = min(call.whole("limit"), MAX_PAGE), call.whole("offset")
+    before = call.opt_whole("before_id")
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
@@ -44,7 +48,8 @@ async def list_orders(app: App, call: Call) -> Any:
                 if merchant is None:
                     raise not_found(f"no merchant {mch_id}")
                 merchant_id = merchant.id
-            return [views.order_view(o) for o in tx.orders(merchant_id, limit, offset)]
+            found = tx.orders(merchant_id, limit, offset, before)
+            return [views.order_view(o) | {"order_id": o.id} for o in found]
 
     return {"orders": await app.store.run(work, write=False)}
 
@@ -54,18 +59,12 @@ async def get_order(app: App, call: Call) -> Any:
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
-            merchant = tx.merchant(mch_id, LIVE)
-            order = (
-                None if merchant is None else tx.order_by_out_trade_no(merchant.id, out_trade_no)
-            )
-            if order is None:
-                raise not_found(f"no order {out_trade_no} at {mch_id}")
+            order = live_order(tx, mch_id, out_trade_no)
             view = views.order_view(order)
             view["refunds"] = [views.refund_view(r) for r in tx.refunds_of(order.id)]
-            view["notifications"] = [
-                views.notification_view(n, tx.attempts(n.id))
-                for n in tx.notifications(order_id=order.id)
-            ]
+            notes = tx.notifications(order_id=order.id)
+            attempts = tx.attempts_of([n.id for n in notes])  # one statement, not one per row
+            view["notifications"] = [views.notification_view(n, attempts[n.id]) for n in notes]
             return view
 
     return await app.store.run(work, write=False)
@@ -83,7 +82,9 @@ async def get_ledger(app: App, call: Call) -> Any:
 
 
 async def list_notifications(app: App, call: Call) -> Any:
-    mch_id, kind = call.opt("mch_id"), call.opt("kind")
+    """Newest first, a keyset page: the kind filter is in the SQL, before the limit."""
+    mch_id, kind = call.opt("mch_id"), call.opt("kind") or ""
+    limit, before = min(call.whole("limit"), MAX_PAGE), call.opt_whole("before_id")
 
     def work() -> Any:
         with app.store.begin(write=False) as tx:
@@ -91,11 +92,10 @@ async def list_notifications(app: App, call: Call) -> Any:
             if mch_id:
                 merchant = tx.merchant(mch_id, LIVE)
                 merchant_id = -1 if merchant is None else merchant.id
-            return [
-                views.notification_view(n, tx.attempts(n.id))
-                for n in tx.notifications(merchant_id=merchant_id)
-                if kind is None or n.kind == kind
-            ]
+            page = Keyset(limit, after=None if before is None else (0, before))
+            found = tx.console_notifications(merchant_id, page, kind, "")
+            attempts = tx.attempts_of([n.id for n, _, _ in found])
+            return [views.notification_view(n, attempts[n.id]) for n, _, _ in found]
 
     return {"notifications": await app.store.run(work, write=False)}
 
@@ -136,11 +136,11 @@ RECORD_OPS: tuple[Op, ...] = (
     Op(
         "GET",
         "/_local/orders",
-        "Orders, newest first",
+        "Orders, newest first; the next page: before_id = the last order_id seen",
         list_orders,
-        params=(_MCH_ID, _LIMIT, Param("offset", integer(0), default=0)),
+        params=(_MCH_ID, _LIMIT, _BEFORE_ID, Param("offset", integer(0), default=0)),
         errors=(404,),
-        response=listing("orders", schemas.ORDER),
+        response=listing("orders", schemas.LISTED_ORDER),
     ),
     Op(
         "GET",
@@ -163,7 +163,12 @@ RECORD_OPS: tuple[Op, ...] = (
         "/_local/notifications",
         "Notifications with every delivery attempt",
         list_notifications,
-        params=(_MCH_ID, Param("kind", one_of("payment", "refund"))),
+        params=(
+            _MCH_ID,
+            Param("kind", one_of("payment", "refund")),
+            Param("limit", integer(0), default=100, description=f"at most {MAX_PAGE}"),
+            _BEFORE_ID,
+        ),
         response=listing("notifications", schemas.NOTIFICATION),
     ),
     Op(
@@ -190,7 +195,7 @@ RECORD_OPS: tuple[Op, ...] = (
             _MCH_ID,
             Param("failures", {"type": "boolean"}, default=False),
             _LIMIT,
-            Param("before_id", ID, description="entries older than this id (the next page)"),
+            _BEFORE_ID,
         ),
         response=listing("entries", schemas.JOURNAL_ENTRY),
     ),

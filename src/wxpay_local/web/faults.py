@@ -22,13 +22,14 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from wxpay_local.api import pay
 from wxpay_local.api.context import ClientTls
 from wxpay_local.api.pipeline import Outcome, Route, process
 from wxpay_local.codes import ErrCode, Rejected
 from wxpay_local.domain import faults
 from wxpay_local.domain.faults import FaultRule, NotifyFault, RequestFacts
 from wxpay_local.domain.model import Notification
-from wxpay_local.domain.ports import Store
+from wxpay_local.domain.ports import JournalEntry, Store
 from wxpay_local.web.journal import Journal
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import XmlError, decode
@@ -110,24 +111,21 @@ class FaultBook:
             return None
         if self.journal is not None:
             self.journal.record(
-                {
-                    "at": int(notification.created_at.timestamp() * 1000),
-                    "method": "NOTIFY",
-                    "path": notification.url[:512],
-                    "endpoint": facts.endpoint,
-                    "mch_id": fields.get("mch_id", ""),
-                    "request": "",
-                    "response": "",
-                    "return_code": "",
-                    "result_code": "",
-                    "err_code": "",
-                    "message": Applied(rule).note(),
-                    "explanation": {
-                        "fault": Applied(rule).note(),
-                        "notification_id": notification.id,
-                    },
-                    "duration_us": 0,
-                }
+                JournalEntry(
+                    at=int(notification.created_at.timestamp() * 1000),
+                    method="NOTIFY",
+                    path=notification.url[:512],
+                    endpoint=facts.endpoint,
+                    mch_id=fields.get("mch_id", ""),
+                    request="",
+                    response="",
+                    return_code="",
+                    result_code="",
+                    err_code="",
+                    message=Applied(rule).note(),
+                    explanation={"fault": Applied(rule).note(), "notification_id": notification.id},
+                    duration_us=0,
+                )
             )
         return NotifyFault(rule.action, rule.delay_ms)
 
@@ -253,11 +251,14 @@ async def run_faulted(
     endpoint = route.endpoint
     if rule.action == "delay" and rule.when == "before":
         await asyncio.sleep(rule.delay_ms / 1000)
-    runs = rule.when == "after" or rule.action in ("delay", "err_code")
+    script = rule.payer_script
+    runs = rule.when == "after" or rule.action in ("delay", "err_code") or script is not None
     if runs:
         handlers: Mapping[str, Any] = app.handlers
         if rule.action == "err_code":
             handlers = handlers_for(rule, app.handlers, endpoint.name)
+        elif script is not None and endpoint.name == "micropay":
+            handlers = {**handlers, "micropay": functools.partial(pay.micropay, script=script)}
         outcome = await app.store.run(
             lambda: process(app.store, app.platform, handlers, route, body, client),
             write=endpoint.writes,

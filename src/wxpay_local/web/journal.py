@@ -8,8 +8,11 @@ Imports: store (through the store object), stdlib.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
+
+from wxpay_local.domain.ports import JournalEntry
 
 log = logging.getLogger("wxpay_local.journal")
 FOLLOWER_BACKLOG = 1000
@@ -19,7 +22,7 @@ class Journal:
     def __init__(self, store: Any, flush_seconds: float = 0.2) -> None:
         self.store = store
         self.flush_seconds = flush_seconds
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[JournalEntry] = []
         self._task: asyncio.Task[None] | None = None
         #: One flush at a time: a reader's flush must not return while the timer's flush is
         #: still writing the entries it took (the reader would miss them).
@@ -28,11 +31,14 @@ class Journal:
         #: entry as it is recorded, pushed, not polled.
         self._followers: set[asyncio.Queue[dict[str, Any]]] = set()
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: JournalEntry) -> None:
         self._pending.append(entry)
+        if not self._followers:
+            return
+        shown = dataclasses.asdict(entry)  # what the stream prints, one JSON object per entry
         for queue in self._followers:
             if queue.qsize() < FOLLOWER_BACKLOG:  # a stalled follower loses entries, not memory
-                queue.put_nowait(entry)
+                queue.put_nowait(shown)
 
     def follow(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -42,7 +48,7 @@ class Journal:
     def unfollow(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._followers.discard(queue)
 
-    def _write(self, entries: list[dict[str, Any]]) -> None:
+    def _write(self, entries: list[JournalEntry]) -> None:
         with self.store.begin() as tx:
             tx.insert_journal(entries)
 

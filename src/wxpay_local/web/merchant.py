@@ -17,7 +17,7 @@ from wxpay_local.api.context import PLAIN_HTTP, ClientTls, Download, Handler, Pe
 from wxpay_local.api.pipeline import Outcome, Route, process, reworded
 from wxpay_local.codes import Fault, ReturnMsg
 from wxpay_local.domain.model import SANDBOX
-from wxpay_local.domain.ports import Store
+from wxpay_local.domain.ports import JournalEntry, Store
 from wxpay_local.web import faults
 from wxpay_local.wire import envelope
 from wxpay_local.wire.xml import MAX_BODY_BYTES
@@ -32,7 +32,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class Journal(Protocol):
-    def record(self, entry: dict[str, object]) -> None: ...
+    def record(self, entry: JournalEntry) -> None: ...
 
 
 class MerchantApp(Protocol):
@@ -170,19 +170,19 @@ async def handle(
     else:
         await send_xml(send, outcome.body)
     app.journal.record(
-        {
-            "at": int(app.platform.clock.now().timestamp() * 1000),
-            "method": method,
-            "path": str(scope["path"]),
-            "endpoint": route.endpoint.name,
-            "mch_id": outcome.mch_id,
-            "request": printable(body),
-            "response": printable(outcome.body),
-            "return_code": outcome.return_code,
-            "result_code": outcome.result_code,
-            "err_code": outcome.err_code,
-            "message": outcome.message,
-            "explanation": outcome.explanation,
-            "duration_us": int((time.perf_counter() - started) * 1_000_000),
-        }
+        JournalEntry(
+            at=int(app.platform.clock.now().timestamp() * 1000),
+            method=method,
+            path=str(scope["path"]),
+            endpoint=route.endpoint.name,
+            mch_id=outcome.mch_id,
+            request=printable(body),
+            response=printable(outcome.body),
+            return_code=outcome.return_code,
+            result_code=outcome.result_code,
+            err_code=outcome.err_code,
+            message=outcome.message,
+            explanation=outcome.explanation,
+            duration_us=int((time.perf_counter() - started) * 1_000_000),
+        )
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from wxpay_local.domain import ledger
 from wxpay_local.domain.model import (
     App,
     Card,
@@ -18,7 +17,7 @@ from wxpay_local.domain.model import (
     Order,
     Refund,
 )
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import PayerProfile, Tx
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -50,15 +49,18 @@ def card_view(card: Card) -> dict[str, Any]:
 
 def payer_view(tx: Tx, payer_id: int) -> dict[str, Any] | None:
     payer = tx.payer(payer_id)
-    if payer is None:
-        return None
+    return None if payer is None else profile_view(tx.payer_profiles([payer])[0])
+
+
+def profile_view(profile: PayerProfile) -> dict[str, Any]:
+    payer = profile.payer
     return {
         "payer_id": payer.id,
         "name": payer.name,
         "pay_password": payer.pay_password,
-        "balance": tx.balance(ledger.wallet(payer.id)),
-        "openids": tx.openids_of(payer.id),
-        "cards": [card_view(c) for c in tx.cards_of(payer.id)],
+        "balance": profile.balance,
+        "openids": profile.openids,
+        "cards": [card_view(c) for c in profile.cards],
     }
 
 

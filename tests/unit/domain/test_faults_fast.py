@@ -48,3 +48,13 @@ def test_describe_names_the_fault_the_journal_shows() -> None:
     rule = FaultRule(3, "err_code", "after", err_code="SYSTEMERROR")
     assert rule.describe() == "SYSTEMERROR after commit"
     assert FaultRule(4, "http_status", http_status=502).describe() == "HTTP 502 before commit"
+
+
+def test_payer_outcomes_match_only_micropay_and_describe_themselves() -> None:
+    rules = [FaultRule(1, "payer_pays", delay_ms=20_000), FaultRule(2, "payer_bankerror")]
+    query = RequestFacts("orderquery", "/pay/orderquery", "", {})
+    assert candidates(rules, query) == []
+    assert [r.id for r in candidates(rules, facts())] == [1, 2]
+    assert rules[0].describe() == "payer enters the password after 20 s"
+    assert rules[1].describe() == "payer's bank refuses (BANKERROR)"
+    assert FaultRule(3, "reset").payer_script is None

@@ -9,7 +9,8 @@ import pytest
 
 from wxpay_local.codes import SignType
 from wxpay_local.sdk import BadSignature, bizpayurl, scan_reply, verify_scan
-from wxpay_local.web.pages.native_mode1 import ScanError, parse
+from wxpay_local.web.pages.native_mode1 import parse
+from wxpay_local.web.pages.native_scan import ScanError
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode, encode
 

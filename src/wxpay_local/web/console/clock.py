@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import SHANGHAI, display_time
 from wxpay_local.web import control
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import console_page, form, render
@@ -45,7 +45,7 @@ def _view(app: App) -> dict[str, Any]:
     now = app.clock.now().astimezone(SHANGHAI)
     real = datetime.now(SHANGHAI)  # the page compares with real time; domain code never does
     return {
-        "now": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "now": display_time(now),
         "iso": now.isoformat(timespec="seconds"),
         "local_input": now.strftime("%Y-%m-%dT%H:%M:%S"),
         "offset": _duration((now - real).total_seconds()),
@@ -55,7 +55,7 @@ def _view(app: App) -> dict[str, Any]:
 
 
 async def clock_page(app: App, request: Request, viewer: Viewer) -> Response:
-    await app.store.run(app.load_clock)
+    await app.shared.fresh()
     moved = param(request.query_params, "moved") == "1"
     return render(request, "clock.html", c=_view(app), presets=PRESETS, error="", moved=moved)
 
@@ -85,7 +85,7 @@ async def move(app: App, request: Request, viewer: Viewer) -> Response:
     action = param(values, "action")
     if action not in ACTIONS:
         raise PageError(400, f"action is one of {', '.join(ACTIONS)}")
-    await app.store.run(app.load_clock)
+    await app.shared.fresh()
     try:
         if action == "advance":
             await control.invoke(app, request, control.advance_clock, {"seconds": _seconds(values)})

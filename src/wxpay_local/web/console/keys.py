@@ -17,7 +17,7 @@ from starlette.routing import Route
 from wxpay_local.codes import Rejected
 from wxpay_local.domain import setup
 from wxpay_local.domain.model import Merchant, MerchantCert
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import display_time
 from wxpay_local.web import certs
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.choose import Choice, choose, requested_mch_id
@@ -46,7 +46,7 @@ def mask(secret: str) -> str:
 
 
 def _when(moment: Any) -> str:
-    return "" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return display_time(moment)
 
 
 def _cert_row(cert: MerchantCert, now: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ from starlette.datastructures import QueryParams
 
 from wxpay_local.domain.model import LIVE, Merchant
 from wxpay_local.domain.ports import Keyset, Tx
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import SHANGHAI, display_time
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.pages.common import PageError, param
 
@@ -34,7 +34,7 @@ def millis(moment: datetime) -> int:
 
 
 def beijing(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return display_time(moment)
 
 
 def choice(values: QueryParams, name: str, allowed: tuple[str, ...]) -> str:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wxpay_local.domain.model import LIVE
-from wxpay_local.timefmt import SHANGHAI
+from wxpay_local.timefmt import SHANGHAI, display_time
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import render
 
@@ -41,6 +41,6 @@ async def overview(app: App, request: Request, viewer: Viewer) -> Response:
         request,
         "overview.html",
         merchants=merchants,
-        now=now.strftime("%Y-%m-%d %H:%M:%S"),
+        now=display_time(now),
         clock_shifted=app.clock.offset.total_seconds() != 0 or app.clock.frozen is not None,
     )

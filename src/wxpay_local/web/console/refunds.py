@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from wxpay_local.codes import RefundStatus
 from wxpay_local.web.console import listing
 from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import console_page, render
@@ -17,7 +18,7 @@ from wxpay_local.web.pages.common import param
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
 
-STATUSES = ("PROCESSING", "SUCCESS", "CHANGE", "REFUNDCLOSE")
+STATUSES = tuple(RefundStatus)
 
 
 async def refunds(app: App, request: Request, viewer: Viewer) -> Response:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from wxpay_local.codes import TradeState
+from wxpay_local.codes import NotificationStatus, RefundStatus, TradeState
 from wxpay_local.domain import ledger
 from wxpay_local.domain.model import DeliveryAttempt, Notification, Order, Refund
 from wxpay_local.domain.ports import LedgerEntry, Tx
@@ -77,9 +77,9 @@ def notification_view(n: Notification, attempts: list[DeliveryAttempt]) -> dict[
         "kind": n.kind,
         "url": n.url,
         "status": n.status,
-        "badge": "failed" if n.status == "exhausted" else n.status,
+        "badge": "failed" if n.status == NotificationStatus.EXHAUSTED else n.status,
         "count": n.attempts,
-        "next": beijing(n.next_attempt_at) if n.status == "pending" else "",
+        "next": beijing(n.next_attempt_at) if n.status == NotificationStatus.PENDING else "",
         "created": beijing(n.created_at),
         "refund_id": req.get("refund_id", "") if isinstance(req, dict) else "",
         "attempts": [_attempt(a) for a in attempts],
@@ -130,7 +130,7 @@ def _refund_events(refund: Refund) -> list[dict[str, Any]]:
         ("refund_account", refund.refund_account),
         ("fee returned", _fen(refund.fee_returned)),
     ]
-    if refund.refund_status == "PROCESSING":
+    if refund.refund_status == RefundStatus.PROCESSING:
         asked["lines"].append(("settles at", beijing(refund.settle_at)))
         return [asked]
     status = refund.refund_status

@@ -29,6 +29,7 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    is_pay_action,
     order_screen,
     order_summary,
     page,
@@ -132,7 +133,7 @@ async def pay_json(app: App, request: Request) -> Response:
     action, card_id = data.get("action", "pay"), data.get("card_id")
     if not isinstance(payer_id, int) or isinstance(payer_id, bool) or not 0 <= payer_id <= MAX_ID:
         return JSONResponse({"error": "BAD_FIELD", "message": "payer_id is a payer's number"}, 400)
-    if action not in ("pay", "cancel") or not isinstance(password, str):
+    if not is_pay_action(action) or not isinstance(password, str):
         return JSONResponse({"error": "BAD_FIELD", "message": "action is pay or cancel"}, 400)
     if card_id is not None and (
         not isinstance(card_id, int) or isinstance(card_id, bool) or not 0 <= card_id <= MAX_ID

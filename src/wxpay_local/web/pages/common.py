@@ -30,6 +30,8 @@ STATIC = HERE / "static"
 SHORT_PREFIX = "weixin://wxpay/s/"
 #: How many demo payers a picker lists (the store may hold many more).
 PAYER_LIST_LIMIT = 50
+#: What a payer answers a payment prompt with.
+PAY_ACTIONS = ("pay", "cancel")
 MAX_PARAM = 2048
 #: The largest row number a page or JSON endpoint takes (far below BIGINT).
 MAX_ID = 10**15
@@ -184,7 +186,7 @@ def payer_view(tx: Tx, payer: Payer) -> dict[str, Any]:
 
 def payer_choices(tx: Tx) -> list[dict[str, Any]]:
     """The demo payers a cashier page offers (the first PAYER_LIST_LIMIT)."""
-    return [payer_view(tx, p) for p in tx.payers()[:PAYER_LIST_LIMIT]]
+    return [payer_view(tx, p) for p in tx.payers(PAYER_LIST_LIMIT)]
 
 
 #: The screen a payer page shows instead of its form when the order cannot be paid any more:
@@ -226,3 +228,13 @@ def order_screen(order: Order, now: datetime) -> dict[str, str] | None:
 def screen(kind: str, message: str = "") -> dict[str, str]:
     title, default, tone = _SCREENS.get(kind, ("无法支付", message, "fail"))
     return {"kind": kind, "title": title, "message": message or default, "tone": tone}
+
+
+def is_pay_action(action: object) -> bool:
+    return action in PAY_ACTIONS
+
+
+def lacks_password(action: object, password: str) -> bool:
+    """A "pay" answer without a 6-digit payment password: refused before any store work (a
+    cancel needs none). One rule for every cashier page."""
+    return action == "pay" and not (len(password) == 6 and password.isdigit())

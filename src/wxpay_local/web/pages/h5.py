@@ -35,6 +35,8 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    is_pay_action,
+    lacks_password,
     order_screen,
     order_summary,
     page,
@@ -199,12 +201,12 @@ async def pay(app: App, request: Request) -> Response:
     if payer_id is None:
         raise PageError(400, "choose who pays (payer_id)", "请选择用户")
     action = param(form, "action") or "pay"
-    if action not in ("pay", "cancel"):
+    if not is_pay_action(action):
         raise PageError(400, "action is pay or cancel")
     method = param(form, "method") or "wallet"
     card_id = None if method == "wallet" else int_param(form, "method")
     password = param(form, "password")
-    if action == "pay" and not (len(password) == 6 and password.isdigit()):
+    if lacks_password(action, password):
         raise PageError(400, "the payment password is 6 digits", "支付密码错误")
 
     def work() -> dict[str, Any]:

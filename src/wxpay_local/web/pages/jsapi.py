@@ -30,7 +30,16 @@ from wxpay_local.domain.orders import effective_state
 from wxpay_local.domain.payer import PayOutcome, PayRequest, pay_order
 from wxpay_local.domain.ports import Tx
 from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
-from wxpay_local.web.pages.common import MAX_ID, STATIC, bank_name, order_summary, render, yuan
+from wxpay_local.web.pages.common import (
+    MAX_ID,
+    STATIC,
+    bank_name,
+    is_pay_action,
+    lacks_password,
+    order_summary,
+    render,
+    yuan,
+)
 from wxpay_local.wire import signing
 
 if TYPE_CHECKING:
@@ -326,11 +335,9 @@ def _endpoints(app: App) -> tuple[Any, Any]:
         action = params.get("action", "pay")
         password = params.get("password", "")
         card_id = params.get("card_id")
-        if action not in ("pay", "cancel"):
+        if not is_pay_action(action):
             return _json({"error": "BAD_FIELD", "message": "action is pay or cancel"}, 400)
-        if not isinstance(password, str) or (
-            action == "pay" and not (len(password) == 6 and password.isdigit())
-        ):
+        if not isinstance(password, str) or lacks_password(action, password):
             return _json({"error": "BAD_FIELD", "message": "password is 6 digits"}, 400)
         if card_id is not None and (
             not isinstance(card_id, int) or isinstance(card_id, bool) or not 0 <= card_id <= MAX_ID

@@ -41,7 +41,7 @@ async def login_payers(app: App, request: Request) -> Response:
     def work() -> dict[str, Any]:
         with app.store.begin(write=False) as tx:
             name = _mini_program(tx, appid)
-            payers = [{"payer_id": p.id, "name": p.name} for p in tx.payers()[:PAYER_LIST_LIMIT]]
+            payers = [{"payer_id": p.id, "name": p.name} for p in tx.payers(PAYER_LIST_LIMIT)]
         return {"ok": True, "app_name": name, "payers": payers}
 
     try:

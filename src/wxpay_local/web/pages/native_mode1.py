@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,9 +26,23 @@ from wxpay_local.codes import SignType, TradeState, TradeType
 from wxpay_local.domain import merchant_config, setup
 from wxpay_local.domain.model import LIVE, Order
 from wxpay_local.domain.orders import effective_state
-from wxpay_local.domain.ports import Tx
+from wxpay_local.domain.ports import JournalEntry, Tx
 from wxpay_local.web.boundary import HIDDEN_SIGNATURE, reveals_secrets
 from wxpay_local.web.pages.common import PageError, qr_code_of
+from wxpay_local.web.pages.native_scan import (
+    BAD_QR,
+    BAD_SIGN,
+    MERCHANT_BUSY,
+    MERCHANT_ERROR,
+    NO_CALLBACK,
+    ORDER_CLOSED,
+    ORDER_EXPIRED,
+    ORDER_PAID,
+    Mode1Url,
+    ScanError,
+    Scanned,
+    Target,
+)
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
 
@@ -46,65 +59,6 @@ URL_FIELDS = {"appid": 32, "mch_id": 32, "product_id": 32, "time_stamp": 10, "no
 CALLBACK_TIMEOUT = 5.0
 MAX_REPLY_BYTES = 64 * 1024
 JOURNAL_ENDPOINT = "native_scan_callback"
-
-# What the person sees (platform-style; the real texts are not documented, docs/behaviour.md).
-BAD_QR = "二维码无效，请联系商家"
-BAD_SIGN = "二维码签名错误，请联系商家"
-MERCHANT_ERROR = "商户参数错误，请联系商家"
-NO_CALLBACK = "商户未配置扫码支付回调链接，请联系商家"
-MERCHANT_BUSY = "商户系统繁忙，请稍后再试"
-ORDER_PAID = "该订单已支付"
-ORDER_CLOSED = "该订单已关闭"
-ORDER_EXPIRED = "支付请求已失效，请重新发起支付"
-
-
-class ScanError(Exception):
-    """A scan that cannot go on: ``message`` for the person, ``reason`` for the developer."""
-
-    def __init__(self, code: str, status: int, message: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.status, self.message, self.reason = code, status, message, reason
-
-    def as_json(self) -> dict[str, str]:
-        return {"error": self.code, "message": self.reason, "payer_message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
-class Mode1Url:
-    """The fields of a mode-1 URL, as decoded from its query (the values that were signed)."""
-
-    fields: dict[str, str]
-
-    @property
-    def mch_id(self) -> str:
-        return self.fields["mch_id"]
-
-    @property
-    def appid(self) -> str:
-        return self.fields["appid"]
-
-    @property
-    def product_id(self) -> str:
-        return self.fields["product_id"]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A verified mode-1 URL with what the platform knows about its merchant."""
-
-    url: Mode1Url
-    merchant_name: str
-    api_key: str
-    callback_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Scanned:
-    """A successful scan: the order the cashier shows (mode 1: the merchant just made it)."""
-
-    mode: int
-    order: Order
-    merchant_name: str
 
 
 def expand(tx: Tx, code_url: str) -> str:
@@ -396,19 +350,19 @@ def _journal(
     except (XmlError, NotUtf8):
         pass
     app.journal.record(
-        {
-            "at": int(app.clock.now().timestamp() * 1000),
-            "method": "POST",
-            "path": target.callback_url,
-            "endpoint": JOURNAL_ENDPOINT,
-            "mch_id": target.url.mch_id,
-            "request": body.decode("utf-8", "replace"),
-            "response": raw.decode("utf-8", "replace").replace("\x00", "\\x00"),
-            "return_code": str(reply.get("return_code", "")) if error is None else "FAIL",
-            "result_code": str(reply.get("result_code", "")) if error is None else "FAIL",
-            "err_code": "" if error is None else error.code,
-            "message": "" if error is None else error.reason,
-            "explanation": {} if error is None else {"detail": error.reason},
-            "duration_us": int((time.perf_counter() - started) * 1_000_000),
-        }
+        JournalEntry(
+            at=int(app.clock.now().timestamp() * 1000),
+            method="POST",
+            path=target.callback_url,
+            endpoint=JOURNAL_ENDPOINT,
+            mch_id=target.url.mch_id,
+            request=body.decode("utf-8", "replace"),
+            response=raw.decode("utf-8", "replace").replace("\x00", "\\x00"),
+            return_code=str(reply.get("return_code", "")) if error is None else "FAIL",
+            result_code=str(reply.get("result_code", "")) if error is None else "FAIL",
+            err_code="" if error is None else error.code,
+            message="" if error is None else error.reason,
+            explanation={} if error is None else {"detail": error.reason},
+            duration_us=int((time.perf_counter() - started) * 1_000_000),
+        )
     )

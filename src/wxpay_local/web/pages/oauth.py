@@ -117,7 +117,7 @@ async def authorize(app: App, request: Request) -> Response:
     def work() -> dict[str, Any]:
         with app.store.begin(write=False) as tx:
             name = _check_app(tx, req)
-            payers = [{"payer_id": p.id, "name": p.name} for p in tx.payers()[:PAYER_LIST_LIMIT]]
+            payers = [{"payer_id": p.id, "name": p.name} for p in tx.payers(PAYER_LIST_LIMIT)]
             return {"app_name": name, "payers": payers}
 
     context = await app.store.run(work, write=False)

@@ -30,6 +30,8 @@ from wxpay_local.web.pages.common import (
     PageError,
     form_of,
     int_param,
+    is_pay_action,
+    lacks_password,
     order_screen,
     order_summary,
     page,
@@ -39,7 +41,7 @@ from wxpay_local.web.pages.common import (
     render,
     screen,
 )
-from wxpay_local.web.pages.native_mode1 import ScanError
+from wxpay_local.web.pages.native_scan import ScanError
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -99,7 +101,7 @@ def _scan_error(exc: ScanError, retry_url: str = "/phone") -> Response:
 def _payers(tx: Tx) -> list[dict[str, Any]]:
     return [
         {"payer_id": p.id, "name": p.name, "balance": tx.balance(ledger.wallet(p.id))}
-        for p in tx.payers()[:PAYER_LIST_LIMIT]
+        for p in tx.payers(PAYER_LIST_LIMIT)
     ]
 
 
@@ -196,12 +198,12 @@ async def phone_pay(app: App, request: Request) -> Response:
     if bool(code_url) == bool(prepay_id):
         raise PageError(400, "give code_url (mode 2) or prepay_id (after a mode-1 scan)")
     action = param(form, "action") or "pay"
-    if action not in ("pay", "cancel"):
+    if not is_pay_action(action):
         raise PageError(400, "action is pay or cancel")
     method = param(form, "method") or "wallet"
     card_id = None if method == "wallet" else int_param(form, "method")
     password = param(form, "password")
-    short = action == "pay" and not (len(password) == 6 and password.isdigit())
+    short = lacks_password(action, password)
 
     def retry(outcome: str, message: str) -> dict[str, Any]:
         with app.store.begin(write=False) as tx:

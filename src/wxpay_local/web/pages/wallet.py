@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from wxpay_local.codes import TradeState
+from wxpay_local.codes import RefundStatus, TradeState
 from wxpay_local.domain import paycodes, payers
 from wxpay_local.domain.micropay import POLICIES
 from wxpay_local.domain.model import Card, Payer
 from wxpay_local.domain.ports import Tx
-from wxpay_local.timefmt import from_millis, to_millis
+from wxpay_local.timefmt import display_time, from_millis, to_millis
 from wxpay_local.web.pages import barcode, wallet_prompts
 from wxpay_local.web.pages.common import (
     MAX_ID,
@@ -40,7 +40,6 @@ from wxpay_local.web.pages.common import (
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
 
-TIME = "%Y-%m-%d %H:%M:%S"
 STATES = {
     TradeState.SUCCESS: "支付成功",
     TradeState.REFUND: "已退款",
@@ -92,7 +91,9 @@ def _method(order_card: int | None, cards: dict[int, Card]) -> str:
 
 def _line(line: payers.PaymentLine, cards: dict[int, Card]) -> dict[str, Any]:
     o = line.order
-    refunded = sum(r.refund_fee for r in line.refunds if r.refund_status != "REFUNDCLOSE")
+    refunded = sum(
+        r.refund_fee for r in line.refunds if r.refund_status != RefundStatus.REFUNDCLOSE
+    )
     state = STATES.get(o.trade_state, str(o.trade_state))
     if o.trade_state is TradeState.REFUND and refunded < o.total_fee:
         state = "部分退款"
@@ -104,13 +105,13 @@ def _line(line: payers.PaymentLine, cards: dict[int, Card]) -> dict[str, Any]:
         "trade_state": str(o.trade_state),
         "state": state,
         "trade_type": str(o.trade_type),
-        "time": o.time_end.strftime(TIME) if o.time_end else "",
+        "time": display_time(o.time_end),
         "method": _method(o.card_id, cards),
         "refunds": [
             {
                 "amount": yuan(r.refund_fee),
                 "status": r.refund_status,
-                "time": (r.success_time or r.created_at).strftime(TIME),
+                "time": display_time(r.success_time or r.created_at),
             }
             for r in line.refunds
         ],
@@ -136,8 +137,8 @@ async def wallet(app: App, request: Request) -> Response:
     def work() -> dict[str, Any]:
         with app.store.begin(write=False) as tx:
             if payer_id is None:
-                listing = [{"payer_id": p.id, "name": p.name} for p in tx.payers()]
-                return {"payer": None, "payers": listing[:PAYER_LIST_LIMIT]}
+                listing = [{"payer_id": p.id, "name": p.name} for p in tx.payers(PAYER_LIST_LIMIT)]
+                return {"payer": None, "payers": listing}
             payer = _payer_or_404(tx, payer_id)
             return {
                 "payers": [],
@@ -178,7 +179,7 @@ async def changes(app: App, request: Request) -> Response:
                 {
                     "kind": MOVEMENT_KINDS.get(m.kind, m.kind),
                     "ref": m.ref,
-                    "time": m.at.strftime(TIME),
+                    "time": display_time(m.at),
                     "amount": ("+" if m.amount > 0 else "") + yuan(m.amount),
                     "incoming": m.amount > 0,
                     "balance_after": yuan(m.balance_after),

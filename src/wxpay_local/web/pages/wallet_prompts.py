@@ -24,6 +24,7 @@ from wxpay_local.web.pages.common import (
     PageError,
     card_views,
     int_param,
+    is_pay_action,
     page,
     param,
     yuan,
@@ -104,7 +105,7 @@ async def confirm(app: App, request: Request) -> Response:
     card_id = data.get("card_id")
     if not (_is_id(payer_id) and _is_id(order_id)):
         return _bad("payer_id and order_id are row numbers")
-    if action not in ("pay", "cancel"):
+    if not is_pay_action(action):
         return _bad("action is pay or cancel")
     if action == "pay" and not isinstance(password, str):
         return _bad("password is the 6-digit payment password")

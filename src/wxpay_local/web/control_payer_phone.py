@@ -1,5 +1,5 @@
-"""Control-plane operations a payer's phone would do (payment codes, the micropay password
-prompt and policy, scanning a code_url), and lookups: reports, short URLs, openids.
+"""Control-plane operations a payer's phone would do: payment codes, the micropay password
+prompt and policy, scanning a code_url.
 
 Imports: domain, web.views, web.control_*, web.pages.native_mode1, starlette.
 """
@@ -21,14 +21,12 @@ from wxpay_local.web.control_base import (
     Call,
     ControlError,
     Op,
-    Param,
-    integer,
     not_found,
     one_of,
     text,
 )
 from wxpay_local.web.pages import native_mode1
-from wxpay_local.web.pages.native_mode1 import ScanError
+from wxpay_local.web.pages.native_scan import ScanError
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import App
@@ -114,43 +112,6 @@ async def set_policy(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-# reports and short URLs ----------------------------------------------------------------------
-async def list_reports(app: App, call: Call) -> Any:
-    mch_id, limit = call.text("mch_id"), min(call.whole("limit"), 500)
-
-    def work() -> Any:
-        with app.store.begin(write=False) as tx:
-            return tx.reports(mch_id, limit)
-
-    return {"reports": await app.store.run(work, write=False)}
-
-
-async def resolve_short(app: App, call: Call) -> Any:
-    code = call.text("code")
-
-    def work() -> Any:
-        with app.store.begin(write=False) as tx:
-            return tx.long_url_of(code)
-
-    long_url = await app.store.run(work, write=False)
-    if long_url is None:
-        raise not_found(f"no short URL {code}")
-    return {"short_url": f"weixin://wxpay/s/{code}", "long_url": long_url}
-
-
-async def whose_openid(app: App, call: Call) -> Any:
-    openid = call.text("openid")
-
-    def work() -> Any:
-        with app.store.begin(write=False) as tx:
-            return tx.payer_by_openid(openid)
-
-    found = await app.store.run(work, write=False)
-    if found is None:
-        raise not_found(f"no payer has openid {openid}")
-    return {"payer_id": found[0].id, "name": found[0].name, "appid": found[1]}
-
-
 async def scan(app: App, call: Call) -> Any:
     """A payer scans a code_url: mode 1 runs the merchant's scan callback (spec §6.3)."""
     try:
@@ -165,7 +126,7 @@ async def scan(app: App, call: Call) -> Any:
     }
 
 
-EXTRA_OPS: tuple[Op, ...] = (
+PAYER_PHONE_OPS: tuple[Op, ...] = (
     Op(
         "POST",
         "/_local/scan",
@@ -180,15 +141,6 @@ EXTRA_OPS: tuple[Op, ...] = (
             merchant={"type": "string"},
             prepay_id={"type": "string"},
             order=schemas.ORDER,
-        ),
-    ),
-    Op(
-        "GET",
-        "/_local/openids/{openid}",
-        "Which payer (and app) an openid belongs to",
-        whose_openid,
-        response=schemas.obj(
-            payer_id={"type": "integer"}, name={"type": "string"}, appid={"type": "string"}
         ),
     ),
     Op(
@@ -226,20 +178,5 @@ EXTRA_OPS: tuple[Op, ...] = (
         ("password_policy",),
         params=(PAYER_ID,),
         response=schemas.obj(payer_id={"type": "integer"}, password_policy={"type": "string"}),
-    ),
-    Op(
-        "GET",
-        "/_local/reports",
-        "交易保障 reports a merchant sent",
-        list_reports,
-        params=(Param("mch_id", text(32)), Param("limit", integer(0), default=50)),
-        response=schemas.listing("reports", schemas.REPORT),
-    ),
-    Op(
-        "GET",
-        "/_local/shorturl/{code}",
-        "Resolve a weixin://wxpay/s/… short URL",
-        resolve_short,
-        response=schemas.obj(short_url={"type": "string"}, long_url={"type": "string"}),
     ),
 )
