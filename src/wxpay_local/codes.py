@@ -1,7 +1,4 @@
-"""The WeChat Pay v2 vocabulary shared by every layer: states, types, error codes, the two errors.
-
-Imports: stdlib only.
-"""
+"""The WeChat Pay v2 vocabulary shared by every layer: states, types, error codes, two errors."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Demo data for a first ``wxpay-local serve``, and the banner that shows how to use it.
-
-Imports: domain, store, wire, settings.
-"""
+"""Demo data for a first ``wxpay-local serve``, and the banner that shows how to use it."""
 
 from __future__ import annotations
 

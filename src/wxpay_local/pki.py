@@ -4,7 +4,6 @@ A merchant's API client certificate is what the real platform ships as ``apiclie
 ``apiclient_key.pem`` and ``apiclient_cert.p12`` (PKCS#12 password: the mch_id). Its subject CN
 is the mch_id, which is how a ``/secapi/`` request is matched to its merchant. Pure computation
 over ``cryptography``; storing the results is the caller's business.
-Imports: cryptography, stdlib.
 """
 
 from __future__ import annotations

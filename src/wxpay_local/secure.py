@@ -3,8 +3,6 @@
 ``hmac.compare_digest`` on ``str`` raises ``TypeError`` for non-ASCII text (a payer typing a
 Chinese character as the password was a 500), and plain ``==`` leaks how long a prefix matched.
 Text is UTF-8 encoded first, so any input compares, and unequal lengths are just unequal.
-
-Imports: stdlib only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Settings, read once by the CLI or the app factory and passed down; never read at import.
-
-Imports: stdlib.
-"""
+"""Settings, read once by the CLI or the app factory and passed down; never read at import."""
 
 from __future__ import annotations
 

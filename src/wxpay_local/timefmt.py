@@ -1,4 +1,4 @@
-"""The platform's time zone and wire time formats. Imports: stdlib only."""
+"""The platform's time zone and wire time formats."""
 
 from __future__ import annotations
 

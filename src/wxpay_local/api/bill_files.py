@@ -3,7 +3,6 @@
 A file is a chain of generators. Nothing runs until the first ``next()``; every batch of rows is
 read in a short transaction of its own (``begin()``), closed before the rows are formatted, so
 a file of any size is sent in flat memory while other requests go on between its chunks.
-Imports: domain, api.context, stdlib.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 shares with them (refunds spec §6, §7; docs/behaviour.md "Bills").
 
 Preparing a bill checks the request and the day inside the request's transaction and returns
-a ``Download`` whose chunks are read afterwards (``api.bill_files``). Imports: api, codes,
-domain, timefmt, stdlib.
+a ``Download`` whose chunks are read afterwards (``api.bill_files``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a handler receives, and the platform services it may use. Imports: domain, spec, codes."""
+"""What a handler receives, and the platform services it may use."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@
 wrong keys worth trying (``domain.keys``), each with the sentence that names it. Another
 merchant's key is named as such and never identified: the journal entry belongs to this
 merchant, and whose key it was (let alone the key) is not theirs to see.
-Imports: domain, wire.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Handlers for the payment endpoints: typed request in, business fields (or a refusal) out.
-
-Imports: api.context, codes, domain, timefmt.
-"""
+"""Handlers for the payment endpoints: typed request in, business fields (or a refusal) out."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 One function, ``process``, runs a request through the steps in the platform's order, inside one
 transaction, and returns the bytes to send plus what the request journal needs to explain them.
 It is synchronous: SQLite runs it on the event loop, PostgreSQL in a worker thread.
-Imports: codes, wire, spec, domain, api.
 """
 
 from __future__ import annotations

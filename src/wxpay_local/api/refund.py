@@ -1,4 +1,4 @@
-"""Handlers for refund and refundquery. Imports: api.context, codes, domain."""
+"""Handlers for refund and refundquery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sandbox key handler (spec §1.6). Imports: api.context, domain."""
+"""The sandbox key handler (spec §1.6)."""
 
 from __future__ import annotations
 

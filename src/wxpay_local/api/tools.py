@@ -1,4 +1,4 @@
-"""Handlers for authcodetoopenid, shorturl and report. Imports: api.context, domain."""
+"""Handlers for authcodetoopenid, shorturl and report."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Rendering a notification and judging the merchant's answer (refunds spec §4.3–§4.4).
-
-Imports: codes, wire, domain.model, httpx.
-"""
+"""Rendering a notification and judging the merchant's answer (refunds spec §4.3–§4.4)."""
 
 from __future__ import annotations
 

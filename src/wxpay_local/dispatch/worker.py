@@ -3,7 +3,6 @@
 Runs inside the server process by default or alone (``wxpay-local worker``); several may run
 against one PostgreSQL database, each claiming with ``FOR UPDATE SKIP LOCKED`` under a lease.
 Due times follow the injected clock, so advancing the test clock moves through the retries.
-Imports: domain, dispatch.delivery, store (through domain.ports), httpx.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ turns journal rows into :class:`Call` (request fields parsed) and delivery attem
 :class:`Delivery`. Limits are the platform's documented ones (shared spec §4.5, §5):
 reverse no sooner than 15 s after the charge, closeorder no sooner than 5 minutes after the
 order, USERPAYING polled (first query after ~5 s, then every ~10 s; we fail only hammering,
-under 2 s apart). Imports: stdlib.
+under 2 s apart).
 """
 
 from __future__ import annotations

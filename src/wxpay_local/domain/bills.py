@@ -2,7 +2,7 @@
 
 Pure: rows come in as typed values (``TradeLine``, ``FundLine``) and leave as text lines; the
 caller streams them from the store and writes the header, the rows and the totals. Money stays
-integer fen until it is formatted here. Imports: timefmt, stdlib.
+integer fen until it is formatted here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""The injected clock. Domain code asks a Clock for the time, never the system.
-
-Imports: stdlib.
-"""
+"""The injected clock. Domain code asks a Clock for the time, never the system."""
 
 from __future__ import annotations
 

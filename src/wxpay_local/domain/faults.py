@@ -5,7 +5,7 @@ a failing run replays), and applying the chosen action (a delay, a held or reset
 garbled body) is the web layer's business. ``when`` says whether the platform's state changes
 anyway: ``before`` answers without running the request, ``after`` runs (and commits) it first,
 then answers with the fault instead — the classic "the payment went through but the answer was
-lost". Imports: codes, domain.payer_scripts, stdlib.
+lost".
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fund-flow bills (refunds spec §7): a merchant account's movements of a day, as text.
 
-Pure, like ``domain.bills`` whose formatting it shares. Imports: domain.bills, stdlib.
+Pure, like ``domain.bills`` whose formatting it shares.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ Identifiers (transaction_ids, prepay_ids, code_url codes, nonces, openids, …) 
 PRNG seeded from ``os.urandom`` (re-seeded in a forked child), one or two calls per identifier;
 credentials (API keys, app secrets, passwords, payment codes) always come from ``secrets``.
 ``Ids(seed)`` makes every value, credentials included, reproducible from the seed.
-Imports: stdlib.
 """
 
 from __future__ import annotations

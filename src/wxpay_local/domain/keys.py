@@ -4,7 +4,6 @@ A merchant's previous API keys are kept (the last few, with when they were repla
 settings table, so the signature doctor can say "this is the key rotated away at …"; the other
 candidates are the merchant's twin in the other environment (the production key on a sandbox
 path and the reverse) and every other merchant's key (named as such, never shown).
-Imports: domain.model, domain.ports, stdlib.
 """
 
 from __future__ import annotations

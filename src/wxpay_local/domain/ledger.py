@@ -2,7 +2,7 @@
 
 Every movement is one ``LedgerTxn`` whose postings sum to zero, so the sum over all accounts is
 constant (zero). Money that enters from outside the platform (bank cards, wallet top-ups) comes
-from ``external:*`` accounts, which are the only ones allowed below zero. Imports: domain.model.
+from ``external:*`` accounts, which are the only ones allowed below zero.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ a merchant who never opens the console is not refused. The H5 switches are the e
 default to on, as the real middle page always checks.
 
 Stored as one JSON document per merchant in the platform settings table (a reset clears it).
-Imports: codes, domain.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 A charge either completes at once, or, when the payer must confirm, leaves the order USERPAYING
 for a 30-second password window: the payer then enters the password (SUCCESS), cancels
 (PAYERROR), or lets it time out (PAYERROR, applied when the order is next read).
-Imports: codes, domain.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""The platform's records as frozen values. Field names are the wire names, verbatim.
-
-Imports: codes, stdlib.
-"""
+"""The platform's records as frozen values. Field names are the wire names, verbatim."""
 
 from __future__ import annotations
 

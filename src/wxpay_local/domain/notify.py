@@ -1,7 +1,4 @@
-"""Notification content and the retry schedules, as data, with the pure retry policy.
-
-Imports: codes, domain.model, stdlib.
-"""
+"""Notification content and the retry schedules, as data, with the pure retry policy."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ are the platform clock's. The lifetimes are WeChat's documented ones: a code fiv
 once, an access_token 7200 s, a refresh_token 30 days. Refreshing follows the Open Platform
 document: a still valid access_token is kept and its lifetime renewed, an expired one is
 replaced; the refresh_token itself is neither renewed nor replaced (after 30 days the person
-authorizes again). Errors carry WeChat's errcode and errmsg. Imports: domain, stdlib.
+authorizes again). Errors carry WeChat's errcode and errmsg.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Orders from the merchant's side: place (unifiedorder), query, close (spec §4.2–§4.4, §5.4).
-
-Imports: codes, domain.
-"""
+"""Orders from the merchant's side: place (unifiedorder), query, close (spec §4.2–§4.4, §5.4)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Payment codes (付款码): issued to a payer, about a minute long, charged at most once.
-
-Imports: codes, domain.
-"""
+"""Payment codes (付款码): issued to a payer, about a minute long, charged at most once."""
 
 from __future__ import annotations
 

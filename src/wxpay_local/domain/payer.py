@@ -3,7 +3,6 @@
 What a real payer can produce: success, not enough balance, cancelling, a credit card refused
 because the merchant sent limit_pay=no_credit, a wrong payment password. Only success changes
 anything; every other outcome leaves the order payable (spec §5.4: NOTPAY stays NOTPAY).
-Imports: codes, domain.
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ sleeping:
   from then on the order reads PAYERROR.
 - ``payer_notenough`` / ``payer_bankerror`` / ``payer_code_expired``: refused at once with
   NOTENOUGH, BANKERROR or AUTHCODEEXPIRE and the platform's wording; no order is created.
-
-Imports: codes, stdlib.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The payer's own view: payment history, wallet movements, and the payment-password setting.
 
 History is read a page at a time in (time, id) order, newest first, from a keyset cursor, so a
-payer with thousands of payments costs the same per page as one with ten. Imports: domain.
+payer with thousands of payments costs the same per page as one with ten.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ One narrow port per use-case family (``Merchants``, ``Payers``, ``Orders``, ``Re
 of the named sums at the end), and ``Tx``, their sum, is what a request's transaction offers.
 Every use case runs inside one transaction; the store commits it whole or not at all. ``lock=True``
 reads take the row for the rest of the transaction (``FOR UPDATE`` on PostgreSQL; SQLite's write
-transactions are serialised already). Imports: domain.model, stdlib.
+transactions are serialised already).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ the platform gives back, into ``platform:refunds_in_transit``; on SUCCESS the re
 transit for the payer's wallet (or the card's bank); on CHANGE or REFUNDCLOSE it goes back to
 the merchant and the fee share back to the platform. The order row is locked for every
 refund, so concurrent refunds of one order can never exceed what was paid.
-Imports: codes, domain.
 """
 
 from __future__ import annotations

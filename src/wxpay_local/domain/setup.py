@@ -1,7 +1,4 @@
-"""Creating the platform's parties: merchants with their apps, payers with openids and cards.
-
-Imports: codes, domain.
-"""
+"""Creating the platform's parties: merchants with their apps, payers with openids and cards."""
 
 from __future__ import annotations
 

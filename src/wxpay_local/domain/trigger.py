@@ -3,7 +3,6 @@
 A paid order goes through unifiedorder's and the payer's own use cases (so the ledger, the
 order and its notification are exactly what a checkout makes); a refund through the refund
 use case. The payer is the first one with money, or a new "trigger payer".
-Imports: codes, domain.
 """
 
 from __future__ import annotations

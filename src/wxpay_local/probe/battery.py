@@ -2,7 +2,6 @@
 
 Every notification is built from a real paid order of the merchant, with the platform's
 own rendering (dispatch.delivery), then altered the one way the check is about.
-Imports: codes, wire, domain, dispatch.delivery, stdlib.
 """
 
 from __future__ import annotations

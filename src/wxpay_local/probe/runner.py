@@ -1,7 +1,4 @@
-"""Sending the battery and grading each answer; which hosts the probe may send to.
-
-Imports: probe.battery, dispatch.delivery (the platform's own reading of an answer), httpx.
-"""
+"""Sending the battery and grading each answer; which hosts the probe may send to."""
 
 from __future__ import annotations
 

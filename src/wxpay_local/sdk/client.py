@@ -1,4 +1,4 @@
-"""The SDK client: one ``call`` that signs, posts, decodes and verifies. Imports: wire, httpx."""
+"""The SDK client: one ``call`` that signs, posts, decodes and verifies."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """Native mode 1 for merchants (spec §6.3): the signed static product URL and the scan callback.
 
-    url = bizpayurl(appid="wx…", mch_id="1900000109", product_id="P0001", api_key="…")
-    # render url as a QR code; when a payer scans it the platform POSTs to your callback:
-    fields = verify_scan(body, api_key)           # raises BadSignature
-    answer = scan_reply(api_key, appid, mch_id, prepay_id)   # XML bytes to answer with
-
-Imports: wire, stdlib.
+url = bizpayurl(appid="wx…", mch_id="1900000109", product_id="P0001", api_key="…")
+# render url as a QR code; when a payer scans it the platform POSTs to your callback:
+fields = verify_scan(body, api_key)           # raises BadSignature
+answer = scan_reply(api_key, appid, mch_id, prepay_id)   # XML bytes to answer with
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Both answer a file (plain or gzip), unsigned. downloadbill words its protocol failures the bill
 way (``sign error``/20001, see ``api.pipeline.BILL_FAULTS``); downloadfundflow needs the
 merchant's client certificate and HMAC-SHA256 (checked by the handler, which answers
-``Param Error`` otherwise). Imports: wire.fields, spec.endpoint.
+``Param Error`` otherwise).
 """
 
 from __future__ import annotations

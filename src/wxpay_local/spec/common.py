@@ -1,4 +1,4 @@
-"""Fields every v2 request carries (spec §1.7). Imports: wire.fields, codes."""
+"""Fields every v2 request carries (spec §1.7)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""What an endpoint is, as data: its path, request fields, conditional rules and error codes.
-
-Imports: codes, wire.fields, stdlib.
-"""
+"""What an endpoint is, as data: its path, request fields, conditional rules and error codes."""
 
 from __future__ import annotations
 

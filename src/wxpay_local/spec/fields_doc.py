@@ -3,7 +3,6 @@ and the fields each answer carries, so a difference from the spec shows up in re
 
 Regenerate with ``python -m wxpay_local.spec.fields_doc > docs/fields.md``;
 tests/unit/test_fields_doc.py fails when the committed file is stale.
-Imports: spec (pure: the text is returned, the caller writes it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""The payment endpoints: unifiedorder, orderquery, closeorder, micropay, reverse (spec §4).
-
-Imports: codes, wire.fields, spec.endpoint.
-"""
+"""The payment endpoints: unifiedorder, orderquery, closeorder, micropay, reverse (spec §4)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The refund endpoints: refund (mutual TLS) and refundquery (refunds spec §2, §3).
-
-Imports: codes, wire.fields, spec.endpoint.
-"""
+"""The refund endpoints: refund (mutual TLS) and refundquery (refunds spec §2, §3)."""
 
 from __future__ import annotations
 

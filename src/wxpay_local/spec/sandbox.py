@@ -1,4 +1,4 @@
-"""The sandbox key endpoint (spec §1.6). Imports: codes, spec.endpoint."""
+"""The sandbox key endpoint (spec §1.6)."""
 
 from __future__ import annotations
 

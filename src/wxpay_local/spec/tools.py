@@ -1,7 +1,4 @@
-"""The tool endpoints: authcodetoopenid, shorturl, report (spec §4.6–§4.8).
-
-Imports: codes, wire.fields, spec.endpoint.
-"""
+"""The tool endpoints: authcodetoopenid, shorturl, report (spec §4.6–§4.8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The per-process cache of merchants and app bindings, and the transaction session that keeps
-it honest. Imports: domain.model, stdlib.
+it honest.
 """
 
 from __future__ import annotations

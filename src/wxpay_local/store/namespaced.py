@@ -8,7 +8,6 @@ PostgreSQL a schema ``<root schema>__<name>`` in the same database. Each is migr
 Snapshots: on SQLite the backup API (``sqlite3.Connection.backup``) copies the whole file, page
 by page, to a file ``<name>.<label>.snap`` and back; on
 PostgreSQL each table is copied to a schema ``<schema>__s_<label>`` and back in one transaction.
-Imports: store, stdlib, psycopg.
 """
 
 from __future__ import annotations

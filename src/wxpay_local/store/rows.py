@@ -1,7 +1,4 @@
-"""Mapping between domain values and table rows (times as epoch milliseconds).
-
-Imports: codes, domain.model, stdlib.
-"""
+"""Mapping between domain values and table rows (times as epoch milliseconds)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The bill statements of ``SqlTx``: a day's payments, refunds, reversals and ledger postings.
 
 Every read is one keyset-paginated batch in (time, id) order over an index made for it
-(migration 0004), so a bill of any size streams in flat memory. Imports: domain, timefmt, stdlib.
+(migration 0004), so a bill of any size streams in flat memory.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ Orders and refunds page on ``(created_at, id)`` through the ``(merchant_id, crea
 indexes the bills already need; the operator's "all merchants" list is one such read per
 merchant merged here (a handful of merchants, each an index range), so the merchant API's write
 path pays for no extra index. Notifications page on ``id`` (the outbox's own order).
-Imports: domain, store.rows, stdlib.
 """
 
 from __future__ import annotations

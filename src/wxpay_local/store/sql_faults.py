@@ -1,7 +1,5 @@
 """The fault-rule statements of ``SqlTx`` (issue 12): rules live in the database so that every
 server process sees the same ones, and "fires N times" is counted by one conditional UPDATE.
-
-Imports: domain.faults, stdlib.
 """
 
 from __future__ import annotations

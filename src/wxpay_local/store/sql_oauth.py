@@ -1,7 +1,5 @@
 """The OAuth2 statements of ``SqlTx``: codes and tokens (``domain/oauth_grants.py``), and the
 merchants an appid is bound to (whose web-authorization domains a redirect_uri must be on).
-
-Imports: domain, store.rows, stdlib.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 History pages are keyset reads, newest first, over ``orders_payer_paid`` (migration 0005);
 wallet movements over ``postings_account`` (account, id). Neither sorts nor skips rows, so a
-page costs the same however long the payer's history is. Imports: domain, store.rows, stdlib.
+page costs the same however long the payer's history is.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""The refund statements of ``SqlTx`` (kept apart: the order statements are long enough).
-
-Imports: domain.model, store.rows, stdlib.
-"""
+"""The refund statements of ``SqlTx`` (kept apart: the order statements are long enough)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 ``MerchantSink`` is a merchant's notify_url: it records what arrives and answers as told;
 ``xml_endpoint`` is any other merchant endpoint (the Native mode 1 scan callback). Split out of
 harness.py to keep both modules short; harness.py re-exports the names.
-Imports: stdlib.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 ``Harness`` wraps one running app with the control plane calls tests make all the time (create a
 merchant, a payer, pay, move the clock) and an SDK client per merchant. The loopback endpoints
 the platform calls (``MerchantSink``, ``xml_endpoint``) live in testing/endpoints.py.
-Imports: web, sdk, store, settings, testing.endpoints, httpx, uvicorn.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ The pytest plugin's ``--wxpay-url`` mode: instead of starting a platform of its 
 session (each xdist worker, or each test) gets a namespace of a shared server, made through the
 server's control plane and dropped afterwards. Everything a test does goes over HTTP to
 ``<server>/ns/<name>``; there is no app object in this process.
-Imports: testing.harness, httpx.
 """
 
 from __future__ import annotations

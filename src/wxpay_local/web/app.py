@@ -3,7 +3,6 @@
 Merchant API paths go straight to ``web.merchant.handle`` (the hot path); everything else
 (the ``/_local`` control plane, the console, the payer pages) is a Starlette app behind the
 security boundary (``web.boundary``).
-Imports: everything below web.
 """
 
 from __future__ import annotations

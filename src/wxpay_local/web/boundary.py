@@ -18,8 +18,6 @@ passes through ``Boundary`` first, which, in this order:
    JSAPI endpoints that allow any origin by design (they need the merchant's signature);
 4. gives payer pages a session cookie and the CSRF token bound to it (``csrf_token()``), which
    ``pages.common.form_of`` checks on every form POST.
-
-Imports: settings, secure, stdlib.
 """
 
 from __future__ import annotations

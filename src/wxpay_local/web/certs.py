@@ -1,7 +1,5 @@
 """Merchants' API client certificates: issued on first need, rotated on demand, exported as
 the platform ships them (apiclient_cert.pem, apiclient_key.pem, apiclient_cert.p12).
-
-Imports: pki, domain (ports, model), stdlib.
 """
 
 from __future__ import annotations

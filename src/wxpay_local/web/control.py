@@ -4,7 +4,6 @@ Every operation is one ``Op`` row (``web.control_base``); the routes and
 ``/_local/openapi.json`` are both derived from the tables here and in ``control_parties``,
 ``control_records``, ``control_merchant``, ``control_payer_phone``, ``control_lookups`` and
 ``control_bills`` (one module per resource; ``all_ops`` is the one list of them).
-Imports: domain, web.views, web.control_*, starlette.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@
 (the last journal id and the platform time). ``GET /_local/acceptance/{mch_id}?since_id=N``
 grades what the merchant's system did since that mark. A run keeps no state of its own: the
 mark is all a report needs, so any server process can grade it (and a run survives a restart).
-Imports: domain, wire, web.control_base, starlette.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ Every refusal is ``{"error": CODE, "message": text}`` with a 4xx status (docs/co
 lists the codes). The validator is ours rather than a JSON Schema library's: the schemas use a
 handful of keywords (type, enum, bounds, lengths, items), each refusal needs a stable code and
 a message naming the field, and a local tool should not carry a validator dependency for that.
-Imports: codes, starlette.
 """
 
 from __future__ import annotations

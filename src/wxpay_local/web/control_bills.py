@@ -4,7 +4,6 @@ Same rules, same bytes (the API's preparation is reused), streamed the same way;
 the control plane's JSON error with a status that says what happened: 404 ``NO_BILL_EXIST``,
 409 ``BILL_CREATING``, 400 ``BAD_FIELD`` (the API's text as the message, its XML in ``xml``).
 ``X-Bill-Rows`` gives the detail-row count, for progress bars.
-Imports: api, codes, domain, wire, web.control_base, starlette.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A rule matches merchant API requests (merchant, endpoint, Host, out_trade_no glob, amount,
 device_info) and acts on them (domain/faults.py; applied by web/faults.py). docs/testing.md is
-the cookbook. Imports: codes, domain, web.control_*, starlette.
+the cookbook.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Control-plane lookups: 交易保障 reports, short URLs, whose an openid is.
-
-Imports: web.control_*.
-"""
+"""Control-plane lookups: 交易保障 reports, short URLs, whose an openid is."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
 """Control-plane operations on a merchant's account: API certificates and the platform CA,
 platform settings (Native callback, H5, JSAPI, OAuth), refund notifications and outcomes.
-
-Imports: domain, web.certs, web.views, web.control_*.
 """
 
 from __future__ import annotations

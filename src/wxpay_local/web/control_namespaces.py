@@ -1,6 +1,5 @@
 """Control-plane operations on namespaces (docs/namespaces.md): create, list, drop, snapshot,
 restore. They exist on the server's own control plane only, not under a namespace's prefix.
-Imports: web.control_base, web.namespaces.
 """
 
 from __future__ import annotations

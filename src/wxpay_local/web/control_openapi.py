@@ -3,7 +3,6 @@ control plane answers (``web.views``) as schemas, and the one error body.
 
 A test drives every operation from this document and checks each answer against it
 (tests/api/test_control_schemathesis.py), so a view that changes shape fails there.
-Imports: codes, domain, web.control_base.
 """
 
 from __future__ import annotations

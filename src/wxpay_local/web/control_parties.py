@@ -1,5 +1,5 @@
 """Control-plane operations on the platform's parties: merchants (with their apps) and payers
-(wallet, password, cards, openids). Imports: domain, web.views, web.control_*.
+(wallet, password, cards, openids).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ the password after a while, never, three wrong passwords, not enough money, a ba
 payment code expiring. It is stored as a fault rule (action ``payer_<outcome>``, endpoint
 micropay; listed and removed with the fault rules), so it is shared by every server process
 and counted like them. domain/payer_scripts.py says what each outcome does.
-Imports: domain, web.control_*, starlette.
 """
 
 from __future__ import annotations

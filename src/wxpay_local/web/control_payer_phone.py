@@ -1,7 +1,5 @@
 """Control-plane operations a payer's phone would do: payment codes, the micropay password
 prompt and policy, scanning a code_url.
-
-Imports: domain, web.views, web.control_*, web.pages.native_mode1, starlette.
 """
 
 from __future__ import annotations

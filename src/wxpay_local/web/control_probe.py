@@ -5,7 +5,6 @@ from that merchant's real paid orders and answers the graded report; ``POST /_lo
 makes a real paid order or refund. ``GET /probe-canary/{token}`` is the URL the XXE case's
 external entity names: it sits outside ``/_local`` because a receiver's XML parser fetches it
 without the admin token.
-Imports: domain, probe, web.control_base, starlette.
 """
 
 from __future__ import annotations

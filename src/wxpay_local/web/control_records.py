@@ -1,5 +1,5 @@
 """Control-plane reads of what happened: orders, the ledger, notifications, the journal; and
-delivering notifications now. Imports: web.views, web.control_*, starlette.
+delivering notifications now.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ it is recorded (``Journal.follow``), and a blank line every ``KEEPALIVE_SECONDS`
 follower a live connection. Not an ``Op``: it never ends, so it is left out of the OpenAPI
 document (whose generated tests call every operation). With ``serve --workers N`` a stream
 sees the calls of the worker that serves it.
-Imports: web.journal, starlette.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ and the firing with one UPDATE each in the database, so "fires N times" holds ac
 
 Applying a rule is about the connection (hold it, reset it, answer late, answer garbage), so it
 lives here; the sandbox's ``Wechatpay-Negative-Test`` cases are rules made up for one request.
-Imports: api, codes, domain, store, wire, stdlib.
 """
 
 from __future__ import annotations

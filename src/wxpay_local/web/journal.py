@@ -2,7 +2,6 @@
 
 Entries are buffered in memory and written in one transaction every ``flush_seconds`` (and on
 shutdown and before every read), so journaling costs the hot path a list append, not a commit.
-Imports: store (through the store object), stdlib.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 Reads the body (capped), runs ``api.pipeline.process`` on the store, journals the call and
 answers HTTP 200 with the XML. Non-POST requests get the platform's REQUIRE_POST_METHOD answer.
-Imports: api, wire, web.journal, web.faults.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ not a namespace column in every table).
 
 The namespace's own ``Boundary`` (same settings as the server's) checks every non-merchant
 request, so the admin token and the same-origin rules hold under the prefix too.
-Imports: store, web.
 """
 
 from __future__ import annotations

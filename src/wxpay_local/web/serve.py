@@ -5,8 +5,6 @@ Stopping (SIGINT or SIGTERM, or ``should_exit`` on the first server): every list
 accepting, requests in flight finish (up to ``GRACEFUL_SECONDS``), and only then the app's
 lifespan shutdown runs, which flushes the journal. So an answer the client received is in the
 journal, whichever listener carried it.
-
-Imports: web.tls, uvicorn, stdlib.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The CA and the server certificate live in the database (every server process sha
 are written to ``<data_dir>/tls/`` for clients to trust. Client certificates must chain to the
 CA (checked in the handshake); which merchant they belong to, and whether they were rotated or
 expired, is checked by the API pipeline, so that refusals are the platform's XML answers and
-the journal can say exactly why. Imports: pki, store, uvicorn, stdlib.
+the journal can say exactly why.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""JSON views of domain records for the control plane (money stays integer fen).
-
-Imports: domain, timefmt.
-"""
+"""JSON views of domain records for the control plane (money stays integer fen)."""
 
 from __future__ import annotations
 

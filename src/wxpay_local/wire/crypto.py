@@ -1,7 +1,6 @@
 """The refund notification's ``req_info`` (refunds spec §5.3): AES-256-ECB, PKCS#7 to 16 bytes.
 
 The AES key is the 32 ASCII characters of the lowercase hex MD5 of the merchant's API key.
-Imports: cryptography, stdlib.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 * a success: ``result_code=SUCCESS`` + the endpoint's business fields.
 
 Both signed answers echo appid, mch_id and device_info, carry a fresh nonce_str and are signed with
-the request's sign type; no ``sign_type`` element is added. Imports: codes, wire.
+the request's sign type; no ``sign_type`` element is added.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 Every syntactic rule of the request tables lives here and nowhere else; a violation raises
 ``Fault`` with the platform's message pattern (``<field>参数格式错误`` / ``<field>参数长度有误``).
-Imports: codes, stdlib.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""The v2 signature (spec §3): canonical string, MD5 and HMAC-SHA256, constant-time verification.
-
-Imports: codes, stdlib.
-"""
+"""The v2 signature (spec §3): canonical string, MD5 and HMAC-SHA256, constant-time verification."""
 
 from __future__ import annotations
 

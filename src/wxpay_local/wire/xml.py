@@ -3,7 +3,7 @@
 The decoder is built on expat and refuses, before any expansion, everything a merchant API never
 needs: DOCTYPE and entity declarations (XXE, billion laughs), processing instructions other than
 the XML declaration, nested elements, attributes, a root other than ``<xml>``, and bodies over the
-size cap. Imports: codes, stdlib.
+size cap.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Server-rendered pages people use: the payer's phone, the QR code, OAuth2 and the JSAPI script.
 
 ``routes(app)`` gives the Starlette routes; the templates and static files ship in the package.
-Imports: domain, wire, web.views, starlette, jinja2, segno.
 """
 
 from __future__ import annotations

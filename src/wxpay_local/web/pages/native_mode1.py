@@ -10,7 +10,6 @@ No store transaction is held while the merchant is called: the merchant calls un
 on this same platform from inside its callback, which on SQLite needs the write lock.
 Every failure is a ``ScanError``: a platform-style message for the person, the exact reason
 for the developer (shown in the page's details, logged, and journaled when the callback ran).
-Imports: domain, wire, web.journal (through the app), httpx.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The shapes of a Native mode-1 scan (the URL, its verified target, the scanned order) and how
-it fails: ``ScanError`` and the platform-style texts the person sees. Imports: domain.model.
+it fails: ``ScanError`` and the platform-style texts the person sees.
 """
 
 from __future__ import annotations
