@@ -62,7 +62,7 @@ def view(rule: FaultRule) -> dict[str, Any]:
     return asdict(rule) | {"describes": f"rule #{rule.id}: {rule.describe()}"}
 
 
-async def create(app: App, call: Call) -> Any:
+async def create_fault_rule(app: App, call: Call) -> Any:
     body = call.body
     action = body["action"]
     if action == "err_code" and not body.get("err_code"):
@@ -100,7 +100,7 @@ async def create(app: App, call: Call) -> Any:
     return view(created)
 
 
-async def listing(app: App, call: Call) -> Any:
+async def list_fault_rules(app: App, call: Call) -> Any:
     def work() -> list[FaultRule]:
         with app.store.begin(write=False) as tx:
             return tx.fault_rules()
@@ -149,7 +149,7 @@ FAULT_OPS: tuple[Op, ...] = (
         "POST",
         "/_local/faults",
         "A fault rule: which merchant API requests it matches and what it does to them",
-        create,
+        create_fault_rule,
         {
             "action": one_of(*faults.ACTIONS),
             "when": one_of(*faults.WHEN),
@@ -174,7 +174,7 @@ FAULT_OPS: tuple[Op, ...] = (
         "GET",
         "/_local/faults",
         "Every fault rule, oldest first, with how often it matched and fired",
-        listing,
+        list_fault_rules,
         response=schemas.listing("rules", RULE),
     ),
     Op("GET", "/_local/faults/{rule_id}", "One fault rule", show, params=(RULE_ID,), response=RULE),

@@ -34,7 +34,7 @@ def _view(registry: Namespaces, name: str) -> dict[str, Any]:
     return {"name": name, "base_url": registry.base_url(name)}
 
 
-async def create(app: App, call: Call) -> Any:
+async def create_namespace(app: App, call: Call) -> Any:
     registry = _registry(app)
     name = call.body["name"]
     try:
@@ -46,7 +46,7 @@ async def create(app: App, call: Call) -> Any:
     return _view(registry, name)
 
 
-async def listing(app: App, call: Call) -> Any:
+async def list_namespaces(app: App, call: Call) -> Any:
     registry = _registry(app)
     names = await app.store.run(registry.names, write=False)
     return {"namespaces": [_view(registry, name) for name in names]}
@@ -93,7 +93,7 @@ NAMESPACE_OPS: tuple[Op, ...] = (
         "/_local/namespaces",
         "Create a namespace: an isolated platform (data, clock, notifications, journal) under "
         "base_url (seed: repeatable ids)",
-        create,
+        create_namespace,
         {"name": _NAME, "seed": integer()},
         ("name",),
         response=_VIEW,
@@ -103,7 +103,7 @@ NAMESPACE_OPS: tuple[Op, ...] = (
         "GET",
         "/_local/namespaces",
         "The namespaces of this server",
-        listing,
+        list_namespaces,
         response={
             "type": "object",
             "properties": {"namespaces": {"type": "array", "items": _VIEW}},

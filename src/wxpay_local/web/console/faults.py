@@ -30,7 +30,7 @@ NUMBER_FIELDS = ("total_fee", "http_status", "delay_ms", "times")
 
 
 async def _context(app: App, request: Request) -> dict[str, Any]:
-    listed = await control_faults.listing(app, Call(request, {}, {}))
+    listed = await control_faults.list_fault_rules(app, Call(request, {}, {}))
 
     def recent() -> list[dict[str, Any]]:
         with app.store.begin(write=False) as tx:
@@ -78,8 +78,14 @@ async def change(app: App, request: Request, viewer: Viewer) -> Response:
     what = param(values, "do")
     try:
         if what == "add":
-            op = next(op for op in control_faults.FAULT_OPS if op.handler is control_faults.create)
-            await control_faults.create(app, Call(request, check_body(op, _body(values)), {}))
+            op = next(
+                op
+                for op in control_faults.FAULT_OPS
+                if op.handler is control_faults.create_fault_rule
+            )
+            await control_faults.create_fault_rule(
+                app, Call(request, check_body(op, _body(values)), {})
+            )
         elif what == "remove":
             text = param(values, "rule_id")
             if not (text.isascii() and text.isdigit()) or len(text) > 12:
