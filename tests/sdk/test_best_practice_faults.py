@@ -27,14 +27,17 @@ BALANCE = 10_000
 class Till:
     """One merchant's till: a sync ``Client`` or an ``AsyncClient`` with the merchant's
     certificate (PEM; /secapi/ goes to the HTTPS port), whose pauses advance the platform
-    clock and are recorded in ``waited``."""
+    clock and are recorded in ``waited``, with the payer's wallet at each pause in ``wallets``
+    (what the platform had booked while the till was still waiting)."""
 
-    def __init__(self, h: Harness, m: MerchantInfo, folder: Path, kind: str) -> None:
+    def __init__(self, h: Harness, m: MerchantInfo, folder: Path, kind: str, payer: int) -> None:
         files = h.control("GET", f"/_local/merchants/{m.mch_id}/cert")
         cert, key = folder / "apiclient_cert.pem", folder / "apiclient_key.pem"
         cert.write_text(files["apiclient_cert.pem"])
         key.write_text(files["apiclient_key.pem"])
-        self.h, self.kind, self.waited = h, kind, list[float]()
+        self.h, self.kind, self.payer = h, kind, payer
+        self.waited: list[float] = []
+        self.wallets: list[int] = []
         self.options = {
             "mch_id": m.mch_id,
             "api_key": m.api_key,
@@ -48,14 +51,16 @@ class Till:
 
     def advance(self, seconds: float) -> None:
         self.waited.append(seconds)
+        self.wallets.append(wallet(self.h, self.payer))
         self.h.advance(int(seconds))
 
-    def charge(self, **order: object) -> Outcome:
-        args: MicropayArgs = {  # type: ignore[typeddict-item]
+    def charge(self, out_trade_no: str, auth_code: str) -> Outcome:
+        args: MicropayArgs = {
             "body": "Test shop-Latte",
+            "out_trade_no": out_trade_no,
             "total_fee": FEE,
             "spbill_create_ip": "203.0.113.10",
-            **order,
+            "auth_code": auth_code,
         }
         if self.kind == "Client":
             with Client(**self.options) as client:  # type: ignore[arg-type]
@@ -81,7 +86,7 @@ def start(live: Harness, tmp_path: Path, kind: str) -> tuple[Till, int, str]:
     merchant = live.merchant()
     payer = int(live.payer(balance=BALANCE)["payer_id"])
     code = str(live.control("POST", f"/_local/payers/{payer}/codes")["auth_code"])
-    return Till(live, merchant, tmp_path, kind), payer, code
+    return Till(live, merchant, tmp_path, kind, payer), payer, code
 
 
 def wallet(live: Harness, payer: int) -> int:
@@ -105,6 +110,7 @@ def test_systemerror_after_commit_is_queried_and_found_paid(
     assert outcome.status == "PAID", outcome.steps
     assert outcome.result["trade_state"] == "SUCCESS"  # the orderquery's answer
     assert till.waited == [5]  # the one query 5 s after the unclear answer, no second charge
+    assert till.wallets == [BALANCE - FEE]  # the money moved although the answer said otherwise
     assert live.fault_rule(rule["id"])["fired"] == 1
     assert trade_state(live, till, "BP-SYS") == "SUCCESS"
     assert wallet(live, payer) == BALANCE - FEE  # paid once
@@ -119,6 +125,7 @@ def test_userpaying_the_payer_completes_later_is_polled_to_paid(
     assert outcome.status == "PAID", outcome.steps
     # queried at 5 s and 15 s (USERPAYING), at 25 s the password of 20 s is in: SUCCESS
     assert till.waited == [5, 10, 10]
+    assert till.wallets == [BALANCE - FEE] * 3  # booked once, at micropay (docs/testing.md)
     assert [text for _, text in outcome.steps][-1] == "PAID"
     assert trade_state(live, till, "BP-PAYS") == "SUCCESS"
     assert wallet(live, payer) == BALANCE - FEE
@@ -133,6 +140,7 @@ def test_userpaying_never_is_reversed_and_nothing_is_charged(
     assert outcome.status == "REVERSED", outcome.steps
     # USERPAYING at 5, 15, 25 s; at 35 s the 30 s password window is over (PAYERROR): reversed
     assert till.waited == [5, 10, 10, 10]
+    assert till.wallets == [BALANCE] * 4  # never charged while waiting
     assert [text for _, text in outcome.steps][-2:] == ["orderquery: PAYERROR", "REVERSED"]
     assert trade_state(live, till, "BP-NEVER") == "REVOKED"
     assert wallet(live, payer) == BALANCE
@@ -152,6 +160,10 @@ def test_a_reverse_answering_systemerror_once_is_retried_and_the_money_comes_bac
     assert outcome.status == "REVERSED", outcome.steps
     # queries at 5…45 s (USERPAYING), reverse, a 1 s pause, reverse again
     assert till.waited == [5, 10, 10, 10, 10, 1]
+    # charged while the till waited (booked at micropay); after the refused reverse, still
+    # charged (before) or already given back (after: the reverse ran, only its answer was lost)
+    charged_while_waiting = [BALANCE - FEE] * 5
+    assert till.wallets == charged_while_waiting + [BALANCE - FEE if when == "before" else BALANCE]
     tail = [text for _, text in outcome.steps][-3:]
     assert tail[0] == "no final state after 45 s: reversing", outcome.steps
     assert tail[1].startswith("reverse failed, again: SYSTEMERROR"), outcome.steps
