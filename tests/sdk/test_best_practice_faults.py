@@ -49,6 +49,19 @@ class Till:
             "ca_file": h.ca_file,
         }
 
+    def with_backup(self) -> None:
+        """Two domains, as the hosts-file recipe of docs/testing.md gives: ``localhost`` plays
+        the primary api.mch.weixin.qq.com, ``127.0.0.1`` the backup api2 (one server)."""
+        port = self.h.base_url.rsplit(":", 1)[1]
+        tls_port = self.h.tls_url.rsplit(":", 1)[1]
+        self.options |= {
+            "base_url": f"http://localhost:{port}",
+            "backup_url": f"http://127.0.0.1:{port}",
+            "cert_base_url": f"https://localhost:{tls_port}",
+            "cert_backup_url": f"https://127.0.0.1:{tls_port}",
+            "failover_stay": 3600.0,  # remembered for the whole test, however slow the machine
+        }
+
     def advance(self, seconds: float) -> None:
         self.waited.append(seconds)
         self.wallets.append(wallet(self.h, self.payer))
@@ -171,3 +184,22 @@ def test_a_reverse_answering_systemerror_once_is_retried_and_the_money_comes_bac
     assert live.fault_rule(rule["id"])["fired"] == 1
     assert trade_state(live, till, "BP-REV") == "REVOKED"
     assert wallet(live, payer) == BALANCE  # reversed: the money is back
+
+
+def test_a_primary_failing_mid_flow_sends_the_queries_and_the_reverse_to_the_backup(
+    live: Harness, tmp_path: Path, kind: str
+) -> None:
+    """The failover and the helper together: micropay reaches the primary, whose orderquery
+    then answers 502; the query is repeated on the backup, which the client then tries first,
+    so the reverse goes there too, over mutual TLS on the backup's HTTPS address."""
+    till, payer, code = start(live, tmp_path, kind)
+    till.with_backup()
+    live.payer_outcome("never", out_trade_no="BP-FAILOVER")
+    down = live.fault("http_status", http_status=502, host="localhost:*", endpoint="orderquery")
+    outcome = till.charge(out_trade_no="BP-FAILOVER", auth_code=code)
+    assert outcome.status == "REVERSED", outcome.steps
+    assert till.waited == [5, 10, 10, 10]
+    assert [text for _, text in outcome.steps][-2:] == ["orderquery: PAYERROR", "REVERSED"]
+    assert live.fault_rule(down["id"])["fired"] == 1  # only the first query met the primary
+    assert trade_state(live, till, "BP-FAILOVER") == "REVOKED"
+    assert wallet(live, payer) == BALANCE
