@@ -21,6 +21,7 @@ PREFIX_USERPAYING = "ACCPAYING"
 PREFIX_REVERSE = "ACCREVERSE"
 PREFIX_REFUND = "ACCREFUND"
 PREFIX_NOTIFY = "ACCNOTIFY"
+PREFIX_NO_NOTIFY = "ACCNONOTIFY"  # not a match of "ACCNOTIFY*": the two cases stay apart
 
 REVERSE_MIN_MS = 15_000
 CLOSE_MIN_MS = 300_000
@@ -97,6 +98,10 @@ def plan(mch_id: str) -> list[RulePlan]:
         ),
         RulePlan(
             "notification_dedupe", "notify_twice", "payment_notify", f"{PREFIX_NOTIFY}*", times=1
+        ),
+        # Every attempt is lost (no ``times``): only a query tells the merchant it was paid.
+        RulePlan(
+            "query_when_no_notification", "notify_lost", "payment_notify", f"{PREFIX_NO_NOTIFY}*"
         ),
     ]
 
@@ -350,6 +355,40 @@ def _notifications(deliveries: Sequence[Delivery]) -> CaseResult:
     )
 
 
+def _no_notification(calls: Sequence[Call], deliveries: Sequence[Delivery]) -> CaseResult:
+    case = "query_when_no_notification"
+    orders = _of(calls, "unifiedorder", PREFIX_NO_NOTIFY)
+    if not orders:
+        return CaseResult(case, "not_run", f"no unifiedorder with out_trade_no {PREFIX_NO_NOTIFY}…")
+    order = orders[0]
+    lost = [d for d in deliveries if d.out_trade_no == order.out_trade_no]
+    # The query must come after the payment: its first (lost) delivery attempt marks it on
+    # the platform clock; with no attempt yet, anything after the order counts.
+    since = min((d.at for d in lost), default=order.at)
+    evidence = [order.evidence()] + [
+        f"{d.out_trade_no} at {d.at}: {'SUCCESS' if d.acknowledged else 'lost'}" for d in lost
+    ]
+    queries = [
+        c
+        for c in _of(calls, "orderquery", order.out_trade_no)
+        if c.id > order.id and c.out_trade_no == order.out_trade_no and c.at >= since
+    ]
+    if queries:
+        return CaseResult(
+            case,
+            "pass",
+            "queried the paid order without a notification",
+            evidence + [queries[0].evidence()],
+        )
+    return CaseResult(
+        case,
+        "fail",
+        "no notification came and the order was not queried after the payment: "
+        "a paid order stays unpaid in your books",
+        evidence,
+    )
+
+
 def _bill(calls: Sequence[Call]) -> CaseResult:
     case = "download_bill"
     bills = [c for c in calls if c.endpoint == "downloadbill"]
@@ -369,5 +408,6 @@ def grade(calls: Sequence[Call], deliveries: Sequence[Delivery] = ()) -> list[Ca
         _close_wait(ordered),
         _refund_retry(ordered),
         _notifications(deliveries),
+        _no_notification(ordered, deliveries),
         _bill(ordered),
     ]
