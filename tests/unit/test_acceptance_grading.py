@@ -114,6 +114,10 @@ def test_careless_integration_fails_exactly_its_mistakes_with_evidence() -> None
     assert (
         "ACCNOTIFY1 at 1700000055100: not acknowledged" in results["notification_dedupe"].evidence
     )
+    assert results["query_when_no_notification"].why == (
+        "no notification came and the order was not queried after the payment: "
+        "a paid order stays unpaid in your books"
+    )
     assert results["query_when_no_notification"].evidence == [
         "#12 unifiedorder ACCNONOTIFY1 → SUCCESS",
         "ACCNONOTIFY1 at 1700000406000: lost",

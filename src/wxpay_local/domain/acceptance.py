@@ -7,7 +7,8 @@ turns journal rows into :class:`Call` (request fields parsed) and delivery attem
 :class:`Delivery`. Limits are the platform's documented ones (shared spec §4.5, §5):
 reverse no sooner than 15 s after the charge, closeorder no sooner than 5 minutes after the
 order, USERPAYING polled (first query after ~5 s, then every ~10 s; we fail only hammering,
-under 2 s apart).
+under 2 s apart), and a paid order queried when its notification never came (the
+notifications doc §9.1 and §9.4 case 1.30: "if no notification arrives, poll 查询订单").
 """
 
 from __future__ import annotations
@@ -148,6 +149,15 @@ def _of(calls: Sequence[Call], endpoint: str, prefix: str) -> list[Call]:
     return [c for c in calls if c.endpoint == endpoint and c.out_trade_no.startswith(prefix)]
 
 
+def _later(calls: Sequence[Call], endpoint: str, first: Call) -> list[Call]:
+    """Calls to ``endpoint`` for exactly ``first``'s order, journaled after it."""
+    return [
+        c
+        for c in calls
+        if c.endpoint == endpoint and c.id > first.id and c.out_trade_no == first.out_trade_no
+    ]
+
+
 def _not_run(case: str, prefix: str) -> CaseResult:
     return CaseResult(case, "not_run", f"no micropay with out_trade_no starting {prefix}")
 
@@ -187,11 +197,7 @@ def _poll_userpaying(calls: Sequence[Call]) -> CaseResult:
     if not faulted:
         return _not_run(case, PREFIX_USERPAYING)
     first = faulted[0]
-    queries = [
-        c
-        for c in _of(calls, "orderquery", first.out_trade_no)
-        if c.id > first.id and c.out_trade_no == first.out_trade_no
-    ]
+    queries = _later(calls, "orderquery", first)
     if not queries:
         return CaseResult(
             case, "fail", "USERPAYING: the order was never polled", [first.evidence()]
@@ -220,11 +226,7 @@ def _reverse_when_unclear(calls: Sequence[Call]) -> CaseResult:
     if not faulted:
         return _not_run(case, PREFIX_REVERSE)
     first = faulted[0]
-    reverses = [
-        c
-        for c in _of(calls, "reverse", first.out_trade_no)
-        if c.id > first.id and c.out_trade_no == first.out_trade_no
-    ]
+    reverses = _later(calls, "reverse", first)
     if not reverses:
         return CaseResult(
             case,
@@ -368,25 +370,12 @@ def _no_notification(calls: Sequence[Call], deliveries: Sequence[Delivery]) -> C
     evidence = [order.evidence()] + [
         f"{d.out_trade_no} at {d.at}: {'SUCCESS' if d.acknowledged else 'lost'}" for d in lost
     ]
-    queries = [
-        c
-        for c in _of(calls, "orderquery", order.out_trade_no)
-        if c.id > order.id and c.out_trade_no == order.out_trade_no and c.at >= since
-    ]
+    queries = [c for c in _later(calls, "orderquery", order) if c.at >= since]
     if queries:
-        return CaseResult(
-            case,
-            "pass",
-            "queried the paid order without a notification",
-            evidence + [queries[0].evidence()],
-        )
-    return CaseResult(
-        case,
-        "fail",
-        "no notification came and the order was not queried after the payment: "
-        "a paid order stays unpaid in your books",
-        evidence,
-    )
+        why = "queried the paid order without a notification"
+        return CaseResult(case, "pass", why, evidence + [queries[0].evidence()])
+    why = "no notification came and the order was not queried after the payment: a paid order "
+    return CaseResult(case, "fail", why + "stays unpaid in your books", evidence)
 
 
 def _bill(calls: Sequence[Call]) -> CaseResult:
