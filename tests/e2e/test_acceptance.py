@@ -3,9 +3,12 @@
 Both integrations are written here with the third-party ``wechatpy`` client over mutual TLS,
 the way a till would be: ``careful`` follows the documented algorithm (spec §5: query after an
 unclear answer, reverse no sooner than 15 s after the charge and retry a failed reverse, retry a
-refund with the same out_refund_no, download the bill); ``careless`` never queries after
-SYSTEMERROR: it reverses at once (after USERPAYING too, so that case fails as well), and its
-notification receiver refuses a duplicate. Waits move the platform clock, not the wall clock.
+refund with the same out_refund_no, query a paid order whose notification never came, close an
+unpaid order no sooner than 5 minutes after it, download the bill) and so plays every case;
+``careless`` never queries after SYSTEMERROR: it reverses at once (after USERPAYING too, so that
+case fails as well), its notification receiver refuses a duplicate, it trusts the notification
+alone (no query when none came), and it never closes an order (that case is not run). Waits
+move the platform clock, not the wall clock.
 """
 
 from __future__ import annotations
@@ -118,6 +121,26 @@ class Shop:
         )
         assert self.h.pay(self.payer, code_url=created["code_url"])["outcome"] == "SUCCESS"
 
+    def settle_without_notification(self, out_trade_no: str, sink: MerchantSink) -> None:
+        """The payer paid but no notification reached the till: the careful one queries."""
+        heard = any(out_trade_no.encode() in r.body for r in sink.received)
+        if self.careful and not heard:
+            assert self.query(out_trade_no) == "SUCCESS"
+
+    def abandon(self, out_trade_no: str) -> None:
+        """A NATIVE order nobody pays: closed once the 5 minutes the platform asks for passed."""
+        self.client.order.create(
+            trade_type="NATIVE",
+            body="Test shop-Coffee",
+            total_fee=1800,
+            notify_url="http://127.0.0.1:9/notify",
+            client_ip=CLIENT_IP,
+            product_id="latte",
+            out_trade_no=out_trade_no,
+        )
+        self.h.advance(300)
+        self.client.order.close(out_trade_no=out_trade_no)
+
     def refund(self, out_trade_no: str) -> None:
         for _ in range(3):
             try:
@@ -150,6 +173,19 @@ def run(h: Harness, shop: Shop, sink: MerchantSink) -> dict[str, Any]:
     shop.pay("ACCREVERSE1")
     shop.pay("ACCREFUND1")
     shop.refund("ACCREFUND1")
+    shop.sell("ACCNONOTIFY1", sink.url)
+    # The till cannot see the platform; the test waits for the first (lost) attempt so that
+    # "no notification came" is true when the till decides.
+    wait_for(
+        lambda: [
+            n
+            for n in h.notifications(mch_id)
+            if n["out_trade_no"] == "ACCNONOTIFY1" and n["attempts"]
+        ]
+    )
+    shop.settle_without_notification("ACCNONOTIFY1", sink)
+    if shop.careful:  # the careless till never closes an order: that case stays not_run
+        shop.abandon("ACCCLOSE1")
     shop.bill()
     report: dict[str, Any] = h.control(
         "GET", f"/_local/acceptance/{mch_id}", since_id=started["since_id"]
@@ -169,9 +205,10 @@ def test_a_careful_integration_passes(mtls: Harness, tmp_path: Path, sink: Merch
         "poll_userpaying": "pass",
         "reverse_when_unclear": "pass",
         "reverse_waits_15s": "pass",
-        "closeorder_waits_5min": "not_run",
+        "closeorder_waits_5min": "pass",
         "refund_retry_same_out_refund_no": "pass",
         "notification_dedupe": "pass",
+        "query_when_no_notification": "pass",
         "download_bill": "pass",
     }, report
 
@@ -190,6 +227,7 @@ def test_a_careless_integration_fails_its_mistakes_with_evidence(
         "closeorder_waits_5min": "not_run",
         "refund_retry_same_out_refund_no": "pass",
         "notification_dedupe": "fail",
+        "query_when_no_notification": "fail",
         "download_bill": "pass",
     }, report
     cases = {case["case"]: case for case in report["cases"]}
@@ -203,6 +241,11 @@ def test_a_careless_integration_fails_its_mistakes_with_evidence(
     assert reverse.endswith(" reverse ACCSYSERR1 → SUCCESS")
     [refused] = cases["notification_dedupe"]["evidence"]
     assert refused.startswith("ACCNOTIFY1 at ") and refused.endswith(": not acknowledged")
+    unheard = cases["query_when_no_notification"]
+    assert unheard["evidence"][0].endswith(" unifiedorder ACCNONOTIFY1 → SUCCESS")
+    assert unheard["evidence"][1].startswith("ACCNONOTIFY1 at ")
+    assert unheard["evidence"][1].endswith(": lost")
+    assert all(b"ACCNONOTIFY1" not in r.body for r in sink.received)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -225,7 +268,7 @@ def test_the_cli_starts_a_run_and_prints_the_report_card(
     shop.pay("ACCSYSERR1")
     code, out = cli(capsys, "acceptance", mch_id, "--report", str(since_id), *url)
     assert code == 1, out
-    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:10]}
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:11]}
     assert rows["query_after_systemerror"] == "FAIL"
     assert rows["reverse_waits_15s"] == "FAIL"
     assert rows["download_bill"] == "FAIL"

@@ -22,7 +22,7 @@ def test_a_run_started_on_the_console_grades_a_close_too_soon(web: Harness, desk
     merchant = web.merchant(name="蓝瓶咖啡", console_password=PASSWORD)
     with screenshot_on_failure(desk, "console_acceptance"):
         console_login(desk, web, merchant.mch_id, PASSWORD, "/console/acceptance")
-        assert desk.locator("#acceptance-cases li").count() == 8
+        assert desk.locator("#acceptance-cases li").count() == 9
         desk.click("#acceptance-run")
         desk.wait_for_selector("#acceptance-report")
         client = web.client(merchant)

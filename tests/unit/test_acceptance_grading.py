@@ -41,11 +41,15 @@ def careful() -> tuple[list[Call], list[Delivery]]:
         call(11, 60, "refund", "ACCREFUND1", "SYSTEMERROR", out_refund_no="R1"),
         call(12, 65, "refund", "ACCREFUND1", out_refund_no="R1"),
         call(13, 400, "closeorder", "ACCNOTIFY1"),
-        call(14, 410, "downloadbill", ""),
+        call(14, 405, "unifiedorder", "ACCNONOTIFY1"),
+        call(15, 440, "orderquery", "ACCNONOTIFY1"),
+        call(16, 410, "downloadbill", ""),
     ]
     deliveries = [
         Delivery("ACCNOTIFY1", T0 + 55_000, True),
         Delivery("ACCNOTIFY1", T0 + 55_100, True),
+        Delivery("ACCNONOTIFY1", T0 + 406_000, False),
+        Delivery("ACCNONOTIFY1", T0 + 421_000, False),
     ]
     return calls, deliveries
 
@@ -63,11 +67,13 @@ def careless() -> tuple[list[Call], list[Delivery]]:
         call(9, 60, "refund", "ACCREFUND1", "SYSTEMERROR", out_refund_no="R1"),
         call(10, 65, "refund", "ACCREFUND1", out_refund_no="R1"),
         call(11, 400, "closeorder", "ACCNOTIFY1"),
-        call(12, 410, "downloadbill", ""),
+        call(12, 405, "unifiedorder", "ACCNONOTIFY1"),
+        call(13, 410, "downloadbill", ""),
     ]
     deliveries = [
         Delivery("ACCNOTIFY1", T0 + 55_000, True),
         Delivery("ACCNOTIFY1", T0 + 55_100, False),
+        Delivery("ACCNONOTIFY1", T0 + 406_000, False),
     ]
     return calls, deliveries
 
@@ -85,6 +91,7 @@ def test_careful_integration_passes_every_case() -> None:
         "closeorder_waits_5min": "pass",
         "refund_retry_same_out_refund_no": "pass",
         "notification_dedupe": "pass",
+        "query_when_no_notification": "pass",
         "download_bill": "pass",
     }
 
@@ -92,7 +99,12 @@ def test_careful_integration_passes_every_case() -> None:
 def test_careless_integration_fails_exactly_its_mistakes_with_evidence() -> None:
     results = {r.case: r for r in grade(*careless())}
     failed = sorted(case for case, r in results.items() if r.status == "fail")
-    assert failed == ["notification_dedupe", "query_after_systemerror", "reverse_waits_15s"]
+    assert failed == [
+        "notification_dedupe",
+        "query_after_systemerror",
+        "query_when_no_notification",
+        "reverse_waits_15s",
+    ]
     assert results["query_after_systemerror"].evidence == ["#1 micropay ACCSYSERR1 → SYSTEMERROR"]
     assert results["reverse_waits_15s"].why == "reversed 1000 ms after the charge (at least 15 s)"
     assert results["reverse_waits_15s"].evidence == [
@@ -102,6 +114,33 @@ def test_careless_integration_fails_exactly_its_mistakes_with_evidence() -> None
     assert (
         "ACCNOTIFY1 at 1700000055100: not acknowledged" in results["notification_dedupe"].evidence
     )
+    assert results["query_when_no_notification"].why == (
+        "no notification came and the order was not queried after the payment: "
+        "a paid order stays unpaid in your books"
+    )
+    assert results["query_when_no_notification"].evidence == [
+        "#12 unifiedorder ACCNONOTIFY1 → SUCCESS",
+        "ACCNONOTIFY1 at 1700000406000: lost",
+    ]
+
+
+def test_a_query_before_the_payment_does_not_answer_a_lost_notification() -> None:
+    calls = [
+        call(1, 0, "unifiedorder", "ACCNONOTIFY2"),
+        call(2, 1, "orderquery", "ACCNONOTIFY2"),  # still NOTPAY: it says nothing of the payment
+        call(3, 60, "orderquery", "ACCNOTIFY2"),  # another order: the prefixes do not overlap
+    ]
+    lost = [Delivery("ACCNONOTIFY2", T0 + 30_000, False)]
+    result = {r.case: r for r in grade(calls, lost)}["query_when_no_notification"]
+    assert result.status == "fail"
+    assert result.evidence == [
+        "#1 unifiedorder ACCNONOTIFY2 → SUCCESS",
+        "ACCNONOTIFY2 at 1700000030000: lost",
+    ]
+    later = calls + [call(4, 45, "orderquery", "ACCNONOTIFY2")]
+    result = {r.case: r for r in grade(later, lost)}["query_when_no_notification"]
+    assert result.status == "pass"
+    assert result.evidence[-1] == "#4 orderquery ACCNONOTIFY2 → SUCCESS"
 
 
 def test_new_out_refund_no_on_retry_fails() -> None:

@@ -7,7 +7,8 @@ turns journal rows into :class:`Call` (request fields parsed) and delivery attem
 :class:`Delivery`. Limits are the platform's documented ones (shared spec §4.5, §5):
 reverse no sooner than 15 s after the charge, closeorder no sooner than 5 minutes after the
 order, USERPAYING polled (first query after ~5 s, then every ~10 s; we fail only hammering,
-under 2 s apart).
+under 2 s apart), and a paid order queried when its notification never came (the
+notifications doc §9.1 and §9.4 case 1.30: "if no notification arrives, poll 查询订单").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ PREFIX_USERPAYING = "ACCPAYING"
 PREFIX_REVERSE = "ACCREVERSE"
 PREFIX_REFUND = "ACCREFUND"
 PREFIX_NOTIFY = "ACCNOTIFY"
+PREFIX_NO_NOTIFY = "ACCNONOTIFY"  # not a match of "ACCNOTIFY*": the two cases stay apart
 
 REVERSE_MIN_MS = 15_000
 CLOSE_MIN_MS = 300_000
@@ -98,6 +100,10 @@ def plan(mch_id: str) -> list[RulePlan]:
         RulePlan(
             "notification_dedupe", "notify_twice", "payment_notify", f"{PREFIX_NOTIFY}*", times=1
         ),
+        # Every attempt is lost (no ``times``): only a query tells the merchant it was paid.
+        RulePlan(
+            "query_when_no_notification", "notify_lost", "payment_notify", f"{PREFIX_NO_NOTIFY}*"
+        ),
     ]
 
 
@@ -143,6 +149,15 @@ def _of(calls: Sequence[Call], endpoint: str, prefix: str) -> list[Call]:
     return [c for c in calls if c.endpoint == endpoint and c.out_trade_no.startswith(prefix)]
 
 
+def _later(calls: Sequence[Call], endpoint: str, first: Call) -> list[Call]:
+    """Calls to ``endpoint`` for exactly ``first``'s order, journaled after it."""
+    return [
+        c
+        for c in calls
+        if c.endpoint == endpoint and c.id > first.id and c.out_trade_no == first.out_trade_no
+    ]
+
+
 def _not_run(case: str, prefix: str) -> CaseResult:
     return CaseResult(case, "not_run", f"no micropay with out_trade_no starting {prefix}")
 
@@ -182,11 +197,7 @@ def _poll_userpaying(calls: Sequence[Call]) -> CaseResult:
     if not faulted:
         return _not_run(case, PREFIX_USERPAYING)
     first = faulted[0]
-    queries = [
-        c
-        for c in _of(calls, "orderquery", first.out_trade_no)
-        if c.id > first.id and c.out_trade_no == first.out_trade_no
-    ]
+    queries = _later(calls, "orderquery", first)
     if not queries:
         return CaseResult(
             case, "fail", "USERPAYING: the order was never polled", [first.evidence()]
@@ -215,11 +226,7 @@ def _reverse_when_unclear(calls: Sequence[Call]) -> CaseResult:
     if not faulted:
         return _not_run(case, PREFIX_REVERSE)
     first = faulted[0]
-    reverses = [
-        c
-        for c in _of(calls, "reverse", first.out_trade_no)
-        if c.id > first.id and c.out_trade_no == first.out_trade_no
-    ]
+    reverses = _later(calls, "reverse", first)
     if not reverses:
         return CaseResult(
             case,
@@ -350,6 +357,27 @@ def _notifications(deliveries: Sequence[Delivery]) -> CaseResult:
     )
 
 
+def _no_notification(calls: Sequence[Call], deliveries: Sequence[Delivery]) -> CaseResult:
+    case = "query_when_no_notification"
+    orders = _of(calls, "unifiedorder", PREFIX_NO_NOTIFY)
+    if not orders:
+        return CaseResult(case, "not_run", f"no unifiedorder with out_trade_no {PREFIX_NO_NOTIFY}…")
+    order = orders[0]
+    lost = [d for d in deliveries if d.out_trade_no == order.out_trade_no]
+    # The query must come after the payment: its first (lost) delivery attempt marks it on
+    # the platform clock; with no attempt yet, anything after the order counts.
+    since = min((d.at for d in lost), default=order.at)
+    evidence = [order.evidence()] + [
+        f"{d.out_trade_no} at {d.at}: {'SUCCESS' if d.acknowledged else 'lost'}" for d in lost
+    ]
+    queries = [c for c in _later(calls, "orderquery", order) if c.at >= since]
+    if queries:
+        why = "queried the paid order without a notification"
+        return CaseResult(case, "pass", why, evidence + [queries[0].evidence()])
+    why = "no notification came and the order was not queried after the payment: a paid order "
+    return CaseResult(case, "fail", why + "stays unpaid in your books", evidence)
+
+
 def _bill(calls: Sequence[Call]) -> CaseResult:
     case = "download_bill"
     bills = [c for c in calls if c.endpoint == "downloadbill"]
@@ -369,5 +397,6 @@ def grade(calls: Sequence[Call], deliveries: Sequence[Delivery] = ()) -> list[Ca
         _close_wait(ordered),
         _refund_retry(ordered),
         _notifications(deliveries),
+        _no_notification(ordered, deliveries),
         _bill(ordered),
     ]

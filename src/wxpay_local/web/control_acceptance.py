@@ -47,6 +47,8 @@ HOW_TO = {
     "the first refund answers SYSTEMERROR; retry with the same out_refund_no",
     "notification_dedupe": "pay an order whose out_trade_no starts ACCNOTIFY: its notification "
     "comes twice; answer SUCCESS to both (process once)",
+    "query_when_no_notification": "pay an order whose out_trade_no starts ACCNONOTIFY: its "
+    "notification never arrives (every delivery is lost); query the order (orderquery)",
     "download_bill": "download a bill (downloadbill) during the run",
 }
 
