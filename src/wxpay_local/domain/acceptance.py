@@ -1,16 +1,13 @@
 """The acceptance checker (支付验收, issue 14 part 2): which cases a run plays, and the grading.
 
-A run arms one fault rule per case, scoped to the merchant and to an ``out_trade_no`` prefix
-(the merchant's system starts a case by using that prefix); grading then reads what the
-merchant's system did, as journal entries since the run started. Grading is pure: the caller
-turns journal rows into :class:`Call` (request fields parsed) and delivery attempts into
-:class:`Delivery`. Limits are the platform's documented ones (shared spec §4.5, §5):
-reverse no sooner than 15 s after the charge, closeorder no sooner than 5 minutes after the
-order, USERPAYING polled (first query after ~5 s, then every ~10 s; we fail only hammering,
-under 2 s apart), and a paid order queried when its notification never came (the
-notifications doc §9.1 and §9.4 case 1.30: "if no notification arrives, poll 查询订单").
+A run arms one fault rule per case, scoped to the merchant and an ``out_trade_no`` prefix (the
+merchant's system starts a case by using it); grading reads what that system did, as journal
+entries since the run started. Grading is pure: the caller turns journal rows into ``Call`` and
+delivery attempts into ``Delivery``. Limits are the platform's (shared spec §4.5, §5): reverse
+no sooner than 15 s after the charge, closeorder no sooner than 5 minutes after the order,
+USERPAYING polled (~5 s, then ~10 s; only hammering under 2 s fails), and a paid order queried
+when its notification never came (notifications doc §9.1, §9.4 case 1.30).
 """
-
 from __future__ import annotations
 
 from collections.abc import Sequence
