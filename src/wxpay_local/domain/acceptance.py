@@ -8,6 +8,7 @@ no sooner than 15 s after the charge, closeorder no sooner than 5 minutes after 
 USERPAYING polled (~5 s, then ~10 s; only hammering under 2 s fails), and a paid order queried
 when its notification never came (notifications doc §9.1, §9.4 case 1.30).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
