@@ -44,7 +44,7 @@ async def notifications(app: App, request: Request, viewer: Viewer) -> Response:
             attempts = tx.attempts_of([n.id for n, _, _ in found])
             return [
                 {
-                    **timeline.notification_view(n, attempts[n.id]),
+                    **timeline.notification_card(n, attempts[n.id]),
                     "mch_id": mch_id,
                     "out_trade_no": out_trade_no,
                     "cursor": f"{listing.millis(n.created_at)}_{n.id}",

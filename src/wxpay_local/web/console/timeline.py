@@ -17,6 +17,7 @@ from wxpay_local.codes import NotificationStatus, RefundStatus, TradeState
 from wxpay_local.domain import ledger
 from wxpay_local.domain.model import DeliveryAttempt, Notification, Order, Refund
 from wxpay_local.domain.ports import LedgerEntry, Tx
+from wxpay_local.web import views
 from wxpay_local.web.console.listing import beijing, millis
 from wxpay_local.web.pages.common import yuan
 
@@ -70,13 +71,11 @@ def _attempt(a: DeliveryAttempt) -> dict[str, Any]:
     }
 
 
-def notification_view(n: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+def notification_card(n: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    """The control plane's ``notification_view`` with what the console shows beside it."""
     req = n.fields.get("req_info", {})
     return {
-        "id": n.id,
-        "kind": n.kind,
-        "url": n.url,
-        "status": n.status,
+        **views.notification_view(n, attempts),
         "badge": "failed" if n.status == NotificationStatus.EXHAUSTED else n.status,
         "count": n.attempts,
         "next": beijing(n.next_attempt_at) if n.status == NotificationStatus.PENDING else "",
@@ -173,8 +172,8 @@ def of_order(app: App, tx: Tx, order: Order) -> dict[str, Any]:
         events.append(ended)
     for refund in refunds:
         events += _refund_events(refund)
-    views = [notification_view(n, attempts[n.id]) for n in sorted(notes, key=lambda n: n.id)]
-    for n, view in zip(sorted(notes, key=lambda n: n.id), views, strict=True):
+    cards = [notification_card(n, attempts[n.id]) for n in sorted(notes, key=lambda n: n.id)]
+    for n, view in zip(sorted(notes, key=lambda n: n.id), cards, strict=True):
         kind = (
             "支付通知 Payment notification"
             if n.kind == "payment"
@@ -196,7 +195,7 @@ def of_order(app: App, tx: Tx, order: Order) -> dict[str, Any]:
         },
         "facts": facts(order),
         "events": events,
-        "notifications": views,
+        "notifications": cards,
         "ledger": [
             {
                 "when": beijing(e.at),
