@@ -4,7 +4,8 @@ and "this payer cannot pay this" on the phone with its way out (another payer wh
 page switches to paid by itself when the order is paid from the phone in another tab.
 
 One browser for the module (``browser`` is module-scoped); axe-core and the overflow check on
-every screen, as in the other page tests.
+every screen, as in the other page tests. ``python docs/screenshots.py`` runs this module too
+(the cannot-pay screen at both widths).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import DESKTOP, PHONE, axe_violations, overflow, screenshot_on_failure
+from browser_support import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    docs_shot,
+    overflow,
+    screenshot_on_failure,
+)
 
 from wxpay_local.settings import Settings
 from wxpay_local.store import open_store
@@ -139,6 +147,7 @@ def test_a_payer_who_cannot_pay_sees_it_first_and_switches_to_one_who_can(
                 "无法完成支付",
                 "零钱余额不足，且未绑定银行卡，请使用其他微信账号支付",
             )
+            docs_shot(tab, f"widths/phone_cannot_pay_{width}", full_page=True)
         tab.context.close()
     # not a dead end: the screen offers the payers who can pay, and one of them pays
     tab = _tab(browser, PHONE)
