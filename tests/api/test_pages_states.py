@@ -163,6 +163,19 @@ def test_a_payer_who_cannot_pay_is_told_before_the_password_and_offered_others(
     assert 'id="pay-form"' not in text
     others = re.findall(r'href="/phone\?payer_id=(\d+)&amp;code_url=weixin', text)
     assert sorted(map(int, others)) == sorted([rich["payer_id"], carded["payer_id"]])
+    # a form posted anyway (opened before the balance went) gets the same screen back
+    posted = post_form(
+        platform.http,
+        "/phone/pay",
+        data={
+            "payer_id": str(poor["payer_id"]),
+            "code_url": code_url,
+            "method": "wallet",
+            "password": poor["pay_password"],
+            "action": "pay",
+        },
+    )
+    assert 'data-state="cannot_pay"' in posted.text and 'name="password"' not in posted.text
     # the payer the screen offers gets the form, with a method that can pay already chosen
     assert 'id="pay-form"' in _phone(platform, code_url, rich["payer_id"])
     with_card = _phone(platform, code_url, carded["payer_id"])
