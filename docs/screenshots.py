@@ -2,9 +2,10 @@
 
     python docs/screenshots.py
 
-Runs the browser test that visits every page (tests/e2e/test_pages_a11y_browser.py, which
-also checks axe-core and overflow on each) with WXPAY_DOCS_SCREENSHOTS=1, then writes the
-index docs/screenshots/widths/README.md. The default test run never writes screenshots.
+Runs the browser tests that visit every page (tests/e2e/test_pages_a11y_browser.py and
+test_pages_states_browser.py, which also check axe-core and overflow on each) with
+WXPAY_DOCS_SCREENSHOTS=1, then writes the index docs/screenshots/widths/README.md. The default
+test run never writes screenshots.
 Needs what the browser tests need: /usr/bin/chromium, Playwright, `npm ci --prefix tests/node`.
 """
 
@@ -21,9 +22,9 @@ SHOTS = ROOT / "docs" / "screenshots" / "widths"
 
 def main() -> int:
     env = {**os.environ, "WXPAY_DOCS_SCREENSHOTS": "1"}
-    test = "tests/e2e/test_pages_a11y_browser.py"
+    tests = ["tests/e2e/test_pages_a11y_browser.py", "tests/e2e/test_pages_states_browser.py"]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider", test],
+        [sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider", *tests],
         cwd=ROOT,
         env=env,
         check=False,

@@ -133,7 +133,7 @@ def test_wrong_password_and_short_balance_stay_on_the_form_beside_the_field(
     assert 'id="pay-form"' in wrong.text and 'aria-invalid="true"' in wrong.text
     short = post_form(platform.http, "/phone/pay", data={**form, "password": "12", "action": "pay"})
     assert short.status_code == 400 and 'id="error-password"' in short.text
-    poor = platform.payer(balance=100)
+    poor = platform.payer(balance=100, cards=["CMB_DEBIT"])  # a card could pay: the form shows
     form["payer_id"] = str(poor["payer_id"])
     broke = post_form(
         platform.http,
@@ -142,6 +142,70 @@ def test_wrong_password_and_short_balance_stay_on_the_form_beside_the_field(
     )
     assert re.search(r'id="error-method"[^>]*data-outcome="NOTENOUGH">零钱余额不足', broke.text)
     assert 'id="pay-form"' in broke.text
+
+
+def _phone(platform: Harness, code_url: str, payer_id: int) -> str:
+    page = platform.http.get("/phone", params={"code_url": code_url, "payer_id": payer_id})
+    assert page.status_code == 200, page.text[:300]
+    return page.text
+
+
+def test_a_payer_who_cannot_pay_is_told_before_the_password_and_offered_others(
+    platform: Harness,
+) -> None:
+    code_url = _native(platform, platform.merchant())
+    rich = platform.payer(balance=10_000, name="Rich")
+    poor = platform.payer(balance=100, name="Poor")  # ¥1.00 for ¥18.00, and no card
+    carded = platform.payer(balance=0, name="Carded", cards=["CMB_DEBIT"])
+    assert _screens(platform, code_url, poor["payer_id"]) == ("", "cannot_pay")
+    text = _phone(platform, code_url, poor["payer_id"])
+    assert "零钱余额不足，且未绑定银行卡，请使用其他微信账号支付" in text
+    assert 'id="pay-form"' not in text
+    others = re.findall(r'href="/phone\?payer_id=(\d+)&amp;code_url=weixin', text)
+    assert sorted(map(int, others)) == sorted([rich["payer_id"], carded["payer_id"]])
+    # a form posted anyway (opened before the balance went) gets the same screen back
+    posted = post_form(
+        platform.http,
+        "/phone/pay",
+        data={
+            "payer_id": str(poor["payer_id"]),
+            "code_url": code_url,
+            "method": "wallet",
+            "password": poor["pay_password"],
+            "action": "pay",
+        },
+    )
+    assert 'data-state="cannot_pay"' in posted.text and 'name="password"' not in posted.text
+    # the payer the screen offers gets the form, with a method that can pay already chosen
+    assert 'id="pay-form"' in _phone(platform, code_url, rich["payer_id"])
+    with_card = _phone(platform, code_url, carded["payer_id"])
+    assert 'id="pay-form"' in with_card and "余额 ¥0.00（不足）" in with_card
+    assert re.search(
+        r'name="method" value="\d+" checked>\s*<span class="row-main">招商银行储蓄卡', with_card
+    )
+    assert not re.search(r'value="wallet" checked', with_card)
+
+
+def test_only_credit_cards_under_no_credit_cannot_pay(platform: Harness) -> None:
+    merchant = platform.merchant()
+    code_url = platform.client(merchant).unifiedorder(
+        body="Test shop-Coffee",
+        out_trade_no="NC001",
+        total_fee=1800,
+        spbill_create_ip="203.0.113.10",
+        notify_url="http://127.0.0.1:9/notify",
+        trade_type="NATIVE",
+        product_id="latte",
+        limit_pay="no_credit",
+    )["code_url"]
+    credit = platform.payer(balance=0, cards=["ICBC_CREDIT"])
+    assert _screens(platform, code_url, credit["payer_id"]) == ("", "cannot_pay")
+    text = _phone(platform, code_url, credit["payer_id"])
+    assert "零钱余额不足，且商户不支持信用卡支付，请更换支付方式或使用其他微信账号支付" in text
+    assert 'id="no-other-payers"' in text  # nobody else can pay it: it says how to make one
+    # the same payer on an order that takes credit cards gets the form
+    other = _native(platform, merchant, "NC002")
+    assert 'id="pay-form"' in _phone(platform, other, credit["payer_id"])
 
 
 def test_cards_show_bank_names(platform: Harness) -> None:

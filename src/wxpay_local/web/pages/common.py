@@ -147,6 +147,7 @@ def order_summary(app: App, order: Order, merchant_name: str) -> dict[str, Any]:
         "out_trade_no": order.out_trade_no,
         "trade_type": str(order.trade_type),
         "trade_state": str(order.trade_state),
+        "limit_pay": order.limit_pay,
     }
 
 
@@ -169,6 +170,7 @@ def card_views(tx: Tx, payer_id: int) -> list[dict[str, Any]]:
             "bank_type": c.bank_type,
             "bank": bank_name(c.bank_type),
             "last4": c.last4,
+            "is_credit": c.is_credit,
         }
         for c in tx.cards_of(payer_id)
     ]
@@ -198,6 +200,7 @@ _SCREENS: dict[str, tuple[str, str, str]] = {
     "paid": ("已支付", "该订单已支付成功，无需重复支付", "ok"),
     "refunded": ("已退款", "该订单已支付，商户已发起退款", "info"),
     "payerror": ("支付失败", "该订单支付失败，请重新发起支付", "fail"),
+    "cannot_pay": ("无法完成支付", "", "fail"),
 }
 
 
@@ -228,6 +231,27 @@ def order_screen(order: Order, now: datetime) -> dict[str, str] | None:
 def screen(kind: str, message: str = "") -> dict[str, str]:
     title, default, tone = _SCREENS.get(kind, ("无法支付", message, "fail"))
     return {"kind": kind, "title": title, "message": message or default, "tone": tone}
+
+
+def cannot_pay(payer: dict[str, Any], order: dict[str, Any]) -> dict[str, str] | None:
+    """The screen a payer sees before any password when none of their ways to pay can cover
+    this order (judged as ``domain.payer.charge`` would: the wallet needs the whole amount, a
+    bank card always has it unless it is a credit card and the merchant sent
+    ``limit_pay=no_credit``); None when some method can pay. Also marks each method of
+    ``payer`` ``usable`` so the form can preselect one that works."""
+    total = order["total_fee"]
+    no_credit = order["limit_pay"] == "no_credit"
+    wallet_ok = payer["balance"] >= total
+    for card in payer["cards"]:
+        card["usable"] = not (card["is_credit"] and no_credit)
+    payer["wallet_usable"] = wallet_ok
+    if wallet_ok or any(c["usable"] for c in payer["cards"]):
+        return None
+    if payer["cards"]:  # cards it has, but only credit ones, which this merchant refuses
+        message = "零钱余额不足，且商户不支持信用卡支付，请更换支付方式或使用其他微信账号支付"
+    else:
+        message = "零钱余额不足，且未绑定银行卡，请使用其他微信账号支付"
+    return screen("cannot_pay", message)
 
 
 def is_pay_action(action: object) -> bool:

@@ -28,6 +28,7 @@ from wxpay_local.web.pages.common import (
     PAYER_LIST_LIMIT,
     STATIC,
     PageError,
+    cannot_pay,
     form_of,
     int_param,
     is_pay_action,
@@ -36,6 +37,7 @@ from wxpay_local.web.pages.common import (
     order_summary,
     page,
     param,
+    payer_choices,
     payer_view,
     qr_code_of,
     render,
@@ -155,6 +157,16 @@ def _phone_context(
         context["order"] = _native_order(app, tx, prepay_id)
     elif code_url and context["product"] is None:
         context["order"] = _order_facts(app, tx, code_url)
+    order, payer = context["order"], context["payer"]
+    if order is not None and payer is not None and order["screen"] is None:
+        # known before asking: no method of this payer covers it (issue 17)
+        context["cannot_pay"] = refused = cannot_pay(payer, order)
+        if refused is not None:  # not a dead end: the payers who can pay it, to switch to
+            context["alternatives"] = [
+                p
+                for p in payer_choices(tx)
+                if p["payer_id"] != payer["payer_id"] and cannot_pay(p, order) is None
+            ]
     return context
 
 
