@@ -20,7 +20,14 @@ from wxpay_local.cli.remote import Remote, remote_command
     "failed."
 )
 @remote_command
-@click.option("--report", "since_id", type=click.IntRange(0), default=None, metavar="SINCE_ID")
+@click.option(
+    "--report",
+    "since_id",
+    type=click.IntRange(0),
+    default=None,
+    metavar="SINCE_ID",
+    help="Grade the run that started at this journal id (printed when it started).",
+)
 @click.argument("mch_id")
 def acceptance(remote: Remote, mch_id: str, since_id: int | None) -> None:
     path = f"/_local/acceptance/{mch_id}"

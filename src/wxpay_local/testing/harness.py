@@ -27,7 +27,7 @@ from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
 from wxpay_local.testing.endpoints import MerchantSink, Received, wait_for, xml_endpoint
 from wxpay_local.timefmt import SHANGHAI
-from wxpay_local.web import App, create_app
+from wxpay_local.web import AsgiApp, create_app
 from wxpay_local.web.serve import Listeners, serve, servers
 from wxpay_local.web.tls import TlsFiles, ensure_files
 
@@ -125,7 +125,7 @@ class _LoopTransport(httpx.BaseTransport):
 
 
 @contextmanager
-def in_process(app: App) -> Iterator[httpx.BaseTransport]:
+def in_process(app: AsgiApp) -> Iterator[httpx.BaseTransport]:
     """Run the app's lifespan on an event loop in a thread; requests go straight into it."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -141,7 +141,7 @@ def in_process(app: App) -> Iterator[httpx.BaseTransport]:
 
 
 class Harness:
-    def __init__(self, app: App | None, http: httpx.Client, base_url: str) -> None:
+    def __init__(self, app: AsgiApp | None, http: httpx.Client, base_url: str) -> None:
         self.app = app
         self.http = http
         self.base_url = base_url

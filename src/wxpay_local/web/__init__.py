@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from wxpay_local.web.app import App, create_app
+from wxpay_local.web.app import AsgiApp, create_app
 
-__all__ = ["App", "create_app"]
+__all__ = ["AsgiApp", "create_app"]

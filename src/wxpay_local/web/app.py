@@ -43,7 +43,7 @@ CLOCK_SETTING = "clock"
 CLOCK_REFRESH_SECONDS = 0.25
 
 
-class App:
+class AsgiApp:
     """The ASGI application. Attributes are the wired services, for the control plane and tests."""
 
     def __init__(
@@ -235,8 +235,8 @@ def create_app(
     store: SqlStore | None = None,
     clock: TestClock | None = None,
     ids: Ids | None = None,
-) -> App:
+) -> AsgiApp:
     """An ASGI app over the given (or configured) store; the caller owns its lifecycle."""
     settings = ensure_admin_token(settings or Settings.from_env())
     store = store or open_store(settings.effective_database_url, durability=settings.durability)
-    return App(settings, store, clock or TestClock(), ids or Ids(settings.seed))
+    return AsgiApp(settings, store, clock or TestClock(), ids or Ids(settings.seed))

@@ -1,6 +1,6 @@
 """The security boundary around everything that is not the merchant API: one ASGI wrapper.
 
-``App.__call__`` sends merchant API paths straight to ``web.merchant`` (any ``Host``: SDKs that
+``AsgiApp.__call__`` sends merchant API paths straight to ``web.merchant`` (any ``Host``: SDKs that
 hard-code ``api.mch.weixin.qq.com`` reach us through a hosts file, and the hot path stays free
 of checks). Every other request — control plane, console, payer pages, static files, the 404 —
 passes through ``Boundary`` first, which, in this order:

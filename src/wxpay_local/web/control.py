@@ -43,7 +43,7 @@ MAX_ADVANCE_SECONDS = 10 * 366 * 86400
 MIN_YEAR, MAX_YEAR = 2000, 2099
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 # paying --------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def _qr_code(code_url: str) -> str:
     return codes[0]
 
 
-async def pay(app: App, call: Call) -> Any:
+async def pay(app: AsgiApp, call: Call) -> Any:
     data = call.body
 
     def work() -> Any:
@@ -93,7 +93,7 @@ async def pay(app: App, call: Call) -> Any:
 
 
 # the clock and reset -------------------------------------------------------------------------
-def _clock_view(app: App) -> dict[str, Any]:
+def _clock_view(app: AsgiApp) -> dict[str, Any]:
     return {
         "now": app.clock.now().isoformat(),
         "frozen": app.clock.frozen is not None,
@@ -106,11 +106,11 @@ def _check_year(moment: datetime) -> None:
         raise bad(f"the clock shows years {MIN_YEAR} to {MAX_YEAR} only")
 
 
-async def get_clock(app: App, call: Call) -> Any:
+async def get_clock(app: AsgiApp, call: Call) -> Any:
     return _clock_view(app)
 
 
-async def advance_clock(app: App, call: Call) -> Any:
+async def advance_clock(app: AsgiApp, call: Call) -> Any:
     delta = timedelta(seconds=call.body["seconds"])
     _check_year(app.clock.now() + delta)
     app.clock.advance(delta)
@@ -119,7 +119,7 @@ async def advance_clock(app: App, call: Call) -> Any:
     return _clock_view(app)
 
 
-async def set_clock(app: App, call: Call) -> Any:
+async def set_clock(app: AsgiApp, call: Call) -> Any:
     data = call.body
     if data.get("now"):
         try:
@@ -139,7 +139,7 @@ async def set_clock(app: App, call: Call) -> Any:
     return _clock_view(app)
 
 
-async def reset(app: App, call: Call) -> Any:
+async def reset(app: AsgiApp, call: Call) -> Any:
     await app.journal.flush()
     await app.store.run(app.store.reset)
     app.forget_clock()
@@ -149,7 +149,7 @@ async def reset(app: App, call: Call) -> Any:
     return {"reset": True}
 
 
-async def health(app: App, call: Call) -> Any:
+async def health(app: AsgiApp, call: Call) -> Any:
     from wxpay_local import __version__
 
     return {
@@ -219,7 +219,7 @@ OPS: tuple[Op, ...] = (
 )
 
 
-async def invoke(app: App, request: Request, handler: Handler, body: dict[str, Any]) -> Any:
+async def invoke(app: AsgiApp, request: Request, handler: Handler, body: dict[str, Any]) -> Any:
     """Run one of the operations above with a body checked against its declaration (the
     console's clock form moves the clock through these)."""
     op = next(op for op in OPS if op.handler is handler)
@@ -267,7 +267,7 @@ def _openapi_json() -> bytes:
     return bytes(JSONResponse(openapi()).body)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     from wxpay_local.web.control_probe import canary_routes
     from wxpay_local.web.control_tail import tail_routes
 

@@ -24,7 +24,7 @@ from wxpay_local.web.control_base import Call, Op, Param, integer, not_found
 from wxpay_local.wire import xml
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: How many journal entries (newest first) a report reads at most.
 JOURNAL_WINDOW = 5000
@@ -77,7 +77,7 @@ def entries_of(rows: list[dict[str, Any]], since_id: int) -> list[Entry]:
     return found
 
 
-async def start(app: App, call: Call) -> Any:
+async def start(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
     now = int(app.clock.now().timestamp() * 1000)
     await app.journal.flush()
@@ -111,7 +111,7 @@ async def start(app: App, call: Call) -> Any:
     return {"mch_id": mch_id, "since_id": mark, "started_at": now, "rule_ids": ids, "cases": HOW_TO}
 
 
-async def report(app: App, call: Call) -> Any:
+async def report(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
     since_id = call.whole("since_id")
     await app.journal.flush()

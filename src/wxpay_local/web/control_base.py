@@ -26,7 +26,7 @@ from wxpay_local.domain.model import LIVE, Order
 from wxpay_local.domain.ports import Tx
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: The largest whole number the control plane takes (10^11: far below BIGINT and 2^53).
 MAX_INT = 10**11
@@ -128,7 +128,7 @@ class Call:
         return self.args.get(name) is True
 
 
-Handler = Callable[["App", Call], Awaitable[Any]]
+Handler = Callable[["AsgiApp", Call], Awaitable[Any]]
 
 #: An mch_id is digits (it is also the CN of the merchant's certificate: at most 64).
 MCH_ID = text(32, 1, r"^[0-9]+$")
@@ -284,7 +284,7 @@ def error(
     return Response(body, status, headers, media_type="application/json")
 
 
-def endpoint(app: App, op: Op) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(app: AsgiApp, op: Op) -> Callable[[Request], Awaitable[Response]]:
     async def answer(request: Request) -> Response:
         try:
             result = await op.handler(app, await parse(op, request))

@@ -30,7 +30,7 @@ from wxpay_local.web.control_base import (
 from wxpay_local.wire import envelope
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: The API's texts and err_codes that are not a bad request: (status, the control plane's code).
 _FAULT_STATUS = {"No Bill Exist": (404, "NO_BILL_EXIST"), "Bill Creating": (409, "BILL_CREATING")}
@@ -38,7 +38,7 @@ _REFUSAL_STATUS = {"NO_BILL_EXIST": (404, "NO_BILL_EXIST"), "BILL_CREATING": (40
 
 
 async def _prepared(
-    app: App, mch_id: str, prepare: Callable[[Any, Merchant], bills.BillFile]
+    app: AsgiApp, mch_id: str, prepare: Callable[[Any, Merchant], bills.BillFile]
 ) -> bills.BillFile:
     def work() -> bills.BillFile:
         with app.store.begin(write=False) as tx:
@@ -50,7 +50,7 @@ async def _prepared(
     return await app.store.run(work, write=False)
 
 
-def _streamed(app: App, bill: bills.BillFile) -> Response:
+def _streamed(app: AsgiApp, bill: bills.BillFile) -> Response:
     chunks = bill.download.chunks
 
     async def body() -> AsyncIterator[bytes]:
@@ -67,7 +67,7 @@ def _streamed(app: App, bill: bills.BillFile) -> Response:
     return StreamingResponse(body(), media_type=bill.download.content_type, headers=headers)
 
 
-async def trade_bill(app: App, call: Call) -> Any:
+async def trade_bill(app: AsgiApp, call: Call) -> Any:
     """The trade bill (downloadbill) of a merchant's day."""
     bill_date = call.text("bill_date")
 
@@ -92,7 +92,7 @@ async def trade_bill(app: App, call: Call) -> Any:
     return _streamed(app, bill)
 
 
-async def fund_flow(app: App, call: Call) -> Any:
+async def fund_flow(app: AsgiApp, call: Call) -> Any:
     """The fund flow (downloadfundflow) of one of a merchant's accounts for a day."""
     bill_date = call.text("bill_date")
 

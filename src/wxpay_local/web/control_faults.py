@@ -27,7 +27,7 @@ from wxpay_local.web.control_base import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 RULE_ID = Param("rule_id", ID, "path", example=1)
 
@@ -62,7 +62,7 @@ def view(rule: FaultRule) -> dict[str, Any]:
     return asdict(rule) | {"describes": f"rule #{rule.id}: {rule.describe()}"}
 
 
-async def create_fault_rule(app: App, call: Call) -> Any:
+async def create_fault_rule(app: AsgiApp, call: Call) -> Any:
     body = call.body
     action = body["action"]
     if action == "err_code" and not body.get("err_code"):
@@ -100,7 +100,7 @@ async def create_fault_rule(app: App, call: Call) -> Any:
     return view(created)
 
 
-async def list_fault_rules(app: App, call: Call) -> Any:
+async def list_fault_rules(app: AsgiApp, call: Call) -> Any:
     def work() -> list[FaultRule]:
         with app.store.begin(write=False) as tx:
             return tx.fault_rules()
@@ -108,7 +108,7 @@ async def list_fault_rules(app: App, call: Call) -> Any:
     return {"rules": [view(rule) for rule in await app.store.run(work, write=False)]}
 
 
-async def show(app: App, call: Call) -> Any:
+async def show(app: AsgiApp, call: Call) -> Any:
     rule_id = call.whole("rule_id")
 
     def work() -> FaultRule | None:
@@ -121,7 +121,7 @@ async def show(app: App, call: Call) -> Any:
     return view(rule)
 
 
-async def remove(app: App, call: Call) -> Any:
+async def remove(app: AsgiApp, call: Call) -> Any:
     rule_id = call.whole("rule_id")
 
     def work() -> bool:
@@ -134,7 +134,7 @@ async def remove(app: App, call: Call) -> Any:
     return {"removed": rule_id}
 
 
-async def clear(app: App, call: Call) -> Any:
+async def clear(app: AsgiApp, call: Call) -> Any:
     def work() -> int:
         with app.store.begin() as tx:
             return tx.delete_fault_rules()

@@ -15,11 +15,11 @@ from wxpay_local.web.control_base import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 # reports and short URLs ----------------------------------------------------------------------
-async def list_reports(app: App, call: Call) -> Any:
+async def list_reports(app: AsgiApp, call: Call) -> Any:
     mch_id, limit = call.text("mch_id"), min(call.whole("limit"), 500)
 
     def work() -> Any:
@@ -29,7 +29,7 @@ async def list_reports(app: App, call: Call) -> Any:
     return {"reports": await app.store.run(work, write=False)}
 
 
-async def resolve_short(app: App, call: Call) -> Any:
+async def resolve_short(app: AsgiApp, call: Call) -> Any:
     code = call.text("code")
 
     def work() -> Any:
@@ -42,7 +42,7 @@ async def resolve_short(app: App, call: Call) -> Any:
     return {"short_url": f"weixin://wxpay/s/{code}", "long_url": long_url}
 
 
-async def whose_openid(app: App, call: Call) -> Any:
+async def whose_openid(app: AsgiApp, call: Call) -> Any:
     openid = call.text("openid")
 
     def work() -> Any:

@@ -28,11 +28,11 @@ from wxpay_local.web.control_base import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 # certificates ---------------------------------------------------------------------------------
-def _cert_view(cert: MerchantCert, ca_pem: str, app: App) -> dict[str, Any]:
+def _cert_view(cert: MerchantCert, ca_pem: str, app: AsgiApp) -> dict[str, Any]:
     return {
         "mch_id": cert.mch_id,
         "serial": cert.serial,
@@ -47,7 +47,7 @@ def _cert_view(cert: MerchantCert, ca_pem: str, app: App) -> dict[str, Any]:
     }
 
 
-async def get_cert(app: App, call: Call) -> Any:
+async def get_cert(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
     ca = await app.store.run(app.certificate_authority)
 
@@ -62,7 +62,7 @@ async def get_cert(app: App, call: Call) -> Any:
     return _cert_view(cert, ca.cert_pem, app)
 
 
-async def rotate_cert(app: App, call: Call) -> Any:
+async def rotate_cert(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
     days = call.body.get("valid_days")  # 1 to 3650: the declaration below checked it
     ca = await app.store.run(app.certificate_authority)
@@ -79,13 +79,13 @@ async def rotate_cert(app: App, call: Call) -> Any:
     return _cert_view(cert, ca.cert_pem, app)
 
 
-async def get_ca(app: App, call: Call) -> Any:
+async def get_ca(app: AsgiApp, call: Call) -> Any:
     ca = await app.store.run(app.certificate_authority)
     return {"ca.pem": ca.cert_pem, "https_url": app.settings.tls_base_url}
 
 
 # refunds --------------------------------------------------------------------------------------
-async def order_refunds(app: App, call: Call) -> Any:
+async def order_refunds(app: AsgiApp, call: Call) -> Any:
     mch_id, out_trade_no = call.text("mch_id"), call.text("out_trade_no")
 
     def work() -> Any:
@@ -97,7 +97,7 @@ async def order_refunds(app: App, call: Call) -> Any:
     return {"refunds": await app.store.run(work, write=False)}
 
 
-async def force_refund(app: App, call: Call) -> Any:
+async def force_refund(app: AsgiApp, call: Call) -> Any:
     """Decide a PROCESSING refund's outcome now (CHANGE → SUCCESS: handled by hand)."""
     refund_id = call.text("refund_id")
 
@@ -114,7 +114,7 @@ async def force_refund(app: App, call: Call) -> Any:
     return answer
 
 
-async def set_refund_notify_url(app: App, call: Call) -> Any:
+async def set_refund_notify_url(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
     url = call.body["refund_notify_url"]
     if url and not url.startswith(("http://", "https://")):
@@ -131,7 +131,7 @@ async def set_refund_notify_url(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def get_config(app: App, call: Call) -> Any:
+async def get_config(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
 
     def work() -> Any:
@@ -143,7 +143,7 @@ async def get_config(app: App, call: Call) -> Any:
     return await app.store.run(work, write=False)
 
 
-async def update_config(app: App, call: Call) -> Any:
+async def update_config(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
 
     def work() -> Any:

@@ -11,7 +11,7 @@ from wxpay_local.web.control_base import Call, ControlError, Op, Param, integer,
 from wxpay_local.web.namespaces import LABEL, NAME, Namespaces
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 _NAME = text(32, 1, NAME.pattern)
 NAME_PATH = Param("name", _NAME, "path", description="the namespace")
@@ -24,7 +24,7 @@ _VIEW = {
 }
 
 
-def _registry(app: App) -> Namespaces:
+def _registry(app: AsgiApp) -> Namespaces:
     if app.namespaces is None:
         raise not_found("namespaces are made on the server's own control plane, not in one")
     return app.namespaces
@@ -34,7 +34,7 @@ def _view(registry: Namespaces, name: str) -> dict[str, Any]:
     return {"name": name, "base_url": registry.base_url(name)}
 
 
-async def create_namespace(app: App, call: Call) -> Any:
+async def create_namespace(app: AsgiApp, call: Call) -> Any:
     registry = _registry(app)
     name = call.body["name"]
     try:
@@ -46,13 +46,13 @@ async def create_namespace(app: App, call: Call) -> Any:
     return _view(registry, name)
 
 
-async def list_namespaces(app: App, call: Call) -> Any:
+async def list_namespaces(app: AsgiApp, call: Call) -> Any:
     registry = _registry(app)
     names = await app.store.run(registry.names, write=False)
     return {"namespaces": [_view(registry, name) for name in names]}
 
 
-async def drop(app: App, call: Call) -> Any:
+async def drop(app: AsgiApp, call: Call) -> Any:
     name = call.text("name")
     try:
         dropped = await _registry(app).drop(name)
@@ -63,14 +63,14 @@ async def drop(app: App, call: Call) -> Any:
     return {"dropped": name}
 
 
-async def snapshot(app: App, call: Call) -> Any:
+async def snapshot(app: AsgiApp, call: Call) -> Any:
     name, label = call.text("name"), call.text("label")
     if not await _registry(app).snapshot(name, label):
         raise not_found(f"no namespace {name!r}")
     return {"namespace": name, "snapshot": label}
 
 
-async def restore(app: App, call: Call) -> Any:
+async def restore(app: AsgiApp, call: Call) -> Any:
     name, label = call.text("name"), call.text("label")
     try:
         found = await _registry(app).restore(name, label)

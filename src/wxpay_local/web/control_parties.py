@@ -27,7 +27,7 @@ from wxpay_local.web.control_base import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: The most payers one page returns; a larger limit is cut to it.
 MAX_PAGE = 500
@@ -36,7 +36,7 @@ _APPID = text(64)
 
 
 # merchants -----------------------------------------------------------------------------------
-async def create_merchant(app: App, call: Call) -> Any:
+async def create_merchant(app: AsgiApp, call: Call) -> Any:
     data = call.body
     kinds = data.get("app_kinds")
     spec = setup.NewMerchant(
@@ -57,7 +57,7 @@ async def create_merchant(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def list_merchants(app: App, call: Call) -> Any:
+async def list_merchants(app: AsgiApp, call: Call) -> Any:
     """A keyset page in creation order: two statements however many merchants there are."""
     limit, after = min(call.whole("limit"), MAX_PAGE), call.opt("after")
 
@@ -76,7 +76,7 @@ async def list_merchants(app: App, call: Call) -> Any:
     return {"merchants": await app.store.run(work, write=False)}
 
 
-async def get_merchant(app: App, call: Call) -> Any:
+async def get_merchant(app: AsgiApp, call: Call) -> Any:
     mch_id = call.text("mch_id")
 
     def work() -> Any:
@@ -90,7 +90,7 @@ async def get_merchant(app: App, call: Call) -> Any:
 
 
 # payers --------------------------------------------------------------------------------------
-async def create_payer(app: App, call: Call) -> Any:
+async def create_payer(app: AsgiApp, call: Call) -> Any:
     data = call.body
     spec = setup.NewPayer(
         name=data.get("name", "Demo payer"),
@@ -112,7 +112,7 @@ async def create_payer(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def get_payer(app: App, call: Call) -> Any:
+async def get_payer(app: AsgiApp, call: Call) -> Any:
     """A read: the openids the payer has (issuing one is ``POST …/openids``)."""
     payer_id = call.whole("payer_id")
 
@@ -126,7 +126,7 @@ async def get_payer(app: App, call: Call) -> Any:
     return await app.store.run(work, write=False)
 
 
-async def issue_openid(app: App, call: Call) -> Any:
+async def issue_openid(app: AsgiApp, call: Call) -> Any:
     """The payer's openid under an app, issued on first use (stable afterwards)."""
     payer_id, appid = call.whole("payer_id"), call.body["appid"]
 
@@ -141,7 +141,7 @@ async def issue_openid(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def list_payers(app: App, call: Call) -> Any:
+async def list_payers(app: AsgiApp, call: Call) -> Any:
     """A keyset page in creation order: four statements however many payers there are."""
     limit, after = min(call.whole("limit"), MAX_PAGE), call.opt_whole("after_id")
 
@@ -152,7 +152,7 @@ async def list_payers(app: App, call: Call) -> Any:
     return {"payers": await app.store.run(work, write=False)}
 
 
-async def top_up(app: App, call: Call) -> Any:
+async def top_up(app: AsgiApp, call: Call) -> Any:
     payer_id, amount = call.whole("payer_id"), call.body["amount"]
 
     def work() -> Any:

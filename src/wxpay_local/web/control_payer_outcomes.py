@@ -17,7 +17,7 @@ from wxpay_local.web import control_faults
 from wxpay_local.web.control_base import Call, Op, integer, one_of, text
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: The outcome names of the control plane, the CLI and the harness: the actions without payer_.
 OUTCOMES = tuple(action.removeprefix("payer_") for action in payer_scripts.OUTCOMES)
@@ -25,7 +25,7 @@ OUTCOMES = tuple(action.removeprefix("payer_") for action in payer_scripts.OUTCO
 MAX_AT_SECONDS = 86_400
 
 
-async def script_payer(app: App, call: Call) -> Any:
+async def script_payer(app: AsgiApp, call: Call) -> Any:
     body = call.body
     rule = FaultRule(
         id=0,

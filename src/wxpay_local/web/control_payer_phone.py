@@ -27,11 +27,11 @@ from wxpay_local.web.pages import native_mode1
 from wxpay_local.web.pages.native_scan import ScanError
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 # payment codes and the password prompt ------------------------------------------------------
-async def new_code(app: App, call: Call) -> Any:
+async def new_code(app: AsgiApp, call: Call) -> Any:
     payer_id = call.whole("payer_id")
 
     def work() -> Any:
@@ -44,7 +44,7 @@ async def new_code(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def pending(app: App, call: Call) -> Any:
+async def pending(app: AsgiApp, call: Call) -> Any:
     payer_id = call.whole("payer_id")
 
     def work() -> Any:
@@ -58,7 +58,7 @@ async def pending(app: App, call: Call) -> Any:
     return {"orders": await app.store.run(work, write=False)}
 
 
-async def confirm(app: App, call: Call) -> Any:
+async def confirm(app: AsgiApp, call: Call) -> Any:
     """Answer the password prompt of a micropay waiting for this payer (newest by default)."""
     payer_id = call.whole("payer_id")
     if not call.body.get("cancel") and "password" not in call.body:
@@ -96,7 +96,7 @@ async def confirm(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def set_policy(app: App, call: Call) -> Any:
+async def set_policy(app: AsgiApp, call: Call) -> Any:
     payer_id = call.whole("payer_id")
     policy = call.body["password_policy"]
 
@@ -110,7 +110,7 @@ async def set_policy(app: App, call: Call) -> Any:
     return await app.store.run(work)
 
 
-async def scan(app: App, call: Call) -> Any:
+async def scan(app: AsgiApp, call: Call) -> Any:
     """A payer scans a code_url: mode 1 runs the merchant's scan callback (spec §6.3)."""
     try:
         scanned = await native_mode1.scan(app, call.body["payer_id"], call.body["code_url"])

@@ -36,7 +36,7 @@ from wxpay_local.web.control_base import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 CANARY_PATH = "/probe-canary/"
 #: How many of the merchant's latest orders are searched for paid ones.
@@ -51,7 +51,9 @@ def _merchant(tx: Any, mch_id: str) -> Merchant:
     return merchant
 
 
-def _orders_for_probe(app: App, mch_id: str, url: str) -> tuple[Merchant, Order, Order | None, str]:
+def _orders_for_probe(
+    app: AsgiApp, mch_id: str, url: str
+) -> tuple[Merchant, Order, Order | None, str]:
     """The merchant, its latest paid order (one is made, notified to ``url``, when it has none),
     its latest paid HMAC-SHA256 order if any, and its notification signing setting."""
     with app.store.begin() as tx:
@@ -68,7 +70,7 @@ def _orders_for_probe(app: App, mch_id: str, url: str) -> tuple[Merchant, Order,
         return merchant, paid[0], hmac, setting
 
 
-async def probe(app: App, call: Call) -> Any:
+async def probe(app: AsgiApp, call: Call) -> Any:
     url = call.body["url"]
     try:
         runner.check_target(url, app.settings.probe_hosts)
@@ -109,7 +111,7 @@ def _latest_notify_url(tx: Any, merchant: Merchant, kind: str) -> str:
     return str(latest[0].notify_url) if latest else ""
 
 
-async def trigger_op(app: App, call: Call) -> Any:
+async def trigger_op(app: AsgiApp, call: Call) -> Any:
     data = call.body
 
     def work() -> Any:
@@ -152,7 +154,7 @@ async def trigger_op(app: App, call: Call) -> Any:
     return answer
 
 
-def canary_routes(app: App) -> list[Route]:
+def canary_routes(app: AsgiApp) -> list[Route]:
     async def canary(request: Request) -> Response:
         client = request.client
         app.canaries.hit(request.path_params["token"], client.host if client else "?")

@@ -26,7 +26,7 @@ from wxpay_local.web.control_base import (
 from wxpay_local.web.control_openapi import listing
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: The most rows one listing returns; a larger limit is cut to it.
 MAX_PAGE = 500
@@ -35,7 +35,7 @@ _BEFORE_ID = Param("before_id", ID, description="rows older than this id (the ne
 _LIMIT = Param("limit", integer(0), default=50, description=f"at most {MAX_PAGE} are returned")
 
 
-async def list_orders(app: App, call: Call) -> Any:
+async def list_orders(app: AsgiApp, call: Call) -> Any:
     mch_id = call.opt("mch_id")
     limit, offset = min(call.whole("limit"), MAX_PAGE), call.whole("offset")
     before = call.opt_whole("before_id")
@@ -54,7 +54,7 @@ async def list_orders(app: App, call: Call) -> Any:
     return {"orders": await app.store.run(work, write=False)}
 
 
-async def get_order(app: App, call: Call) -> Any:
+async def get_order(app: AsgiApp, call: Call) -> Any:
     mch_id, out_trade_no = call.text("mch_id"), call.text("out_trade_no")
 
     def work() -> Any:
@@ -70,7 +70,7 @@ async def get_order(app: App, call: Call) -> Any:
     return await app.store.run(work, write=False)
 
 
-async def get_ledger(app: App, call: Call) -> Any:
+async def get_ledger(app: AsgiApp, call: Call) -> Any:
     prefix = call.text("prefix")
 
     def work() -> Any:
@@ -81,7 +81,7 @@ async def get_ledger(app: App, call: Call) -> Any:
     return {"accounts": accounts, "total": sum(accounts.values())}
 
 
-async def list_notifications(app: App, call: Call) -> Any:
+async def list_notifications(app: AsgiApp, call: Call) -> Any:
     """Newest first, a keyset page: the kind filter is in the SQL, before the limit."""
     mch_id, kind = call.opt("mch_id"), call.opt("kind") or ""
     limit, before = min(call.whole("limit"), MAX_PAGE), call.opt_whole("before_id")
@@ -100,7 +100,7 @@ async def list_notifications(app: App, call: Call) -> Any:
     return {"notifications": await app.store.run(work, write=False)}
 
 
-async def redeliver(app: App, call: Call) -> Any:
+async def redeliver(app: AsgiApp, call: Call) -> Any:
     notification_id = call.whole("notification_id")
 
     def work() -> Any:
@@ -115,12 +115,12 @@ async def redeliver(app: App, call: Call) -> Any:
     return answer
 
 
-async def dispatch_now(app: App, call: Call) -> Any:
+async def dispatch_now(app: AsgiApp, call: Call) -> Any:
     """Deliver everything due now, in this request, and wait for deliveries under way."""
     return {"attempted": await app.dispatcher.drain()}
 
 
-async def get_journal(app: App, call: Call) -> Any:
+async def get_journal(app: AsgiApp, call: Call) -> Any:
     await app.journal.flush()
     mch_id, limit = call.opt("mch_id"), min(call.whole("limit"), MAX_PAGE)
     before, failures = call.opt_whole("before_id"), call.flag("failures")

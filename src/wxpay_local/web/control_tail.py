@@ -28,14 +28,14 @@ from wxpay_local.probe.runner import HostRefused, check_target
 from wxpay_local.web.control_base import error
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_PATH = "/_local/journal/stream"
 LISTEN_PATH = "/_local/listen"
 
 
-def tail_routes(app: App) -> list[Route]:
+def tail_routes(app: AsgiApp) -> list[Route]:
     async def stream(request: Request) -> Response:
         mch_id = request.query_params.get("mch_id", "")
         if len(mch_id) > 32 or not (mch_id == "" or mch_id.isdigit()):
@@ -68,7 +68,7 @@ def tail_routes(app: App) -> list[Route]:
     ]
 
 
-async def listen(app: App, request: Request) -> Response:
+async def listen(app: AsgiApp, request: Request) -> Response:
     """``{"mch_id", "forward_to"}``: while this answer streams, the merchant's notifications go
     to forward_to (loopback or a probe-allowed host), and each delivery is one JSON line."""
     try:

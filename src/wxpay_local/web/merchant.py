@@ -35,7 +35,7 @@ class Journal(Protocol):
 
 
 class MerchantApp(Protocol):
-    """What the merchant API needs of the ASGI app (``web.app.App``)."""
+    """What the merchant API needs of the ASGI app (``web.app.AsgiApp``)."""
 
     @property
     def store(self) -> Store: ...

@@ -1,8 +1,8 @@
 """Namespaces: isolated worlds on one server, each under the path prefix ``/ns/<name>``.
 
-A namespace is a whole ``App`` of its own — store (its own SQLite file or PostgreSQL schema,
+A namespace is a whole ``AsgiApp`` of its own — store (its own SQLite file or PostgreSQL schema,
 ``store.namespaced``), clock, ids, notification dispatcher, journal, control plane, payer pages
-and console — built by the same composition root as the server's. ``App.__call__`` hands any
+and console — built by the same composition root as the server's. ``AsgiApp.__call__`` hands any
 ``/ns/<name>/…`` request to ``Namespaces.serve``, which strips the prefix and calls that app,
 so the merchant API, ``/_local``, ``/pay``, ``/console`` all work unchanged below the prefix
 and nothing in the request path knows of namespaces (docs/namespaces.md says why this, and
@@ -27,7 +27,7 @@ from wxpay_local.store import PostgresStore, SqlStore
 from wxpay_local.store import namespaced as db
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 log = logging.getLogger("wxpay_local")
 T = TypeVar("T")
@@ -49,9 +49,9 @@ class Namespaces:
     first request for it: the database is the registry (a file, a schema), nothing else is.
     """
 
-    def __init__(self, root: App) -> None:
+    def __init__(self, root: AsgiApp) -> None:
         self.root = root
-        self.open: dict[str, App] = {}
+        self.open: dict[str, AsgiApp] = {}
         #: One create, drop, open, snapshot or restore at a time (they are milliseconds).
         self._lock = asyncio.Lock()
 
@@ -62,7 +62,7 @@ class Namespaces:
         return self.root.settings.base_url + self.prefix(name)
 
     # lifecycle ---------------------------------------------------------------------------------
-    async def create(self, name: str, seed: int | None = None) -> App | None:
+    async def create(self, name: str, seed: int | None = None) -> AsgiApp | None:
         """The new namespace's app, or None if one of that name exists."""
         async with self._lock:
             if name in self.open or await self._open(name) is not None:
@@ -72,14 +72,14 @@ class Namespaces:
             )
             return await self._start(name, store, seed)
 
-    async def get(self, name: str) -> App | None:
+    async def get(self, name: str) -> AsgiApp | None:
         app = self.open.get(name)
         if app is not None:
             return app
         async with self._lock:
             return self.open.get(name) or await self._open(name)
 
-    async def _open(self, name: str) -> App | None:
+    async def _open(self, name: str) -> AsgiApp | None:
         try:
             store = await self._store_call(
                 lambda: db.open_namespace(self._root_store, name, create=False)
@@ -88,11 +88,11 @@ class Namespaces:
             return None
         return await self._start(name, store, None)
 
-    async def _start(self, name: str, store: SqlStore, seed: int | None) -> App:
-        from wxpay_local.web.app import App
+    async def _start(self, name: str, store: SqlStore, seed: int | None) -> AsgiApp:
+        from wxpay_local.web.app import AsgiApp
 
         ids = Ids(self.root.settings.seed if seed is None else seed)
-        app = App(self.root.settings, store, TestClock(), ids, prefix=self.prefix(name))
+        app = AsgiApp(self.root.settings, store, TestClock(), ids, prefix=self.prefix(name))
         await app.startup()
         self.open[name] = app
         return app

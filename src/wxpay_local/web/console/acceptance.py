@@ -20,7 +20,7 @@ from wxpay_local.web.control_base import Call, ControlError
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 def _mch_id(viewer: Viewer, values: Any) -> str:
@@ -30,7 +30,7 @@ def _mch_id(viewer: Viewer, values: Any) -> str:
     return mch_id
 
 
-async def acceptance_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def acceptance_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     q = request.query_params
     mch_id = _mch_id(viewer, q)
     since = param(q, "since_id")
@@ -50,7 +50,7 @@ async def acceptance_page(app: App, request: Request, viewer: Viewer) -> Respons
     )  # fmt: skip
 
 
-async def start_run(app: App, request: Request, viewer: Viewer) -> Response:
+async def start_run(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = form(request)
     mch_id = _mch_id(viewer, values)
     try:
@@ -64,7 +64,7 @@ async def start_run(app: App, request: Request, viewer: Viewer) -> Response:
     return RedirectResponse(target, 303)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/acceptance", console_page(app, acceptance_page)),
         Route("/console/acceptance", console_page(app, start_run), methods=["POST"]),

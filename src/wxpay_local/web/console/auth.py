@@ -21,7 +21,7 @@ from wxpay_local.domain.model import LIVE
 from wxpay_local.domain.ports import Tx
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 COOKIE = "wxpay_console"
 SESSION_SECONDS = 12 * 3600
@@ -56,7 +56,7 @@ class Viewer:
         return "平台运营 operator" if self.is_operator else f"商户号 {self.mch_id}"
 
 
-def secret(app: App) -> bytes:
+def secret(app: AsgiApp) -> bytes:
     """The session key; made on first use, so call it from a write run (``ready``)."""
     cached: bytes | None = getattr(app, "_console_secret", None)
     if cached is None:
@@ -70,7 +70,7 @@ def secret(app: App) -> bytes:
     return cached
 
 
-async def ready(app: App) -> None:
+async def ready(app: AsgiApp) -> None:
     """Make sure the session key is loaded, creating it in a write run the first time (never
     inside a read, where SQLite could not start the write)."""
     if getattr(app, "_console_secret", None) is None:
@@ -90,7 +90,7 @@ def operator_password(store: Any, configured: str) -> str:
     return str(saved)
 
 
-def check_login(app: App, tx: Tx, account: str, password: str) -> Viewer | None:
+def check_login(app: AsgiApp, tx: Tx, account: str, password: str) -> Viewer | None:
     """The viewer these credentials name, or None (the same answer for any wrong part)."""
     if account == OPERATOR:
         expected = operator_password(app.store, app.settings.operator_password)
@@ -107,7 +107,7 @@ def _sign(key: bytes, payload: bytes) -> str:
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
-def issue(app: App, viewer: Viewer) -> str:
+def issue(app: AsgiApp, viewer: Viewer) -> str:
     """A cookie value for viewer, valid SESSION_SECONDS."""
     body = {"k": viewer.kind, "m": viewer.mch_id, "e": int(time.time()) + SESSION_SECONDS}
     body["n"] = secrets.token_hex(8)
@@ -115,7 +115,7 @@ def issue(app: App, viewer: Viewer) -> str:
     return payload.decode() + "." + _sign(secret(app), payload)
 
 
-def read(app: App, cookie: str) -> Viewer | None:
+def read(app: AsgiApp, cookie: str) -> Viewer | None:
     payload, _, signature = cookie.partition(".")
     if not payload or len(cookie) > 512:
         return None
@@ -131,5 +131,5 @@ def read(app: App, cookie: str) -> Viewer | None:
     return Viewer(kind, mch_id)
 
 
-def csrf_token(app: App, cookie: str) -> str:
+def csrf_token(app: AsgiApp, cookie: str) -> str:
     return _sign(secret(app), b"csrf:" + cookie.encode())[:32]

@@ -31,7 +31,7 @@ from wxpay_local.web.control_bills import _streamed
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 PREVIEW_ROWS = 100
 ACCOUNTS = ("Basic", "Operation", "Fees")
@@ -84,7 +84,7 @@ def _take(kept: Preview, line: str) -> None:
         kept.rows.append(_cells(line))
 
 
-def _when_ready(app: App, day: date) -> tuple[str, str]:
+def _when_ready(app: AsgiApp, day: date) -> tuple[str, str]:
     """(state, a sentence saying when this day's bill exists) under the platform's rule."""
     now = app.clock.now().astimezone(SHANGHAI)
     hour = app.platform.bill_generation_hour
@@ -123,7 +123,7 @@ class Ask:
         }
 
 
-def _ask(app: App, values: Any) -> Ask:
+def _ask(app: AsgiApp, values: Any) -> Ask:
     default = (app.clock.now().astimezone(SHANGHAI) - timedelta(days=1)).strftime("%Y%m%d")
     bill_date = param(values, "date").strip().replace("-", "") or default
     kind = param(values, "kind") or "trade"
@@ -137,7 +137,7 @@ def _ask(app: App, values: Any) -> Ask:
 
 
 async def _prepare(
-    app: App, viewer: Viewer, requested: str, ask: Ask
+    app: AsgiApp, viewer: Viewer, requested: str, ask: Ask
 ) -> tuple[Choice, Any, Exception | None]:
     """The merchant choice, and the prepared ``BillFile`` or the platform's refusal (both None
     before the operator has chosen a merchant)."""
@@ -172,7 +172,7 @@ def _refusal(exc: Exception) -> tuple[int, str]:
     return _REFUSAL_STATUS.get(exc.err_code, 400), f"{exc.err_code}: {exc.err_code_des}"
 
 
-async def bills_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def bills_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     q = request.query_params
     requested = requested_mch_id(q)
     ask = _ask(app, q)
@@ -219,7 +219,7 @@ async def bills_page(app: App, request: Request, viewer: Viewer) -> Response:
     )
 
 
-async def download(app: App, request: Request, viewer: Viewer) -> Response:
+async def download(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     q = request.query_params
     ask = _ask(app, q)
     choice, file, refused = await _prepare(app, viewer, requested_mch_id(q), ask)
@@ -234,7 +234,7 @@ async def download(app: App, request: Request, viewer: Viewer) -> Response:
     return response
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/bills", console_page(app, bills_page), methods=["GET"]),
         Route("/console/bills/download", console_page(app, download), methods=["GET"]),

@@ -23,7 +23,7 @@ from wxpay_local.web.control_base import ControlError
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 PRESETS = (("+1 min", 60), ("+5 min", 300), ("+1 h", 3600), ("+1 day", 86400))
 MIN_YEAR, MAX_YEAR = 2000, 2099
@@ -41,7 +41,7 @@ def _duration(seconds: float) -> str:
     return f"{sign}{f'{days}d ' if days else ''}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _view(app: App) -> dict[str, Any]:
+def _view(app: AsgiApp) -> dict[str, Any]:
     now = app.clock.now().astimezone(SHANGHAI)
     real = datetime.now(SHANGHAI)  # the page compares with real time; domain code never does
     return {
@@ -54,7 +54,7 @@ def _view(app: App) -> dict[str, Any]:
     }
 
 
-async def clock_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def clock_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     await app.shared.fresh()
     moved = param(request.query_params, "moved") == "1"
     return render(request, "clock.html", c=_view(app), presets=PRESETS, error="", moved=moved)
@@ -80,7 +80,7 @@ def _moment(values: dict[str, str]) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)).isoformat()
 
 
-async def move(app: App, request: Request, viewer: Viewer) -> Response:
+async def move(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = form(request)
     action = param(values, "action")
     if action not in ACTIONS:
@@ -104,7 +104,7 @@ async def move(app: App, request: Request, viewer: Viewer) -> Response:
     return RedirectResponse("/console/clock?moved=1", 303)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/clock", console_page(app, clock_page), methods=["GET"]),
         Route("/console/clock", console_page(app, move), methods=["POST"]),

@@ -21,7 +21,7 @@ from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.pages.common import PageError, read_form, yuan
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -33,7 +33,7 @@ ENV = jinja2.Environment(
 )
 ENV.filters["yuan"] = yuan
 
-ConsoleHandler = Callable[["App", Request, Viewer], Awaitable[Response]]
+ConsoleHandler = Callable[["AsgiApp", Request, Viewer], Awaitable[Response]]
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -48,7 +48,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
 
-def console_page(app: App, handler: ConsoleHandler, *, operator_only: bool = False) -> Any:
+def console_page(app: AsgiApp, handler: ConsoleHandler, *, operator_only: bool = False) -> Any:
     async def endpoint(request: Request) -> Response:
         cookie = request.cookies.get(auth.COOKIE, "")
         await auth.ready(app)

@@ -23,13 +23,13 @@ from wxpay_local.web.control_base import Call, ControlError, check_body
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 TEXT_FIELDS = ("when", "mch_id", "endpoint", "host", "out_trade_no", "device_info", "err_code")
 NUMBER_FIELDS = ("total_fee", "http_status", "delay_ms", "times")
 
 
-async def _context(app: App, request: Request) -> dict[str, Any]:
+async def _context(app: AsgiApp, request: Request) -> dict[str, Any]:
     listed = await control_faults.list_fault_rules(app, Call(request, {}, {}))
 
     def recent() -> list[dict[str, Any]]:
@@ -53,7 +53,7 @@ async def _context(app: App, request: Request) -> dict[str, Any]:
     }
 
 
-async def faults_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def faults_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     context = await _context(app, request)
     return render(request, "faults.html", error="", **context)
 
@@ -73,7 +73,7 @@ def _body(values: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-async def change(app: App, request: Request, viewer: Viewer) -> Response:
+async def change(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = form(request)
     what = param(values, "do")
     try:
@@ -101,7 +101,7 @@ async def change(app: App, request: Request, viewer: Viewer) -> Response:
     return RedirectResponse("/console/faults", 303)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/faults", console_page(app, faults_page, operator_only=True)),
         Route(

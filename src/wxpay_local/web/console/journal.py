@@ -22,7 +22,7 @@ from wxpay_local.web.console.common import console_page, render
 from wxpay_local.web.pages.common import PageError, int_param, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 PAGE_SIZE = 50
 BATCH = 200
@@ -54,7 +54,7 @@ def _row(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "when": _when(entry["at"]), "failed": _failed(entry)}
 
 
-async def journal_list(app: App, request: Request, viewer: Viewer) -> Response:
+async def journal_list(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     q = request.query_params
     failures = param(q, "failures") == "1"
     endpoint = param(q, "endpoint").strip()
@@ -92,7 +92,7 @@ async def journal_list(app: App, request: Request, viewer: Viewer) -> Response:
     )
 
 
-async def journal_entry(app: App, request: Request, viewer: Viewer) -> Response:
+async def journal_entry(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     text = request.path_params["entry_id"]
     if not (text.isascii() and text.isdigit()) or len(text) > 15:
         raise PageError(404, f"no journal entry {text[:20]}", "找不到")
@@ -131,7 +131,7 @@ def _split_key(signature: Any) -> tuple[str, str]:
     return (head, sep + tail) if sep else (text, "")
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/journal", console_page(app, journal_list), methods=["GET"]),
         Route("/console/journal/{entry_id}", console_page(app, journal_entry), methods=["GET"]),

@@ -25,7 +25,7 @@ from wxpay_local.web.console.common import console_page, form, render
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: The files a merchant downloads, as the platform names them, and their content types.
 FILES: dict[str, str] = {
@@ -72,7 +72,7 @@ def _query(merchant: Merchant, **extra: str) -> str:
     return "?" + urlencode({"mch_id": merchant.mch_id, **extra})
 
 
-async def keys_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def keys_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     requested = requested_mch_id(request.query_params)
     now = app.clock.now()
 
@@ -115,7 +115,7 @@ def _what(request: Request) -> str:
     return what
 
 
-async def confirm_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def confirm_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     what = _what(request)
     requested = requested_mch_id(request.query_params)
 
@@ -129,7 +129,7 @@ async def confirm_page(app: App, request: Request, viewer: Viewer) -> Response:
     return render(request, "keys_confirm.html", what=what, m=choice.merchant)
 
 
-async def rotate(app: App, request: Request, viewer: Viewer) -> Response:
+async def rotate(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     what = _what(request)
     values = form(request)
     requested = requested_mch_id(values)
@@ -154,7 +154,7 @@ async def rotate(app: App, request: Request, viewer: Viewer) -> Response:
     return RedirectResponse("/console/keys" + _query(merchant, rotated=what), 303)
 
 
-async def download(app: App, request: Request, viewer: Viewer) -> Response:
+async def download(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     name = request.path_params["name"]
     if name not in FILES:
         raise PageError(404, f"no file {name[:40]}", "找不到")
@@ -181,7 +181,7 @@ async def download(app: App, request: Request, viewer: Viewer) -> Response:
     return Response(body, media_type=FILES[name], headers=headers)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/keys", console_page(app, keys_page), methods=["GET"]),
         Route("/console/keys/files/{name}", console_page(app, download), methods=["GET"]),

@@ -20,14 +20,14 @@ from wxpay_local.web.console.common import console_page, form, render, require_v
 from wxpay_local.web.pages.common import MAX_ID, PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 KINDS = ("payment", "refund")
 #: What a person filters by; "failed" is the outbox's ``exhausted`` (every retry used).
 STATUSES = {"delivered": "delivered", "pending": "pending", "failed": "exhausted"}
 
 
-async def notifications(app: App, request: Request, viewer: Viewer) -> Response:
+async def notifications(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = request.query_params
     page = listing.keyset(values)
     kind = listing.choice(values, "kind", KINDS)
@@ -76,7 +76,7 @@ def _back(target: str) -> str:
     return target
 
 
-async def resend(app: App, request: Request, viewer: Viewer) -> Response:
+async def resend(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     text = param(request.path_params, "notification_id")
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         raise PageError(404, f"no notification {text}", "找不到通知")
@@ -99,7 +99,7 @@ async def resend(app: App, request: Request, viewer: Viewer) -> Response:
     return RedirectResponse(f"{back.path}?{query}#n{notification_id}", 303)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/notifications", console_page(app, notifications), methods=["GET"]),
         Route(

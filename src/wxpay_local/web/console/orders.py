@@ -16,7 +16,7 @@ from wxpay_local.web.console.common import console_page, render, require_visible
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 STATES = tuple(str(s) for s in TradeState)
 TYPES = tuple(str(t) for t in TradeType)
@@ -37,7 +37,7 @@ def row(order: Order) -> dict[str, Any]:
     }
 
 
-async def orders(app: App, request: Request, viewer: Viewer) -> Response:
+async def orders(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = request.query_params
     page = listing.keyset(values)
     trade_state = listing.choice(values, "trade_state", STATES)
@@ -71,7 +71,7 @@ async def orders(app: App, request: Request, viewer: Viewer) -> Response:
     )
 
 
-async def order(app: App, request: Request, viewer: Viewer) -> Response:
+async def order(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     mch_id = param(request.path_params, "mch_id")
     out_trade_no = param(request.path_params, "out_trade_no")
     require_visible(viewer, mch_id)
@@ -93,7 +93,7 @@ async def order(app: App, request: Request, viewer: Viewer) -> Response:
     return render(request, "order.html", flash=flash, **view)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/orders", console_page(app, orders), methods=["GET"]),
         Route(

@@ -13,10 +13,10 @@ from wxpay_local.web.console.auth import Viewer
 from wxpay_local.web.console.common import render
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
-async def overview(app: App, request: Request, viewer: Viewer) -> Response:
+async def overview(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     def work() -> list[dict[str, Any]]:
         with app.store.begin(write=False) as tx:
             merchants = (

@@ -20,14 +20,14 @@ from wxpay_local.web.control_base import Call, ControlError, check_body
 from wxpay_local.web.pages.common import param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
-async def probe_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def probe_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     return render(request, "probe.html", error="", report=None, mch_id=viewer.mch_id, url="")
 
 
-async def run_probe(app: App, request: Request, viewer: Viewer) -> Response:
+async def run_probe(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = form(request)
     mch_id = param(values, "mch_id").strip() if viewer.is_operator else viewer.mch_id
     url = param(values, "url").strip()
@@ -42,7 +42,7 @@ async def run_probe(app: App, request: Request, viewer: Viewer) -> Response:
     return render(request, "probe.html", error="", report=report, mch_id=mch_id, url=url)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/probe", console_page(app, probe_page)),
         Route("/console/probe", console_page(app, run_probe), methods=["POST"]),

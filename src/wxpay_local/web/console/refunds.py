@@ -16,12 +16,12 @@ from wxpay_local.web.console.common import console_page, render
 from wxpay_local.web.pages.common import param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 STATUSES = tuple(RefundStatus)
 
 
-async def refunds(app: App, request: Request, viewer: Viewer) -> Response:
+async def refunds(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = request.query_params
     page = listing.keyset(values)
     status = listing.choice(values, "refund_status", STATUSES)
@@ -58,5 +58,5 @@ async def refunds(app: App, request: Request, viewer: Viewer) -> Response:
     )
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [Route("/console/refunds", console_page(app, refunds), methods=["GET"])]

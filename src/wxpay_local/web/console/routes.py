@@ -26,10 +26,10 @@ from wxpay_local.web.console.common import STATIC, console_page
 from wxpay_local.web.pages.common import page
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
-def routes(app: App) -> list[Route | Mount]:
+def routes(app: AsgiApp) -> list[Route | Mount]:
     return [
         Route("/console", console_page(app, overview.overview), methods=["GET"]),
         Route("/console/login", page(app, session.login_form), methods=["GET"]),

@@ -14,7 +14,7 @@ from wxpay_local.web.console.common import render
 from wxpay_local.web.pages.common import param, read_form
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 def _safe_next(target: str) -> str:
@@ -25,12 +25,12 @@ def _safe_next(target: str) -> str:
     return target
 
 
-async def login_form(app: App, request: Request) -> Response:
+async def login_form(app: AsgiApp, request: Request) -> Response:
     next_url = _safe_next(param(request.query_params, "next"))
     return render(request, "login.html", next_url=next_url, error="", account="")
 
 
-async def login(app: App, request: Request) -> Response:
+async def login(app: AsgiApp, request: Request) -> Response:
     values = await read_form(request)
     account = param(values, "account").strip()
     password = param(values, "password")
@@ -58,7 +58,7 @@ async def login(app: App, request: Request) -> Response:
     return response
 
 
-async def logout(app: App, request: Request, viewer: Viewer) -> Response:
+async def logout(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     response = RedirectResponse("/console/login", 303)
     response.delete_cookie(auth.COOKIE, path="/console")
     return response

@@ -23,7 +23,7 @@ from wxpay_local.web.console.common import console_page, form, render
 from wxpay_local.web.pages.common import PageError, param
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: Labels of the settings known today; a new one shows its field name until it gets a label.
 LABELS = {
@@ -85,7 +85,7 @@ def _changes(values: dict[str, str]) -> dict[str, Any]:
     return changes
 
 
-async def settings_page(app: App, request: Request, viewer: Viewer) -> Response:
+async def settings_page(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     requested = requested_mch_id(request.query_params)
 
     def work() -> tuple[Choice, MerchantConfig]:
@@ -109,7 +109,7 @@ async def settings_page(app: App, request: Request, viewer: Viewer) -> Response:
     )
 
 
-async def save(app: App, request: Request, viewer: Viewer) -> Response:
+async def save(app: AsgiApp, request: Request, viewer: Viewer) -> Response:
     values = form(request)
     requested = requested_mch_id(values)
     changes = _changes(values)
@@ -146,7 +146,7 @@ async def save(app: App, request: Request, viewer: Viewer) -> Response:
 
 
 async def _refused(
-    app: App,
+    app: AsgiApp,
     request: Request,
     viewer: Viewer,
     requested: str,
@@ -174,7 +174,7 @@ async def _refused(
     )
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/console/settings", console_page(app, settings_page), methods=["GET"]),
         Route("/console/settings", console_page(app, save), methods=["POST"]),

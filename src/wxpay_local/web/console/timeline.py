@@ -22,7 +22,7 @@ from wxpay_local.web.console.listing import beijing, millis
 from wxpay_local.web.pages.common import yuan
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 _MONEY = frozenset({"total_fee", "cash_fee", "fee"})
 _HIDDEN = frozenset({"id", "merchant_id", "nonce_str"})
@@ -142,7 +142,7 @@ def _refund_events(refund: Refund) -> list[dict[str, Any]]:
     return [asked, done]
 
 
-def of_order(app: App, tx: Tx, order: Order) -> dict[str, Any]:
+def of_order(app: AsgiApp, tx: Tx, order: Order) -> dict[str, Any]:
     refunds = tx.refunds_of(order.id)
     notes = tx.notifications(order_id=order.id, limit=200)
     attempts = tx.attempts_of([n.id for n in notes])

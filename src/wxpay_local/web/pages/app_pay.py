@@ -40,7 +40,7 @@ from wxpay_local.web.pages.common import (
 from wxpay_local.wire import signing
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 SIGNED = ("appid", "partnerid", "prepayid", "package", "noncestr", "timestamp")
 OK, ERROR, CANCELLED = 0, -1, -2
@@ -50,7 +50,7 @@ class AppFail(Exception):
     """errCode -1: what the SDK would report (errStr) for the developer."""
 
 
-def check(tx: Tx, app: App, params: Any) -> Order:
+def check(tx: Tx, app: AsgiApp, params: Any) -> Order:
     fields: dict[str, str] = {}
     for name in (*SIGNED, "sign"):
         value = params.get(name)
@@ -88,7 +88,12 @@ def check(tx: Tx, app: App, params: Any) -> Order:
 
 
 def _pay(
-    app: App, params: Any, payer_id: int, password: str, cancel: bool, card_id: int | None = None
+    app: AsgiApp,
+    params: Any,
+    payer_id: int,
+    password: str,
+    cancel: bool,
+    card_id: int | None = None,
 ) -> dict[str, Any]:
     with app.store.begin() as tx:
         order = check(tx, app, params)
@@ -121,7 +126,7 @@ def _pay(
     }
 
 
-async def pay_json(app: App, request: Request) -> Response:
+async def pay_json(app: AsgiApp, request: Request) -> Response:
     raw = await request.body()
     try:
         data = json.loads(raw) if len(raw) <= 64 * 1024 else None
@@ -151,7 +156,7 @@ async def pay_json(app: App, request: Request) -> Response:
     return JSONResponse(answer)
 
 
-async def show(app: App, request: Request) -> Response:
+async def show(app: AsgiApp, request: Request) -> Response:
     params = {name: param(request.query_params, name) for name in (*SIGNED, "sign")}
 
     def work() -> dict[str, Any]:
@@ -183,7 +188,7 @@ def _back_url(url: str) -> str:
     return url if url.startswith(("http://", "https://")) and len(url) <= 2048 else "/pages"
 
 
-async def confirm(app: App, request: Request) -> Response:
+async def confirm(app: AsgiApp, request: Request) -> Response:
     form = await form_of(request)
     params = {name: param(form, name) for name in (*SIGNED, "sign")}
     payer_id = int_param(form, "payer_id")
@@ -206,7 +211,7 @@ async def confirm(app: App, request: Request) -> Response:
     )
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/app/pay", page(app, show), methods=["GET"]),
         Route("/app/pay", page(app, pay_json), methods=["POST"]),

@@ -22,7 +22,7 @@ from wxpay_local.domain.refunds import BANK_NAMES
 from wxpay_local.web.boundary import csrf_token
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -67,10 +67,10 @@ def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(ENV.get_template(name).render(**context), status_code=status)
 
 
-PageHandler = Callable[["App", Request], Awaitable[Response]]
+PageHandler = Callable[["AsgiApp", Request], Awaitable[Response]]
 
 
-def page(app: App, handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
+def page(app: AsgiApp, handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
     """Bind a handler to the app; a ``PageError`` becomes the error page with its status."""
 
     async def endpoint(request: Request) -> Response:
@@ -137,7 +137,7 @@ def qr_code_of(code_url: str) -> str:
     return codes[0]
 
 
-def order_summary(app: App, order: Order, merchant_name: str) -> dict[str, Any]:
+def order_summary(app: AsgiApp, order: Order, merchant_name: str) -> dict[str, Any]:
     """The few facts a payer sees about an order."""
     return {
         "merchant": merchant_name,

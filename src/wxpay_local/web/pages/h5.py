@@ -46,7 +46,7 @@ from wxpay_local.web.pages.common import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 PATH = "/cgi-bin/mmpayweb-bin/checkmweb"
 LINK_TTL = timedelta(minutes=5)
@@ -138,7 +138,7 @@ def _redirect_url(values: Any) -> str:
     return url
 
 
-def _order(app: App, tx: Tx, prepay_id: str, package: str, *, lock: bool = False) -> Order:
+def _order(app: AsgiApp, tx: Tx, prepay_id: str, package: str, *, lock: bool = False) -> Order:
     found = tx.order_by_prepay_id(prepay_id, lock=lock)
     if found is None:
         if tx.order_by_stale_handle(prepay_id) is not None:
@@ -152,7 +152,7 @@ def _order(app: App, tx: Tx, prepay_id: str, package: str, *, lock: bool = False
     return effective_state(found, now)
 
 
-async def check(app: App, request: Request) -> Response:
+async def check(app: AsgiApp, request: Request) -> Response:
     q = request.query_params
     prepay_id = param(q, "prepay_id", required=True)
     package = param(q, "package", required=True)
@@ -192,7 +192,7 @@ async def check(app: App, request: Request) -> Response:
     )
 
 
-async def pay(app: App, request: Request) -> Response:
+async def pay(app: AsgiApp, request: Request) -> Response:
     form = await form_of(request)
     prepay_id = param(form, "prepay_id", required=True)
     package = param(form, "package", required=True)
@@ -242,7 +242,7 @@ async def pay(app: App, request: Request) -> Response:
     return render("phone_result.html", retry_url=redirect_url or "/phone", **answer)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route(PATH, page(app, check), methods=["GET"]),
         Route("/cgi-bin/mmpayweb-bin/pay", page(app, pay), methods=["POST"]),

@@ -43,7 +43,7 @@ from wxpay_local.web.pages.common import (
 from wxpay_local.wire import signing
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 PREFIX = "get_brand_wcpay_request:"
 SIGNED = ("appId", "timeStamp", "nonceStr", "package", "signType")
@@ -164,7 +164,7 @@ def _directory(tx: Tx, order: Order, caller: Caller) -> tuple[str, ...]:
     )
 
 
-def check(tx: Tx, app: App, params: dict[str, Any], caller: Caller = Caller()) -> Checked:
+def check(tx: Tx, app: AsgiApp, params: dict[str, Any], caller: Caller = Caller()) -> Checked:
     """Verify the getBrandWCPayRequest (or requestPayment) parameters as the client does."""
     mini = caller.mode == "miniprogram"
     for name in (*SIGNED, "paySign"):
@@ -299,7 +299,7 @@ async def preflight(request: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-def _endpoints(app: App) -> tuple[Any, Any]:
+def _endpoints(app: AsgiApp) -> tuple[Any, Any]:
     async def verify(request: Request) -> Response:
         params = await _body(request)
         if isinstance(params, JSONResponse):
@@ -384,7 +384,7 @@ def _endpoints(app: App) -> tuple[Any, Any]:
     return verify, pay
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     verify, pay = _endpoints(app)
     return [
         Route("/jsapi/jweixin.js", script, methods=["GET"]),

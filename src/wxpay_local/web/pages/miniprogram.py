@@ -24,7 +24,7 @@ from wxpay_local.web.pages.common import MAX_ID, PAYER_LIST_LIMIT, PageError, pa
 from wxpay_local.web.pages.oauth import answer_of, known_app
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 def _mini_program(tx: Tx, appid: str) -> str:
@@ -34,7 +34,7 @@ def _mini_program(tx: Tx, appid: str) -> str:
     return found.name
 
 
-async def login_payers(app: App, request: Request) -> Response:
+async def login_payers(app: AsgiApp, request: Request) -> Response:
     """Who may sign in to the Mini Program (the sheet's list)."""
     appid = param(request.query_params, "appid").strip()
 
@@ -50,7 +50,7 @@ async def login_payers(app: App, request: Request) -> Response:
         return JSONResponse({"ok": False, "message": exc.message}, 400)
 
 
-async def login(app: App, request: Request) -> Response:
+async def login(app: AsgiApp, request: Request) -> Response:
     """A wx.login code for the chosen payer under the Mini Program's appid."""
     try:
         body = await request.json()
@@ -81,7 +81,7 @@ async def login(app: App, request: Request) -> Response:
         return JSONResponse({"ok": False, "message": exc.message}, exc.status)
 
 
-async def jscode2session(app: App, request: Request) -> Response:
+async def jscode2session(app: AsgiApp, request: Request) -> Response:
     q = request.query_params
     try:
         appid, secret = param(q, "appid"), param(q, "secret")
@@ -107,7 +107,7 @@ async def jscode2session(app: App, request: Request) -> Response:
     return await answer_of(app, work, write=True)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/jsapi/login", page(app, login_payers), methods=["GET"]),
         Route("/jsapi/login", page(app, login), methods=["POST"]),

@@ -46,7 +46,7 @@ from wxpay_local.wire import signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 log = logging.getLogger("wxpay_local.pages.native")
 
@@ -245,7 +245,7 @@ def check_reply(target: Target, status: int, raw: bytes) -> str:
     return prepay_id
 
 
-def check_order(tx: Tx, app: App, target: Target, prepay_id: str) -> Order:
+def check_order(tx: Tx, app: AsgiApp, target: Target, prepay_id: str) -> Order:
     """The payable NATIVE order of that merchant behind the reply's prepay_id."""
     now = app.clock.now()
     found = tx.order_by_prepay_id(prepay_id)
@@ -284,7 +284,7 @@ def describe(tx: Tx, code_url: str) -> Target | None:
     return None if url is None else check_url(tx, url)
 
 
-async def scan(app: App, payer_id: int, code_url: str) -> Scanned:
+async def scan(app: AsgiApp, payer_id: int, code_url: str) -> Scanned:
     """What a payer's scan of code_url leads to; mode 1 runs the merchant's scan callback."""
 
     def prepare() -> tuple[Target, str] | Scanned:
@@ -323,7 +323,7 @@ async def scan(app: App, payer_id: int, code_url: str) -> Scanned:
     return Scanned(1, order, target.merchant_name)
 
 
-def _mode2(app: App, tx: Tx, long_url: str) -> Scanned:
+def _mode2(app: AsgiApp, tx: Tx, long_url: str) -> Scanned:
     try:
         qr = qr_code_of(long_url)
     except PageError as exc:
@@ -338,7 +338,7 @@ def _mode2(app: App, tx: Tx, long_url: str) -> Scanned:
 
 
 def _journal(
-    app: App, target: Target, body: bytes, raw: bytes, error: ScanError | None, started: float
+    app: AsgiApp, target: Target, body: bytes, raw: bytes, error: ScanError | None, started: float
 ) -> None:
     """The callback in the request journal (platform → merchant), and failures in the log."""
     if error is not None:

@@ -32,7 +32,7 @@ from wxpay_local.web.pages.common import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 SCOPES = (SCOPE_BASE, SCOPE_USERINFO)
 #: The authorize page's errors: code → the text WeChat's page shows.
@@ -111,7 +111,7 @@ def _back_to(redirect_uri: str, values: dict[str, str]) -> RedirectResponse:
     return RedirectResponse(urlunsplit(parts._replace(query=query)), 302)
 
 
-async def authorize(app: App, request: Request) -> Response:
+async def authorize(app: AsgiApp, request: Request) -> Response:
     req = _request(request.query_params)
 
     def work() -> dict[str, Any]:
@@ -124,7 +124,7 @@ async def authorize(app: App, request: Request) -> Response:
     return render("oauth_authorize.html", req=req, payer=None, **context)
 
 
-async def confirm(app: App, request: Request) -> Response:
+async def confirm(app: AsgiApp, request: Request) -> Response:
     """The chosen payer; for snsapi_userinfo first the consent step, then the redirect."""
     form = await form_of(request)
     req = _request(form)
@@ -187,7 +187,7 @@ def known_app(tx: Tx, appid: str, secret: str | None) -> None:
         raise OAuthError(40125, "invalid appsecret")
 
 
-async def access_token(app: App, request: Request) -> Response:
+async def access_token(app: AsgiApp, request: Request) -> Response:
     q = _query(request, "appid", "secret", "code", "grant_type")
     if q is None:
         return _wechat_error(*oauth_grants.INVALID_CODE)
@@ -204,7 +204,7 @@ async def access_token(app: App, request: Request) -> Response:
     return await answer_of(app, work, write=True)
 
 
-async def refresh_token(app: App, request: Request) -> Response:
+async def refresh_token(app: AsgiApp, request: Request) -> Response:
     q = _query(request, "appid", "grant_type", "refresh_token")
     if q is None:
         return _wechat_error(*oauth_grants.INVALID_REFRESH)
@@ -222,7 +222,7 @@ async def refresh_token(app: App, request: Request) -> Response:
     return await answer_of(app, work, write=True)
 
 
-async def userinfo(app: App, request: Request) -> Response:
+async def userinfo(app: AsgiApp, request: Request) -> Response:
     q = _query(request, "access_token", "openid", "lang")
     if q is None:
         return _wechat_error(*oauth_grants.INVALID_CREDENTIAL)
@@ -251,7 +251,7 @@ async def userinfo(app: App, request: Request) -> Response:
     return await answer_of(app, work, write=False)
 
 
-async def auth(app: App, request: Request) -> Response:
+async def auth(app: AsgiApp, request: Request) -> Response:
     q = _query(request, "access_token", "openid")
     if q is None:
         return _wechat_error(*oauth_grants.INVALID_CREDENTIAL)
@@ -265,7 +265,7 @@ async def auth(app: App, request: Request) -> Response:
     return await answer_of(app, work, write=False)
 
 
-async def answer_of(app: App, work: Any, *, write: bool) -> JSONResponse:
+async def answer_of(app: AsgiApp, work: Any, *, write: bool) -> JSONResponse:
     """Run ``work`` in one store transaction; an ``OAuthError`` is WeChat's JSON error (and
     rolls the transaction back: a refused exchange changes nothing)."""
     try:
@@ -274,7 +274,7 @@ async def answer_of(app: App, work: Any, *, write: bool) -> JSONResponse:
         return _wechat_error(exc.errcode, exc.errmsg)
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/connect/oauth2/authorize", page(app, authorize), methods=["GET"]),
         Route("/connect/oauth2/authorize", page(app, confirm), methods=["POST"]),

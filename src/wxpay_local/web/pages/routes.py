@@ -46,7 +46,7 @@ from wxpay_local.web.pages.common import (
 from wxpay_local.web.pages.native_scan import ScanError
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 
 def _resolve(tx: Tx, code_url: str) -> str:
@@ -57,7 +57,7 @@ def _resolve(tx: Tx, code_url: str) -> str:
         raise PageError(exc.status, exc.reason, "二维码无效") from None
 
 
-def _order_facts(app: App, tx: Tx, code_url: str) -> dict[str, Any]:
+def _order_facts(app: AsgiApp, tx: Tx, code_url: str) -> dict[str, Any]:
     qr = _resolve(tx, code_url)
     order = tx.order_by_qr_code(qr)
     if order is None:
@@ -71,7 +71,7 @@ def _order_facts(app: App, tx: Tx, code_url: str) -> dict[str, Any]:
     return {**facts, "screen": order_screen(order, app.clock.now())}
 
 
-def _native_order(app: App, tx: Tx, prepay_id: str) -> dict[str, Any]:
+def _native_order(app: AsgiApp, tx: Tx, prepay_id: str) -> dict[str, Any]:
     """The NATIVE order a mode-1 scan opened the cashier for (other kinds have their pages)."""
     order = tx.order_by_prepay_id(prepay_id)
     if order is None or order.trade_type is not TradeType.NATIVE:
@@ -115,7 +115,7 @@ def _qr_svg(code_url: str) -> str:
     )
 
 
-async def qr_page(app: App, request: Request) -> Response:
+async def qr_page(app: AsgiApp, request: Request) -> Response:
     code_url = param(request.query_params, "code_url", required=True).strip()
 
     def work() -> tuple[dict[str, Any] | None, dict[str, str] | None]:
@@ -147,7 +147,7 @@ def _payer_facts(tx: Tx, payer_id: int) -> dict[str, Any]:
 
 
 def _phone_context(
-    app: App, tx: Tx, payer_id: int | None, code_url: str, prepay_id: str
+    app: AsgiApp, tx: Tx, payer_id: int | None, code_url: str, prepay_id: str
 ) -> dict[str, Any]:
     context: dict[str, Any] = {"payers": _payers(tx), "payer": None, "order": None}
     context["product"] = _mode1(tx, code_url) if code_url else None
@@ -179,7 +179,7 @@ RETRY_INLINE = {
 }
 
 
-async def phone(app: App, request: Request) -> Response:
+async def phone(app: AsgiApp, request: Request) -> Response:
     q = request.query_params
     payer_id = int_param(q, "payer_id")
     code_url = param(q, "code_url").strip()
@@ -200,7 +200,7 @@ async def phone(app: App, request: Request) -> Response:
     return render("phone.html", code_url=code_url, prepay_id=prepay_id, **context)
 
 
-async def phone_pay(app: App, request: Request) -> Response:
+async def phone_pay(app: AsgiApp, request: Request) -> Response:
     form = await form_of(request)
     payer_id = int_param(form, "payer_id")
     if payer_id is None:
@@ -270,7 +270,7 @@ async def phone_pay(app: App, request: Request) -> Response:
     return render("phone_result.html", retry_url=retry_url, **answer)
 
 
-async def scan(app: App, request: Request) -> Response:
+async def scan(app: AsgiApp, request: Request) -> Response:
     """The phone's 'scan': a mode-1 URL runs the merchant's scan callback (a payer chosen),
     then the cashier shows the order it names; anything else goes back to the phone page."""
     q = request.query_params
@@ -302,7 +302,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return render("not_found.html", 404, path=request.url.path)
 
 
-async def qr_state(app: App, request: Request) -> Response:
+async def qr_state(app: AsgiApp, request: Request) -> Response:
     """The QR page's short poll: the order's screen once it cannot be paid any more (paid,
     closed, expired…), so the page replaces its QR code without being reloaded by hand."""
     code_url = param(request.query_params, "code_url", required=True).strip()
@@ -322,11 +322,11 @@ async def favicon(request: Request) -> Response:
     return Response(FAVICON, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
 
 
-async def index(app: App, request: Request) -> Response:
+async def index(app: AsgiApp, request: Request) -> Response:
     return render("index.html", base=str(request.base_url).rstrip("/"))
 
 
-def routes(app: App) -> list[Route | Mount]:
+def routes(app: AsgiApp) -> list[Route | Mount]:
     return [
         Route("/pages", page(app, index), methods=["GET"]),
         Route("/pay/qr", page(app, qr_page), methods=["GET"]),

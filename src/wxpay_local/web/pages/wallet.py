@@ -38,7 +38,7 @@ from wxpay_local.web.pages.common import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 STATES = {
     TradeState.SUCCESS: "支付成功",
@@ -128,7 +128,7 @@ def _history(tx: Tx, payer: Payer, before: payers.PaymentKey | None) -> dict[str
     }
 
 
-async def wallet(app: App, request: Request) -> Response:
+async def wallet(app: AsgiApp, request: Request) -> Response:
     q = request.query_params
     payer_id = int_param(q, "payer_id")
     before = _key_param(q)
@@ -160,7 +160,7 @@ async def wallet(app: App, request: Request) -> Response:
     )
 
 
-async def changes(app: App, request: Request) -> Response:
+async def changes(app: AsgiApp, request: Request) -> Response:
     """零钱明细: every posting on the wallet account (top-ups, payments, refunds), newest first."""
     q = request.query_params
     payer_id = int_param(q, "payer_id")
@@ -192,7 +192,7 @@ async def changes(app: App, request: Request) -> Response:
     return render("wallet_changes.html", **await app.store.run(work, write=False))
 
 
-async def paycode(app: App, request: Request) -> Response:
+async def paycode(app: AsgiApp, request: Request) -> Response:
     payer_id = int_param(await form_of(request), "payer_id")
     if payer_id is None:
         raise PageError(400, "payer_id is required")
@@ -222,7 +222,7 @@ def _redirect(payer_id: int, notice: str) -> Response:
     return RedirectResponse(f"/wallet?{query}#settings", 303)
 
 
-async def change_password(app: App, request: Request) -> Response:
+async def change_password(app: AsgiApp, request: Request) -> Response:
     form = await form_of(request)
     payer_id = int_param(form, "payer_id")
     if payer_id is None:
@@ -239,7 +239,7 @@ async def change_password(app: App, request: Request) -> Response:
     return _redirect(payer_id, str(outcome))
 
 
-async def set_policy(app: App, request: Request) -> Response:
+async def set_policy(app: AsgiApp, request: Request) -> Response:
     form = await form_of(request)
     payer_id = int_param(form, "payer_id")
     policy = param(form, "policy")
@@ -257,7 +257,7 @@ async def set_policy(app: App, request: Request) -> Response:
     return _redirect(payer_id, "POLICY_SET")
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/wallet", page(app, wallet), methods=["GET"]),
         Route("/wallet/changes", page(app, changes), methods=["GET"]),

@@ -31,7 +31,7 @@ from wxpay_local.web.pages.common import (
 )
 
 if TYPE_CHECKING:
-    from wxpay_local.web.app import App
+    from wxpay_local.web.app import AsgiApp
 
 #: Outcomes after which the prompt is gone (paid, cancelled, or no longer answerable).
 FINAL = frozenset(
@@ -53,7 +53,7 @@ def _is_id(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
-async def prompts(app: App, request: Request) -> Response:
+async def prompts(app: AsgiApp, request: Request) -> Response:
     payer_id = int_param(request.query_params, "payer_id")
     if payer_id is None:
         raise PageError(400, "payer_id is required")
@@ -92,7 +92,7 @@ async def prompts(app: App, request: Request) -> Response:
     return JSONResponse(answer, headers={"cache-control": "no-store"})
 
 
-async def confirm(app: App, request: Request) -> Response:
+async def confirm(app: AsgiApp, request: Request) -> Response:
     raw = await request.body()
     try:
         data = json.loads(raw) if len(raw) <= 16 * 1024 else None
@@ -129,7 +129,7 @@ async def confirm(app: App, request: Request) -> Response:
     return JSONResponse(await app.store.run(work))
 
 
-async def paycode_state(app: App, request: Request) -> Response:
+async def paycode_state(app: AsgiApp, request: Request) -> Response:
     """The payment-code page's short poll: whether its code was charged, and the order's
     state then, so the page replaces a used code with the outcome (a password-free micropay
     has no prompt to show it)."""
@@ -161,7 +161,7 @@ async def paycode_state(app: App, request: Request) -> Response:
     )
 
 
-def routes(app: App) -> list[Route]:
+def routes(app: AsgiApp) -> list[Route]:
     return [
         Route("/wallet/prompts", page(app, prompts), methods=["GET"]),
         Route("/wallet/paycode/state", page(app, paycode_state), methods=["GET"]),
