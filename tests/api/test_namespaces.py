@@ -128,8 +128,9 @@ def test_two_namespaces_same_order_number_own_clocks(
     gone = root.http.post(a.base_url + "/pay/orderquery", content=b"<xml></xml>")
     assert gone.status_code == 404 and gone.json()["error"] == "NO_NAMESPACE"
     assert client_b.orderquery(out_trade_no="SAME-1")["total_fee"] == 202
-    names = [n["name"] for n in root.control("GET", "/_local/namespaces")["namespaces"]]
-    assert names == ["team_b"]
+    names = {n["name"] for n in root.control("GET", "/_local/namespaces")["namespaces"]}
+    # (on PostgreSQL the session's schema may hold namespaces other tests made)
+    assert "team_b" in names and "team_a" not in names
 
 
 def test_snapshot_and_restore_bring_back_the_fixture_state(

@@ -47,7 +47,11 @@ class PostgresStore:
         #: not the pool's BEGIN / SET TRANSACTION / SELECT / COMMIT.
         self._state_conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._state_lock = threading.Lock()
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:  # SchemaMismatch, a bad URL: no pool left behind (its workers)
+            self._pool.close()
+            raise
 
     def connection(self) -> AbstractContextManager[Connection[Any]]:
         """A pooled connection, for whole-schema work (``store.namespaced``)."""
