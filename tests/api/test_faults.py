@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from till_support import micropay, shop
 
-from wxpay_local.sdk import Client, FaultError, RejectedError
+from wxpay_local.sdk import FaultError, RejectedError
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore
-from wxpay_local.testing import Harness, MerchantInfo
+from wxpay_local.testing import Harness
 from wxpay_local.wire.xml import XmlError
 
 pytestmark = pytest.mark.api
@@ -26,24 +27,6 @@ def h(store: SqlStore) -> Iterator[Harness]:
     with Harness.start(store, live=True, settings=settings) as harness:
         yield harness
         harness.assert_ledger_balanced()
-
-
-def shop(h: Harness) -> tuple[MerchantInfo, Client, int]:
-    merchant = h.merchant()
-    payer = h.payer(balance=10_000)["payer_id"]
-    return merchant, h.client(merchant), payer
-
-
-def micropay(h: Harness, client: Client, payer: int, out_trade_no: str) -> dict[str, str]:
-    code = h.control("POST", f"/_local/payers/{payer}/codes")["auth_code"]
-    return client.call(
-        "/pay/micropay",
-        body="Test shop-Coffee",
-        out_trade_no=out_trade_no,
-        total_fee=1800,
-        spbill_create_ip="203.0.113.10",
-        auth_code=code,
-    )
 
 
 def wallet(h: Harness, payer: int) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException  # type: ignore[import-untyped]
-from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
+from wechatpy_support import mtls_wechatpy
 
 from wxpay_local.cli import main
 from wxpay_local.store import SqlStore
@@ -46,21 +46,7 @@ class Shop:
     def __init__(self, h: Harness, tmp_path: Path, careful: bool) -> None:
         self.h, self.careful = h, careful
         self.merchant: MerchantInfo = h.merchant()
-        data = h.control("GET", f"/_local/merchants/{self.merchant.mch_id}/cert")
-        cert, key = tmp_path / "apiclient_cert.pem", tmp_path / "apiclient_key.pem"
-        cert.write_text(data["apiclient_cert.pem"])
-        key.write_text(data["apiclient_key.pem"])
-        self.client = WeChatPay(
-            appid=self.merchant.apps["official_account"],
-            api_key=self.merchant.api_key,
-            mch_id=self.merchant.mch_id,
-            mch_cert=str(cert),
-            mch_key=str(key),
-            timeout=5,
-        )
-        self.client.API_BASE_URL = h.tls_url + "/"
-        self.client._http.trust_env = False
-        self.client._http.verify = str(h.ca_file)
+        self.client = mtls_wechatpy(h, self.merchant, tmp_path, timeout=5)
         self.payer = h.payer(balance=100_000)["payer_id"]
 
     def charge(self, out_trade_no: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
+from wechatpy_support import mtls_wechatpy
 
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantSink, wait_for
@@ -31,21 +32,7 @@ def mtls(store: SqlStore) -> Iterator[Harness]:
 @pytest.fixture
 def shop(mtls: Harness, tmp_path: Path) -> Iterator[tuple[WeChatPay, str]]:
     merchant = mtls.merchant()
-    data = mtls.control("GET", f"/_local/merchants/{merchant.mch_id}/cert")
-    cert, key = tmp_path / "apiclient_cert.pem", tmp_path / "apiclient_key.pem"
-    cert.write_text(data["apiclient_cert.pem"])
-    key.write_text(data["apiclient_key.pem"])
-    client = WeChatPay(
-        appid=merchant.apps["official_account"],
-        api_key=merchant.api_key,
-        mch_id=merchant.mch_id,
-        mch_cert=str(cert),
-        mch_key=str(key),
-        timeout=10,
-    )
-    client.API_BASE_URL = mtls.tls_url + "/"
-    client._http.trust_env = False
-    client._http.verify = str(mtls.ca_file)
+    client = mtls_wechatpy(mtls, merchant, tmp_path)
     yield client, merchant.mch_id
     client._http.close()
 

@@ -18,6 +18,7 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException  # type: ignore[import-untyped]
 from wechatpy.pay import WeChatPay  # type: ignore[import-untyped]
+from wechatpy_support import mtls_wechatpy
 
 from wxpay_local.store import SqlStore
 from wxpay_local.testing import Harness, MerchantInfo
@@ -117,21 +118,7 @@ class Till:
 
 def open_till(h: Harness, tmp_path: Path, policy: str = "platform") -> Till:
     merchant = h.merchant()
-    data = h.control("GET", f"/_local/merchants/{merchant.mch_id}/cert")
-    cert, key = tmp_path / "apiclient_cert.pem", tmp_path / "apiclient_key.pem"
-    cert.write_text(data["apiclient_cert.pem"])
-    key.write_text(data["apiclient_key.pem"])
-    client = WeChatPay(
-        appid=merchant.apps["official_account"],
-        api_key=merchant.api_key,
-        mch_id=merchant.mch_id,
-        mch_cert=str(cert),
-        mch_key=str(key),
-        timeout=5,
-    )
-    client.API_BASE_URL = h.tls_url + "/"
-    client._http.trust_env = False
-    client._http.verify = str(h.ca_file)
+    client = mtls_wechatpy(h, merchant, tmp_path, timeout=5)
     payer = h.payer(balance=10_000)["payer_id"]
     h.control("POST", f"/_local/payers/{payer}/policy", {"password_policy": policy})
     return Till(h, client, merchant, payer)
