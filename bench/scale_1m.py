@@ -1,7 +1,7 @@
 """10,000 orders, then 1,000,000: is orderquery's tail and the console's list pages flat?
 
     python bench/scale_1m.py [--large 1000000] [--small 10000] [--duration 5] [--workers 1]
-                             [--database-url postgresql://…] [--repeat 15] [--keep]
+                             [--database-url postgresql://…] [--repeat 50] [--keep]
 
 1. A fresh SQLite data dir (or a private PostgreSQL schema): the schema and one merchant
    through the store as usual, then ``--small`` orders bulk-loaded straight through SQL
@@ -17,10 +17,12 @@
    runs again.
 
 Prints both and their ratios against issue 15's goals: orderquery p99 within 20 % of the small
-figure, list pages flat (within 50 %: a keyset page reads the same rows whatever the table
-size), RSS ≤ 150 MB a process. Exit status 1 when one is missed (with ``--check``), 2 when a
-request failed. Takes about 3 minutes on SQLite on a quiet 2-core machine (loading 1,000,000
-orders is most of it; PostgreSQL's COPY with seven indexes a few minutes more). All traffic goes
+figure, list pages flat (the server's CPU time per load within 50 %: a keyset page reads the
+same rows whatever the table size; the wall-clock median is printed beside it, but on a shared
+machine it swings 2x between runs of the same code), RSS ≤ 150 MB a process. Exit status 1
+when one is missed (with ``--check``), 2 when a request failed. Takes about 2–3 minutes on
+SQLite on the shared 2-core machine (loading 1,000,000 orders is most of it; PostgreSQL's COPY
+into a table of seven indexes takes longer). All traffic goes
 to 127.0.0.1; every process is stopped, and the data dir or schema dropped, on exit.
 """
 
@@ -58,6 +60,7 @@ from harness import (  # noqa: E402 - the sibling module, importable once its fo
     _raise_on_signal,
     check_answer,
     child_env,
+    cpu_seconds,
     free_port,
     loadavg,
     log,
@@ -204,16 +207,24 @@ def load_orders(database_url: str, layout: Layout, merchant_id: int, appid: str,
     return count
 
 
-def timed_page(http: httpx.Client, url: str, repeat: int) -> dict[str, float]:
+def timed_page(http: httpx.Client, url: str, repeat: int, pgid: int) -> dict[str, float]:
+    """Median and p95 of ``repeat`` loads, and the server's CPU time per load (the figure the
+    shared machine's other load barely moves)."""
     times = []
+    cpu_before = sum(cpu_seconds(pgid))
     for _ in range(repeat):
         started = time.perf_counter()
         answer = http.get(url)
         times.append((time.perf_counter() - started) * 1000)
         if answer.status_code != 200 or 'class="order-row"' not in answer.text:
             raise BenchError(f"{url}: HTTP {answer.status_code}, no order rows")
+    cpu_ms = 1000 * (sum(cpu_seconds(pgid)) - cpu_before) / repeat
     times.sort()
-    return {"median_ms": statistics.median(times), "p95_ms": times[int(len(times) * 0.95) - 1]}
+    return {
+        "median_ms": statistics.median(times),
+        "p95_ms": times[int(len(times) * 0.95) - 1],
+        "cpu_ms": cpu_ms,
+    }
 
 
 def measure(args, procs: Procs, tmp: Path, phase: str, url: str, m: Merchant, layout: Layout):
@@ -251,7 +262,10 @@ def measure(args, procs: Procs, tmp: Path, phase: str, url: str, m: Merchant, la
             "filter trade_type=MICROPAY": f"{orders}&trade_type=MICROPAY",
         }
         http.get(orders)  # warm-up
-        timings = {label: timed_page(http, page, args.repeat) for label, page in pages.items()}
+        timings = {
+            label: timed_page(http, page, args.repeat, server.popen.pid)
+            for label, page in pages.items()
+        }
     rss = RssWatch(server.popen.pid)
     rss.sample(final=True)
     peak = max([result["rss"]["max_mb"] or 0, rss.report()["max_mb"] or 0])
@@ -278,9 +292,11 @@ def verdicts(small: dict[str, Any], large: dict[str, Any]) -> list[tuple[str, st
     goal = GOALS["orderquery_p99_ratio"]
     rows.append(("orderquery p99", f"{ratio:.2f}x", f"<= {goal:.2f}x", _pass(ratio <= goal)))
     for label in small["pages"]:
-        ratio = large["pages"][label]["median_ms"] / small["pages"][label]["median_ms"]
+        # judged on the server's CPU per load: on a shared machine the wall-clock medians of
+        # a few-ms page swing 2x between two runs of the same code (both are printed)
+        ratio = large["pages"][label]["cpu_ms"] / small["pages"][label]["cpu_ms"]
         goal = GOALS["page_ratio"]
-        rows.append((f"{label} median", f"{ratio:.2f}x", f"<= {goal:.2f}x", _pass(ratio <= goal)))
+        rows.append((f"{label} cpu", f"{ratio:.2f}x", f"<= {goal:.2f}x", _pass(ratio <= goal)))
     peak = max(small["rss_mb"], large["rss_mb"])
     goal = GOALS["rss_mb"]
     rows.append(("RSS a process", f"{peak:.0f} MB", f"<= {goal:.0f} MB", _pass(peak <= goal)))
@@ -301,8 +317,9 @@ def report(phases: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[tupl
     a, b = small["orderquery"]["cpu_us_per_req"], large["orderquery"]["cpu_us_per_req"]
     print(f"{'orderquery cpu us/req':<42} {a:>12.0f} {b:>12.0f}")
     for label in small["pages"]:
-        a, b = small["pages"][label]["median_ms"], large["pages"][label]["median_ms"]
-        print(f"{'console ' + label + ' (ms)':<42} {a:>12.1f} {b:>12.1f}")
+        for key, what in (("median_ms", "median ms"), ("cpu_ms", "cpu ms")):
+            a, b = small["pages"][label][key], large["pages"][label][key]
+            print(f"{'console ' + label + ' ' + what:<42} {a:>12.1f} {b:>12.1f}")
     print(f"{'peak RSS a process (MB)':<42} {small['rss_mb']:>12.0f} {large['rss_mb']:>12.0f}")
     rows = verdicts(small, large)
     print(f"\n{'goal':<34} {'measured':>9} {'wanted':>9}  verdict")
@@ -347,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="serve --workers")
     parser.add_argument("--database-url", default="", help="postgresql://… (private schema)")
-    parser.add_argument("--repeat", type=int, default=15, help="times each console page")
+    parser.add_argument("--repeat", type=int, default=50, help="times each console page")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "scale_1m.json")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
