@@ -246,3 +246,21 @@ def test_a_batch_that_cannot_begin_fails_each_write_at_its_begin(
     assert asyncio.run(store.run(lambda: request("1900000009"))) == "1900000009"
     store.close()
     assert _count(path) == 1
+
+
+def test_a_write_to_another_store_inside_a_batch_is_that_stores_own(tmp_path: Path) -> None:
+    """A namespace's store written from a request of the server's store: its own transaction."""
+    server = open_store(str(tmp_path / "server.sqlite3"))
+    namespace = open_store(str(tmp_path / "namespace.sqlite3"))
+
+    def request() -> str:
+        _insert(namespace, "1900000002")
+        return _insert(server, "1900000001")
+
+    try:
+        assert asyncio.run(server.run(request)) == "1900000001"
+    finally:
+        server.close()
+        namespace.close()
+    assert _count(tmp_path / "server.sqlite3") == 1
+    assert _count(tmp_path / "namespace.sqlite3") == 1

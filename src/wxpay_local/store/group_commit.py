@@ -79,15 +79,17 @@ class _Call(Generic[T]):
     """One caller of ``run()``: its function in a greenlet, the future its answer goes to, and
     how deep it is in ``with store.begin()`` blocks of the batch's transaction."""
 
-    __slots__ = ("glet", "future", "depth", "started")
+    __slots__ = ("glet", "future", "depth", "started", "ended")
 
-    def __init__(self, fn: Callable[[], T], future: asyncio.Future[T]) -> None:
-        self.glet = _CallGreenlet(fn, self)
+    def __init__(self, group: GroupCommit, fn: Callable[[], T], future: asyncio.Future[T]) -> None:
+        self.glet = _CallGreenlet(fn, group, self)
         # The caller's context variables, as if fn ran where run() was awaited.
         self.glet.gr_context = contextvars.copy_context()
         self.future = future
         self.depth = 0
         self.started = False
+        #: How fn ended if it ended inside the transaction: answered after the COMMIT.
+        self.ended: tuple[Any, BaseException | None] | None = None
 
     def go_on(self, error: BaseException | None) -> Any:
         """Start or resume the greenlet; what it stopped with (or fn's value once it is dead).
@@ -107,10 +109,12 @@ class _Call(Generic[T]):
 
 
 class _CallGreenlet(greenlet):
-    """A caller's greenlet, knowing its ``_Call`` (so ``begin()`` can find the batch)."""
+    """A caller's greenlet, knowing its store's ``GroupCommit`` and its ``_Call`` (so that
+    ``begin()`` can find the batch; a ``begin()`` on another store is that store's own)."""
 
-    def __init__(self, fn: Callable[[], Any], call: _Call[Any]) -> None:
+    def __init__(self, fn: Callable[[], Any], group: GroupCommit, call: _Call[Any]) -> None:
         super().__init__(fn)
+        self.group = group
         self.call = call
 
 
@@ -159,7 +163,7 @@ class GroupCommit:
         caller not yet in a transaction is stopped here until its batch's transaction is open
         (a read outside one goes its own way: None). None outside ``run()``."""
         current = getcurrent()
-        if not isinstance(current, _CallGreenlet):
+        if not isinstance(current, _CallGreenlet) or current.group is not self:
             return None
         call = current.call
         if call.depth == 0:
@@ -201,7 +205,7 @@ class GroupCommit:
         """Run ``fn`` now up to its write transaction, which joins the next batch; return once
         that batch's COMMIT returned and ``fn`` finished."""
         loop = asyncio.get_running_loop()
-        call: _Call[T] = _Call(fn, loop.create_future())
+        call: _Call[T] = _Call(self, fn, loop.create_future())
         self._resume(loop, call, None)
         return await call.future
 
@@ -325,12 +329,16 @@ class GroupCommit:
                 try:
                     stop = call.go_on(None)
                 except Exception as exc:  # its block failed to end: that caller alone
-                    call.settle(None, exc)
+                    call.ended = (None, exc)
                     continue
+                except BaseException as exc:  # KeyboardInterrupt & co.: the whole batch
+                    call.ended = (None, exc)
+                    raise
                 if call.glet.dead:  # it never left the block it was in (no ``with``)
-                    call.settle(stop, None)
+                    call.ended = (stop, None)
                 elif stop is not _LEFT_TRANSACTION:
-                    call.settle(None, RuntimeError(f"a caller stopped inside a batch: {stop}"))
+                    error = RuntimeError(f"a caller stopped inside a batch: {stop}")
+                    call.ended = (None, error)
         except BaseException as exc:
             self._batch = self._batch_conn = None
             with suppress(Exception):
@@ -409,7 +417,10 @@ class GroupCommit:
         write blocks, and the next batch starts."""
         batch.session.end(self._cache)  # before anyone hears of a changed key or binding
         for call in batch.calls:
-            if not call.glet.dead:
+            if call.ended is not None:
+                value, own_error = call.ended
+                call.settle(value, own_error or error)
+            elif not call.glet.dead:
                 self._resume(loop, call, error)
         if self._pending and not self._scheduled and not self._committing:
             self._scheduled = True

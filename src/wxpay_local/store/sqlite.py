@@ -66,7 +66,12 @@ class _Savepoint:
         self._group = group
 
     def __enter__(self) -> SqlTx:
-        self._cur.execute("SAVEPOINT unit")
+        try:
+            self._cur.execute("SAVEPOINT unit")
+        except BaseException:
+            self._cur.close()
+            self._group.left()  # no block to end: wait for the COMMIT all the same, then fail
+            raise
         return self._tx
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
