@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +107,160 @@ def test_a_batch_waits_for_the_commit_lock_another_process_holds(tmp_path: Path)
     finally:
         os.close(other_worker)
         store.close()
+
+
+def _hold_commit_lock(path: Path) -> int:
+    """Take ``<db>-commit.lock`` as another worker does while its batch runs and commits."""
+    import fcntl
+    import os
+
+    fd = os.open(f"{path}-commit.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _release_commit_lock(fd: int) -> None:
+    import fcntl
+    import os
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def _count(path: Path) -> int:
+    """What another connection (another process, say) sees committed."""
+    other = sqlite3.connect(path)
+    try:
+        return int(other.execute("SELECT COUNT(*) FROM merchants").fetchone()[0])
+    finally:
+        other.close()
+
+
+def test_a_callers_work_around_its_write_block_runs_outside_the_commit_lock(
+    tmp_path: Path,
+) -> None:
+    """Parsing a request before its transaction does not wait for the other workers' commits,
+    and what a caller does after its ``with store.begin()`` block runs once that is durable."""
+    path = tmp_path / "db.sqlite3"
+    store = open_store(str(path))
+    steps: list[object] = []
+
+    def request() -> str:
+        steps.append("before")
+        with store.begin() as tx:
+            tx.insert_merchant("1900000001", LIVE, "x", "k" * 32, 6000, "pw")
+            steps.append("inside")
+        steps.append(("after, committed rows:", _count(path)))
+        return "answered"
+
+    async def scenario() -> str:
+        write = asyncio.ensure_future(store.run(request))
+        await asyncio.sleep(0)  # run() has started the request
+        assert steps == ["before"]  # while another worker holds the lock
+        _release_commit_lock(held)
+        return await asyncio.wait_for(write, 10)
+
+    held = _hold_commit_lock(path)
+    try:
+        assert asyncio.run(scenario()) == "answered"
+    finally:
+        store.close()
+    assert steps == ["before", "inside", ("after, committed rows:", 1)]
+
+
+def test_writes_queued_while_a_batch_waits_for_the_lock_share_its_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxpay_local.store.group_commit import GroupCommit
+
+    path = tmp_path / "db.sqlite3"
+    store = open_store(str(path))
+    batches: list[int] = []
+    real_run_calls = GroupCommit._run_calls
+    real_begin = GroupCommit._begin_immediate
+    waiting = threading.Event()
+
+    def counting(self: GroupCommit, loop: Any, conn: Any, batch: Any) -> None:
+        batches.append(len(batch.calls))
+        real_run_calls(self, loop, conn, batch)
+
+    def begin_when_free(self: GroupCommit, conn: sqlite3.Connection) -> BaseException | None:
+        waiting.set()
+        return real_begin(self, conn)
+
+    monkeypatch.setattr(GroupCommit, "_run_calls", counting)
+    monkeypatch.setattr(GroupCommit, "_begin_immediate", begin_when_free)
+
+    async def scenario() -> list[str]:
+        first = asyncio.ensure_future(store.run(lambda: _insert(store, "1900000001")))
+        while not waiting.is_set():  # its batch now waits for the other worker's lock
+            await asyncio.sleep(0.005)
+        later = [
+            asyncio.ensure_future(store.run(lambda n=n: _insert(store, f"19000001{n:02d}")))
+            for n in range(5)
+        ]
+        await asyncio.sleep(0)  # each has queued its write
+        _release_commit_lock(held)
+        return [await first, *await asyncio.gather(*later)]
+
+    held = _hold_commit_lock(path)
+    try:
+        assert len(asyncio.run(scenario())) == 6
+    finally:
+        store.close()
+    assert batches == [6]  # one transaction, one fsync
+    assert _count(path) == 6
+
+
+def test_a_batch_that_cannot_begin_fails_each_write_at_its_begin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxpay_local.store.group_commit import GroupCommit
+
+    path = tmp_path / "db.sqlite3"
+    store = open_store(str(path))
+    reached: list[str] = []
+
+    def cannot_begin(self: GroupCommit, conn: sqlite3.Connection) -> bool:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def request(mch_id: str) -> str:
+        reached.append("before")
+        with store.begin() as tx:
+            reached.append("inside")
+            tx.insert_merchant(mch_id, LIVE, "x", "k" * 32, 6000, "pw")
+        return mch_id
+
+    monkeypatch.setattr(GroupCommit, "_try_begin_immediate", cannot_begin)
+
+    async def scenario() -> list[object]:
+        return await asyncio.gather(
+            *(store.run(lambda n=n: request(f"19000000{n:02d}")) for n in range(3)),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(scenario())
+    assert [str(r) for r in results] == ["disk I/O error"] * 3
+    assert reached == ["before"] * 3
+    monkeypatch.undo()
+    assert asyncio.run(store.run(lambda: request("1900000009"))) == "1900000009"
+    store.close()
+    assert _count(path) == 1
+
+
+def test_a_write_to_another_store_inside_a_batch_is_that_stores_own(tmp_path: Path) -> None:
+    """A namespace's store written from a request of the server's store: its own transaction."""
+    server = open_store(str(tmp_path / "server.sqlite3"))
+    namespace = open_store(str(tmp_path / "namespace.sqlite3"))
+
+    def request() -> str:
+        _insert(namespace, "1900000002")
+        return _insert(server, "1900000001")
+
+    try:
+        assert asyncio.run(server.run(request)) == "1900000001"
+    finally:
+        server.close()
+        namespace.close()
+    assert _count(tmp_path / "server.sqlite3") == 1
+    assert _count(tmp_path / "namespace.sqlite3") == 1

@@ -54,16 +54,24 @@ class _Read:
 
 class _Savepoint:
     """One caller's part of a group commit: its changes are released into the batch's
-    transaction, or rolled back alone if it raises."""
+    transaction, or rolled back alone if it raises; then the caller waits for the COMMIT."""
 
-    __slots__ = ("_cur", "_tx")
+    __slots__ = ("_cur", "_tx", "_group")
 
-    def __init__(self, cur: sqlite3.Cursor, cache: IdentityCache, session: Session) -> None:
+    def __init__(
+        self, cur: sqlite3.Cursor, cache: IdentityCache, session: Session, group: GroupCommit
+    ) -> None:
         self._cur = cur
         self._tx = SqlTx(cur, SQLITE, cache, session)
+        self._group = group
 
     def __enter__(self) -> SqlTx:
-        self._cur.execute("SAVEPOINT unit")
+        try:
+            self._cur.execute("SAVEPOINT unit")
+        except BaseException:
+            self._cur.close()
+            self._group.left()  # no block to end: wait for the COMMIT all the same, then fail
+            raise
         return self._tx
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
@@ -74,6 +82,7 @@ class _Savepoint:
             cur.execute("RELEASE unit")
         finally:
             cur.close()
+            self._group.left()
 
 
 def _children_first(cur: sqlite3.Cursor) -> list[str]:
@@ -172,13 +181,14 @@ class SqliteStore:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         A read (``write=False``) outside a group commit runs on the read-only connection: it
-        sees committed data only, never a batch still being committed. Inside a group commit
-        everything runs in the batch's transaction, each caller in its own SAVEPOINT.
+        sees committed data only, never a batch still being committed. A write from a caller of
+        ``run()`` waits here for its batch and runs in the batch's transaction, in a SAVEPOINT
+        of its own, as does everything nested in it.
         """
         conn = self._sqlite()
-        session = self._group.session_on(conn)
+        session = self._group.joined(conn, write=write)
         if session is not None:
-            return _Savepoint(conn.cursor(), self.cache, session)
+            return _Savepoint(conn.cursor(), self.cache, session, self._group)
         if not write and self._separate_reads:
             return _Read(self._reader(), self.cache)
         return self._transaction(conn, write)
