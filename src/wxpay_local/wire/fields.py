@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,9 +45,15 @@ def _format_fault(name: str, why: str) -> Fault:
 @dataclass(frozen=True, slots=True)
 class Str(Kind):
     pattern: str | None = None
+    #: ``pattern`` compiled once, here, rather than looked up in ``re``'s cache per request.
+    _compiled: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = None if self.pattern is None else re.compile(self.pattern)
+        object.__setattr__(self, "_compiled", compiled)
 
     def convert(self, name: str, raw: str) -> Any:
-        if self.pattern is not None and re.fullmatch(self.pattern, raw) is None:
+        if self._compiled is not None and self._compiled.fullmatch(raw) is None:
             raise _format_fault(name, f"{raw!r} does not match {self.pattern}")
         return raw
 
@@ -121,11 +127,26 @@ class Json(Kind):
         return f"JSON, String({self.max_len})"
 
 
+_IPV4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+
+
+def _is_plain_ipv4(raw: str) -> bool:
+    """A dotted IPv4 address that ``ipaddress`` accepts (octets up to 255, no leading zero),
+    told by a compiled regex at a third of the cost; anything else goes to ``ipaddress``, so
+    what is accepted and refused stays exactly its judgement."""
+    match = _IPV4.fullmatch(raw)
+    return match is not None and all(
+        int(octet) <= 255 and (octet == "0" or octet[0] != "0") for octet in match.groups()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Ip(Kind):
     max_len: int = 64
 
     def convert(self, name: str, raw: str) -> Any:
+        if _is_plain_ipv4(raw):
+            return raw
         try:
             ipaddress.ip_address(raw)
         except ValueError:
@@ -133,11 +154,14 @@ class Ip(Kind):
         return raw
 
 
+_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+
+
 @dataclass(frozen=True, slots=True)
 class Url(Kind):
     max_len: int = 256
 
     def convert(self, name: str, raw: str) -> Any:
-        if re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw) is None:
+        if _URL.fullmatch(raw) is None:
             raise _format_fault(name, f"{raw!r} is not an absolute http(s) URL without a query")
         return raw
