@@ -127,17 +127,16 @@ class Json(Kind):
         return f"JSON, String({self.max_len})"
 
 
-_IPV4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+#: 0–255 without a leading zero, as ``ipaddress`` reads an IPv4 octet.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def _is_plain_ipv4(raw: str) -> bool:
-    """A dotted IPv4 address that ``ipaddress`` accepts (octets up to 255, no leading zero),
-    told by a compiled regex at a third of the cost; anything else goes to ``ipaddress``, so
-    what is accepted and refused stays exactly its judgement."""
-    match = _IPV4.fullmatch(raw)
-    return match is not None and all(
-        int(octet) <= 255 and (octet == "0" or octet[0] != "0") for octet in match.groups()
-    )
+    """A dotted IPv4 address that ``ipaddress`` accepts, told by one compiled regex at a
+    fraction of the cost; anything else goes to ``ipaddress``, so what is accepted and refused
+    stays exactly its judgement."""
+    return _IPV4.fullmatch(raw) is not None
 
 
 @dataclass(frozen=True, slots=True)
