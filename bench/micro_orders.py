@@ -21,7 +21,7 @@ from typing import Any
 from wxpay_local.codes import AppKind
 from wxpay_local.demo import DEMO_MCH_ID, seed_if_empty
 from wxpay_local.settings import Settings
-from wxpay_local.web import App, create_app
+from wxpay_local.web import AsgiApp, create_app
 from wxpay_local.wire.signing import sign
 from wxpay_local.wire.xml import decode, encode
 
@@ -29,7 +29,7 @@ from wxpay_local.wire.xml import decode, encode
 Timings = dict[str, tuple[float, float]]
 
 
-async def call(app: App, path: str, body: bytes) -> bytes:
+async def call(app: AsgiApp, path: str, body: bytes) -> bytes:
     sent: list[bytes] = []
 
     async def receive() -> MutableMapping[str, Any]:
@@ -46,7 +46,7 @@ async def call(app: App, path: str, body: bytes) -> bytes:
     return b"".join(sent)
 
 
-async def run_round(app: App, bodies: list[bytes], path: str, concurrency: int) -> float:
+async def run_round(app: AsgiApp, bodies: list[bytes], path: str, concurrency: int) -> float:
     queue = list(reversed(bodies))
 
     async def worker() -> None:
@@ -90,7 +90,7 @@ def bodies(key: str, appid: str, series: str, n: int) -> tuple[list[bytes], list
     return uo, oq
 
 
-async def one_round(app: App, uo: list[bytes], oq: list[bytes], concurrency: int) -> Timings:
+async def one_round(app: AsgiApp, uo: list[bytes], oq: list[bytes], concurrency: int) -> Timings:
     out: Timings = {}
     for name, path, pool in (
         ("unifiedorder", "/pay/unifiedorder", uo),

@@ -61,6 +61,17 @@ class ClientTls:
 PLAIN_HTTP = ClientTls(tls=False)
 
 
+#: Each command class's field names, read once (``dataclasses.fields`` walks them every call).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """One verified, validated request, inside its open transaction."""
@@ -76,8 +87,10 @@ class Call:
     def command(self, cls: type[C], **overrides: object) -> C:
         """The domain command ``cls`` from the request: its fields are wire names, so each takes
         the validated value of the same name, or its default when the request left it out."""
-        given = {f.name: self.values[f.name] for f in fields(cls) if f.name in self.values}
-        return cls(**(given | {"sign_type": self.sign_type} | overrides))
+        values = self.values
+        given = {name: values[name] for name in _field_names(cls) if name in values}
+        given["sign_type"] = self.sign_type
+        return cls(**(given | overrides))
 
     def text(self, name: str) -> str:
         value = self.values.get(name)

@@ -129,12 +129,17 @@ def _check_times(cmd: PlaceOrder, now: datetime) -> None:
         raise Rejected(ErrCode.PARAM_ERROR, "交易有效截止时间非法")
 
 
+def _fresh_handles(trade_type: TradeType, ids: Ids, now: datetime) -> dict[str, Any]:
+    """A prepay_id (and code_url code) valid for two hours from now, as ``Order`` fields."""
+    return {
+        "prepay_id": ids.prepay_id(now),
+        "prepay_expires_at": now + PREPAY_VALIDITY,
+        "qr_code": ids.qr_code() if trade_type is TradeType.NATIVE else "",
+    }
+
+
 def _with_fresh_handle(order: Order, ids: Ids, now: datetime) -> Order:
-    """A prepay_id (and code_url code) valid for two hours from now."""
-    qr = ids.qr_code() if order.trade_type is TradeType.NATIVE else ""
-    return replace(
-        order, prepay_id=ids.prepay_id(now), prepay_expires_at=now + PREPAY_VALIDITY, qr_code=qr
-    )
+    return replace(order, **_fresh_handles(order.trade_type, ids, now))
 
 
 def differing_fields(order: Order, cmd: PlaceOrder) -> list[str]:
@@ -159,20 +164,30 @@ def place_order(
     cmd: PlaceOrder,
     rules: OrderRules = OrderRules(),
 ) -> Order:
-    """unifiedorder: create the order, or re-enter an unpaid one with identical parameters."""
+    """unifiedorder: create the order, or re-enter an unpaid one with identical parameters.
+
+    The insert comes first and the unique (merchant_id, out_trade_no) index says whether the
+    order exists: a new order (the common case) costs one statement, not a read and a write. A
+    re-entry reads the order it collided with; checks that only a new order must pass are
+    judged after that read, so a re-entry answers exactly as it would have without them.
+    """
     now = clock.now()
-    existing = tx.order_by_out_trade_no(merchant.id, cmd.out_trade_no, lock=True)
-    if existing is None:
+    try:
         _check_times(cmd, now)
         _check_openid(tx, cmd)
-        fresh = _with_fresh_handle(new_order(merchant, cmd, now), ids, now)
-        inserted = tx.insert_order(fresh)
-        if inserted is not None:
-            return inserted
-        # Another request created it between our read and our insert: treat ours as a re-entry.
+    except Rejected:
         existing = tx.order_by_out_trade_no(merchant.id, cmd.out_trade_no, lock=True)
         if existing is None:
-            raise Rejected(ErrCode.SYSTEMERROR)
+            raise
+        return _reenter(tx, ids, existing, cmd, now, rules)
+    fresh = new_order(merchant, cmd, now, **_fresh_handles(cmd.trade_type, ids, now))
+    inserted = tx.insert_order(fresh)
+    if inserted is not None:
+        return inserted
+    # The order exists (a re-entry, or another request created it a moment ago).
+    existing = tx.order_by_out_trade_no(merchant.id, cmd.out_trade_no, lock=True)
+    if existing is None:
+        raise Rejected(ErrCode.SYSTEMERROR)
     return _reenter(tx, ids, existing, cmd, now, rules)
 
 
@@ -206,12 +221,23 @@ def _reenter(
 
 
 ORDER_FIELDS = frozenset(f.name for f in fields(Order))
+#: Per command class, the names of its fields that ``Order`` shares (read once per class).
+_SHARED_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _shared_names(cmd: DataclassInstance) -> tuple[str, ...]:
+    kind = type(cmd)
+    names = _SHARED_NAMES.get(kind)
+    if names is None:
+        names = tuple(f.name for f in fields(cmd) if f.name in ORDER_FIELDS)
+        _SHARED_NAMES[kind] = names
+    return names
 
 
 def new_order(merchant: Merchant, cmd: DataclassInstance, now: datetime, **extra: Any) -> Order:
     """A NOTPAY order from a validated request: every field the request shares with ``Order``
     (the wire names are the same on both), plus ``extra``."""
-    shared = {f.name: getattr(cmd, f.name) for f in fields(cmd) if f.name in ORDER_FIELDS}
+    shared = {name: getattr(cmd, name) for name in _shared_names(cmd)}
     return Order(
         id=0,
         merchant_id=merchant.id,

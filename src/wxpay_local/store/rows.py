@@ -58,11 +58,6 @@ def dt(millis: int | None) -> datetime | None:
 _order_values = attrgetter(*ORDER_COLUMNS)
 _ORDER_TIME_AT = tuple(i for i, name in enumerate(ORDER_COLUMNS) if name in _ORDER_TIMES)
 _NULL_WHEN_EMPTY_AT = tuple(i for i, name in enumerate(ORDER_COLUMNS) if name in _NULL_WHEN_EMPTY)
-_ORDER_OTHER_AT = tuple(
-    i
-    for i, name in enumerate(ORDER_COLUMNS)
-    if name not in _ORDER_TIMES and name not in _NULL_WHEN_EMPTY
-)
 _ORDER_ENUMS = tuple(
     (ORDER_COLUMNS.index(name), {member.value: member for member in kind}, kind)
     for name, kind in (
@@ -72,6 +67,8 @@ _ORDER_ENUMS = tuple(
     )
 )
 _PASSWORD_FREE_AT = ORDER_COLUMNS.index("password_free")
+#: The other columns hold str, int or None (``Order``'s annotations): passed as they are.
+_ORDER_ENUM_AT = tuple(i for i, _, _ in _ORDER_ENUMS)
 
 
 def order_params(order: Order) -> list[Any]:
@@ -84,15 +81,11 @@ def order_params(order: Order) -> list[Any]:
     for i in _NULL_WHEN_EMPTY_AT:
         if values[i] == "":
             values[i] = None
-    for i in _ORDER_OTHER_AT:
+    for i in _ORDER_ENUM_AT:  # the enums (str subclasses) as plain text for both drivers
         value = values[i]
-        kind = value.__class__
-        if kind is str or kind is int or value is None:
-            continue
-        if isinstance(value, (TradeType, TradeState, SignType)):
+        if value.__class__ is not str:
             values[i] = str(value)
-        elif isinstance(value, bool):
-            values[i] = int(value)
+    values[_PASSWORD_FREE_AT] = int(values[_PASSWORD_FREE_AT])
     return values
 
 

@@ -42,28 +42,37 @@ def signed(
     int_fields: Iterable[str] = (),
 ) -> bytes:
     """A signed ``return_code=SUCCESS`` answer for a request that passed the protocol checks."""
-    fields: dict[str, str | int] = {"return_code": "SUCCESS", "return_msg": "OK"}
+    # Built in its final order as it goes: the leading fields (return_code, return_msg, the
+    # echoed ones, and any of those the outcome sets), then nonce_str and sign, then the rest.
+    head: dict[str, str | int] = {"return_code": "SUCCESS", "return_msg": "OK"}
     for name in _ECHOED:  # echoed trimmed: clients trim before verifying (spec README)
-        if request.get(name, "").strip():
-            fields[name] = request[name].strip()
-    fields["nonce_str"] = nonce
+        echoed = request.get(name, "")
+        if echoed:
+            echoed = echoed.strip()
+            if echoed:
+                head[name] = echoed
+    tail: dict[str, str | int] = {}
+    nonce_field: str | int = nonce
     if isinstance(outcome, Rejected):
-        fields["result_code"] = "FAIL"
-        fields["err_code"] = str(outcome.err_code)
-        fields["err_code_des"] = outcome.err_code_des
-        fields.update(outcome.fields)
+        tail["result_code"] = "FAIL"
+        tail["err_code"] = str(outcome.err_code)
+        tail["err_code_des"] = outcome.err_code_des
+        given: Iterable[tuple[str, str | int]] = outcome.fields.items()
     else:
-        fields["result_code"] = "SUCCESS"
-        for name, value in outcome.items():
-            if value != "" and value is not None:
-                fields[name] = value
-    fields["sign"] = signing.sign(fields, key, sign_type)
-    # Put sign right after nonce_str, where the platform writes it.
-    ordered = {k: v for k, v in fields.items() if k in _LEADING}
-    ordered["nonce_str"] = fields["nonce_str"]
-    ordered["sign"] = fields["sign"]
-    ordered.update((k, v) for k, v in fields.items() if k not in ordered)
-    return encode(ordered, bare=int_fields)
+        tail["result_code"] = "SUCCESS"
+        given = ((k, v) for k, v in outcome.items() if v != "" and v is not None)
+    for name, value in given:
+        if name in _LEADING:
+            head[name] = value
+        elif name == "nonce_str":
+            nonce_field = value
+        elif name != "sign":  # the sign is ours to write
+            tail[name] = value
+    signed_fields = {**head, "nonce_str": nonce_field, **tail}
+    head["nonce_str"] = nonce_field
+    head["sign"] = signing.sign(signed_fields, key, sign_type)
+    head.update(tail)
+    return encode(head, bare=int_fields)
 
 
 def unsigned(fields: Mapping[str, str | int]) -> bytes:

@@ -15,15 +15,14 @@ from wxpay_local.codes import SignType
 def canonical_string(fields: Mapping[str, object]) -> str:
     """``k=v&...`` over every non-empty field but ``sign``, sorted by byte order (no key yet)."""
     parts = []
-    for name in sorted(fields):  # names are unique: sorting them sorts the pairs
-        if name == "sign":
-            continue
-        value = fields[name]
-        if value is None:
-            continue
-        text = value if value.__class__ is str else str(value)
-        if text != "":
-            parts.append(f"{name}={text}")
+    # Names are unique, so sorting the pairs sorts by name and never compares two values.
+    for name, value in sorted(fields.items()):
+        if value.__class__ is not str:
+            if value is None:
+                continue
+            value = str(value)
+        if value != "" and name != "sign":
+            parts.append(f"{name}={value}")
     return "&".join(parts)
 
 

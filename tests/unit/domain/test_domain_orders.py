@@ -463,6 +463,19 @@ def test_reentry_with_another_appid_is_invalid_request(world: World) -> None:
     assert rejected(lambda: world.place(appid=world.mini_appid)) == "INVALID_REQUEST"
 
 
+def test_reentry_of_a_paid_order_is_orderpaid_even_with_times_a_new_order_may_not_have(
+    world: World,
+) -> None:
+    # A new order with this time_expire would be PARAM_ERROR; the order exists, so the
+    # re-entry rules answer first, as they did when the order was read before inserting.
+    first = world.place()
+    assert world.pay(first, rich_payer(world).payer.id).outcome is PayOutcome.SUCCESS
+    now = world.clock.now()
+    late = {"time_start": now - 2 * HOUR, "time_expire": now - HOUR}
+    assert rejected(lambda: world.place(**late)) == "ORDERPAID"
+    assert rejected(lambda: world.place("ORDER0002", **late)) == "PARAM_ERROR"
+
+
 def test_reentry_changing_only_notify_url_wins(world: World) -> None:
     first = world.place()
     new_url = "https://shop.example.com/wxpay/notify-v2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,6 +279,26 @@ def test_ip_accepts_ipv4_and_ipv6(raw):
 )
 def test_ip_refuses_non_addresses(raw):
     _format_fault(Ip(), "spbill_create_ip", raw)
+
+
+_OCTETS = st.one_of(
+    st.integers(0, 300).map(str),
+    st.sampled_from(["00", "01", "007", "010", "0255", "", "-1", "+1", "1 ", "\u0661", "0x1"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.tuples(_OCTETS, _OCTETS, _OCTETS, _OCTETS))
+def test_ipv4_is_judged_exactly_as_the_ipaddress_module_does(octets):
+    # The dotted-quad check is a regex of its own (cheaper than ipaddress): it must accept
+    # and refuse exactly what ipaddress does, leading zeros and 256 included.
+    raw = ".".join(octets)
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        _format_fault(Ip(), "spbill_create_ip", raw)
+    else:
+        assert Ip().parse("spbill_create_ip", raw) == raw
 
 
 def test_ip_over_max_len_is_length_error():
