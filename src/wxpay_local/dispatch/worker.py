@@ -1,8 +1,12 @@
 """The outbox dispatcher: claim due notifications, deliver, record the attempt, reschedule.
 
 Runs inside the server process by default or alone (``wxpay-local worker``); several may run
-against one PostgreSQL database, each claiming with ``FOR UPDATE SKIP LOCKED`` under a lease.
-Due times follow the injected clock, so advancing the test clock moves through the retries.
+against one PostgreSQL database, each claiming in one ``UPDATE … WHERE id IN (SELECT … FOR
+UPDATE SKIP LOCKED)`` under a lease, woken by the payment's NOTIFY (``store.wakeups``) or, in
+one process, by ``wake()``; a poll catches the rest (a clock moved, a retry fallen due).
+Several ticks run at once (``pipelines``), so a merchant that answers slowly holds up its own
+batch only. Due times follow the injected clock, so advancing the test clock moves through the
+retries.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from wxpay_local.codes import NotificationStatus
 from wxpay_local.dispatch.delivery import Verdict, deliver, render
+from wxpay_local.dispatch.http_post import Poster
 from wxpay_local.domain.clock import Clock
 from wxpay_local.domain.faults import NotifyFault
 from wxpay_local.domain.ids import Ids
@@ -28,6 +31,8 @@ from wxpay_local.timefmt import SHANGHAI
 
 log = logging.getLogger("wxpay_local.dispatch")
 
+#: Longer than any delivery can take (``timeout`` bounds each POST, connecting included), so a
+#: live worker's claim never lapses into another's.
 LEASE = timedelta(seconds=60)
 #: Setting key (+ merchant row id) of ``wxpay-local listen --forward-to``: while set, that
 #: merchant's notifications go there whatever notify_url the orders carry. In the database,
@@ -48,6 +53,7 @@ class Dispatcher:
         schedule: str = "wechat",
         timeout: float = 5.0,
         batch: int = 32,
+        pipelines: int = 4,
         poll_interval: float = 0.25,
         wall: Callable[[], datetime] = wall_clock,
         ids: Ids | None = None,
@@ -61,11 +67,13 @@ class Dispatcher:
         self.schedule = SCHEDULES[schedule]
         self.timeout = timeout
         self.batch = batch
+        #: Ticks under way at once: at most ``pipelines × batch`` deliveries in flight.
+        self.pipelines = pipelines
         self.poll_interval = poll_interval
         self.wall = wall
         self._wake = asyncio.Event()
         self._stopping = False
-        self._client: httpx.AsyncClient | None = None
+        self._client = Poster()
         #: Deliveries under way in this process, so ``drain`` can wait for them.
         self._busy = 0
         self._idle = asyncio.Event()
@@ -95,22 +103,23 @@ class Dispatcher:
 
     def _record(self, done: list[tuple[Notification, DeliveryAttempt]]) -> None:
         """Every attempt of one tick in one transaction (one commit, not one per delivery)."""
+        records: list[tuple[DeliveryAttempt, str, datetime | None, datetime]] = []
+        for notification, attempt in done:
+            made = notification.attempts + 1
+            first = notification.first_attempt_at or attempt.at
+            following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
+            status = (
+                NotificationStatus.DELIVERED
+                if attempt.ok
+                else (NotificationStatus.PENDING if following else NotificationStatus.EXHAUSTED)
+            )
+            records.append((attempt, status, following, first))
         with self.store.begin() as tx:
-            for notification, attempt in done:
-                made = notification.attempts + 1
-                first = notification.first_attempt_at or attempt.at
-                following = None if attempt.ok else next_attempt_at(first, made, self.schedule)
-                status = (
-                    NotificationStatus.DELIVERED
-                    if attempt.ok
-                    else (NotificationStatus.PENDING if following else NotificationStatus.EXHAUSTED)
-                )
-                tx.record_attempt(attempt, status, following, first)
+            tx.record_attempts(records)
 
     async def _deliver_one(
         self, notification: Notification, api_key: str
     ) -> tuple[Notification, DeliveryAttempt]:
-        assert self._client is not None
         body = render(notification, api_key)
         fault = None if self.faults is None else await self.faults(notification)
         if fault is not None and fault.action == "notify_delay":
@@ -164,6 +173,8 @@ class Dispatcher:
         try:
             await self.store.run(self._settle_refunds)
             claimed = await self.store.run(self._claim)
+            if len(claimed) == self.batch:  # more may be due: another pipeline takes them
+                self.wake()
             if claimed:
                 done = await asyncio.gather(*(self._deliver_one(n, key) for n, key in claimed))
                 await self.store.run(lambda: self._record(done))
@@ -189,23 +200,45 @@ class Dispatcher:
             await self._idle.wait()
 
     async def run(self) -> None:
-        self._client = httpx.AsyncClient(trust_env=False)
+        loops = [self._loop(polls=(i == 0)) for i in range(max(1, self.pipelines))]
+        listener = asyncio.get_running_loop().create_task(self._listen())
         try:
-            while not self._stopping:
-                try:
-                    worked = await self.tick()
-                except Exception:
-                    log.exception("dispatcher tick failed; retrying")
-                    worked = 0
-                if worked:
-                    continue
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+            await asyncio.gather(*loops)
         finally:
-            await self._client.aclose()
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+            await self._client.close()
+
+    async def _loop(self, *, polls: bool) -> None:
+        """One pipeline: tick while there is work, then sleep until woken (the first one also
+        polls, for work no write announces: a clock moved forward, a retry fallen due)."""
+        while not self._stopping:
+            self._wake.clear()  # before the claim: a wake during the tick is not lost
+            try:
+                worked = await self.tick()
+            except Exception:
+                log.exception("dispatcher tick failed; retrying")
+                worked = 0
+            if worked or self._stopping:
+                continue
+            if not polls:
+                await self._wake.wait()
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _listen(self) -> None:
+        """Wake on other processes' payments (PostgreSQL's LISTEN); the poll covers a gap."""
+        wakeups = getattr(self.store, "wakeups", None)
+        while wakeups is not None and not self._stopping:
+            try:
+                async for _ in wakeups():
+                    self.wake()
+            except Exception as exc:  # the database restarting, say: polling goes on
+                log.warning("listening for new notifications failed (%s); retrying", exc)
+                await asyncio.sleep(1.0)
 
     def stop(self) -> None:
         self._stopping = True

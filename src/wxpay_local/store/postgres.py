@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from wxpay_local.store import migrate
 from wxpay_local.store.dialect import POSTGRES
 from wxpay_local.store.identity import IdentityCache, Session
 from wxpay_local.store.sql import SqlTx
+from wxpay_local.store.sql_notify import WAKE_CHANNEL
 
 T = TypeVar("T")
 
@@ -114,6 +115,18 @@ class PostgresStore:
                 conn.close()  # reconnect on the next check
                 raise
         return {str(k): str(v) for k, v in rows}
+
+    async def wakeups(self) -> AsyncIterator[None]:
+        """Once per committed transaction that made a notification due in this schema (its
+        ``pg_notify``, store.sql_notify), on a dedicated autocommit connection of its own."""
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        async with conn:
+            found = await (await conn.execute("SELECT current_schema()")).fetchone()
+            schema = found[0] if found else "public"
+            await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+            async for note in conn.notifies():
+                if note.payload == schema:
+                    yield None
 
     def close(self) -> None:
         with self._state_lock:
