@@ -31,8 +31,9 @@ from wxpay_local.timefmt import SHANGHAI
 
 log = logging.getLogger("wxpay_local.dispatch")
 
-#: Longer than any delivery can take (``timeout`` bounds each POST, connecting included), so a
-#: live worker's claim never lapses into another's.
+#: A claim's lease beyond the deliveries' own time: ``timeout`` bounds each POST, connecting
+#: included, and an attempt makes at most two in turn (the ``notify_twice`` fault), so a live
+#: worker's claim never lapses into another's however the merchant stalls.
 LEASE = timedelta(seconds=60)
 #: Setting key (+ merchant row id) of ``wxpay-local listen --forward-to``: while set, that
 #: merchant's notifications go there whatever notify_url the orders carry. In the database,
@@ -66,6 +67,7 @@ class Dispatcher:
         self.clock = clock
         self.schedule = SCHEDULES[schedule]
         self.timeout = timeout
+        self.lease = LEASE + timedelta(seconds=2 * timeout)
         self.batch = batch
         #: Ticks under way at once: at most ``pipelines × batch`` deliveries in flight.
         self.pipelines = pipelines
@@ -89,7 +91,7 @@ class Dispatcher:
         wall_now = self.wall()
         with self.store.begin() as tx:
             claimed = tx.claim_due_notifications(
-                self.clock.now(), wall_now, wall_now + LEASE, self.batch
+                self.clock.now(), wall_now, wall_now + self.lease, self.batch
             )
             merchant_ids = {n.merchant_id for n in claimed}  # one read per merchant, not per row
             forwards = {m: tx.get_setting(FORWARD_SETTING + str(m)) for m in merchant_ids}

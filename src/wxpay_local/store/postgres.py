@@ -117,13 +117,15 @@ class PostgresStore:
         return {str(k): str(v) for k, v in rows}
 
     async def wakeups(self) -> AsyncIterator[None]:
-        """Once per committed transaction that made a notification due in this schema (its
-        ``pg_notify``, store.sql_notify), on a dedicated autocommit connection of its own."""
+        """Once when listening has begun (work committed before it is not announced: look now),
+        then once per committed transaction that made a notification due in this schema (its
+        ``pg_notify``, store.sql_notify); on a dedicated autocommit connection of its own."""
         conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         async with conn:
             found = await (await conn.execute("SELECT current_schema()")).fetchone()
             schema = found[0] if found else "public"
             await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+            yield None
             async for note in conn.notifies():
                 if note.payload == schema:
                     yield None
