@@ -1,5 +1,5 @@
 """The outbox's store side: the one-statement claim under a lease, the batched attempt records,
-and PostgreSQL's wake-up of listening dispatchers at the COMMIT of a new notification."""
+and PostgreSQL's wake-up of the listening dispatchers of one schema."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from wxpay_local.codes import NotificationStatus, SignType
 from wxpay_local.domain.model import LIVE, DeliveryAttempt
 from wxpay_local.store import SqlStore
 from wxpay_local.store.postgres import PostgresStore
+from wxpay_local.store.sql_notify import WAKE_CHANNEL
 from wxpay_local.timefmt import SHANGHAI
 
 pytestmark = pytest.mark.store
@@ -84,12 +85,12 @@ def test_one_tick_records_every_attempt_and_frees_the_rows(outbox: tuple[SqlStor
         assert [n.id for n in tx.claim_due_notifications(retry, T0, T0 + LEASE, 10)] == [ids[1]]
 
 
-def test_listening_dispatchers_wake_at_the_commit_of_a_new_notification(
+def test_an_announcement_wakes_the_listening_dispatchers_of_its_schema_only(
     outbox: tuple[SqlStore, int],
 ) -> None:
-    store, merchant_id = outbox
+    store, _ = outbox
     if not isinstance(store, PostgresStore):
-        pytest.skip("SQLite has one dispatcher per process, woken in-process (Dispatcher.wake)")
+        pytest.skip("SQLite has one dispatcher per database, woken in-process (Dispatcher.wake)")
 
     async def scenario() -> None:
         woken: asyncio.Queue[None] = asyncio.Queue()
@@ -100,12 +101,12 @@ def test_listening_dispatchers_wake_at_the_commit_of_a_new_notification(
 
         listener = asyncio.create_task(listen())
         await asyncio.wait_for(woken.get(), 10)  # listening now
-        with store.begin() as tx:
-            tx.enqueue_notification(
-                "payment", merchant_id, 1, "http://127.0.0.1:9/n", {}, SignType.MD5, T0
-            )
-            await asyncio.sleep(0.3)
-            assert woken.empty()  # not before COMMIT: the row is not visible yet
+        with store.connection() as conn:  # another schema's announcement on the same channel
+            conn.execute("SELECT pg_notify(%s, 'another_schema')", (WAKE_CHANNEL,))
+            conn.commit()
+        await asyncio.sleep(0.3)
+        assert woken.empty()
+        await asyncio.to_thread(store.announce)
         await asyncio.wait_for(woken.get(), 10)
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)

@@ -116,10 +116,23 @@ class PostgresStore:
                 raise
         return {str(k): str(v) for k, v in rows}
 
+    def announce(self) -> None:
+        """NOTIFY the dispatchers listening on this schema (``wakeups``) that work was committed;
+        one round trip on the shared-state connection, outside any transaction of the caller's."""
+        with self._state_lock:
+            conn = self._state_conn
+            if conn is None or conn.closed:
+                conn = self._state_conn = psycopg.connect(self.url, autocommit=True)
+            try:
+                conn.execute("SELECT pg_notify(%s, current_schema())", (WAKE_CHANNEL,))
+            except psycopg.OperationalError:
+                conn.close()  # reconnect next time
+                raise
+
     async def wakeups(self) -> AsyncIterator[None]:
-        """Once when listening has begun (work committed before it is not announced: look now),
-        then once per committed transaction that made a notification due in this schema (its
-        ``pg_notify``, store.sql_notify); on a dedicated autocommit connection of its own."""
+        """Once when listening has begun (work announced before it was missed: look now), then
+        once per ``announce`` from any process on this schema; on an autocommit connection of
+        its own."""
         conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         async with conn:
             found = await (await conn.execute("SELECT current_schema()")).fetchone()

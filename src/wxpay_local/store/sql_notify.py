@@ -12,26 +12,13 @@ from wxpay_local.store import rows
 from wxpay_local.store.base import Statements, _observers
 from wxpay_local.timefmt import to_millis
 
-#: The PostgreSQL channel a transaction that makes a notification due signals at its COMMIT;
-#: the payload is the schema, as several schemas (namespaces, tests) share one database.
+#: The PostgreSQL channel a process NOTIFYs after committing work for the dispatchers (the
+#: payload is the schema, as several schemas, namespaces and tests, share one database).
 WAKE_CHANNEL = "wxpay_local_notifications"
 
 
 class NotificationStatements(Statements):
     """One statement family of ``SqlTx``."""
-
-    @property
-    def _listened(self) -> bool:
-        """Dispatchers LISTEN for new work on PostgreSQL (SQLite wakes its own process)."""
-        return self._dialect.name == "postgresql"
-
-    def _wake_listeners(self) -> str:
-        """A RETURNING column that queues a NOTIFY to the dispatchers, delivered at COMMIT (so
-        never before the row is visible) and folded into the statement: no extra round trip.
-        pg_notify collapses identical signals of one transaction into one."""
-        if not self._listened:
-            return ""
-        return f", pg_notify('{WAKE_CHANNEL}', current_schema())"
 
     # the notification outbox ---------------------------------------------------------------
     def enqueue_notification(
@@ -47,7 +34,7 @@ class NotificationStatements(Statements):
         row = self._one(
             "INSERT INTO notifications (kind, merchant_id, order_id, url, fields, sign_type,"
             " status, attempts, created_at, next_attempt_at) VALUES"
-            " (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING id" + self._wake_listeners(),
+            " (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING id",
             (
                 kind,
                 merchant_id,
@@ -168,6 +155,6 @@ class NotificationStatements(Statements):
     def requeue_notification(self, notification_id: int, at: datetime) -> None:
         self._exec(
             "UPDATE notifications SET status = 'pending', next_attempt_at = ?, lease_until = NULL"
-            " WHERE id = ?" + (" RETURNING id" + self._wake_listeners() if self._listened else ""),
+            " WHERE id = ?",
             (to_millis(at), notification_id),
         )
