@@ -147,6 +147,7 @@ def _samples(w: World, tmp: Path) -> dict[tuple[str, ...], tuple[list[str], set[
         ("merchant", "create"): (["--name", "CLI shop"], ok),
         ("merchant", "list"): ([], ok),
         ("merchant", "cert"): ([w.mch_id, "--out", str(tmp / "certs")], ok),
+        ("merchant", "rotate-key"): ([w.mch_id], ok),
         ("payer", "create"): (["--name", "Dora", "--balance", "700", "--card", "CMB_CREDIT"], ok),
         ("payer", "list"): ([], ok),
         ("payer", "show"): ([w.payer_id], ok),

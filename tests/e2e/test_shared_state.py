@@ -1,5 +1,6 @@
-"""``serve --workers 2``: a change of platform state is seen by every process on the next request;
-and a third-party client's whole cycle passes against 2 servers + 1 ``wxpay-local worker``.
+"""``serve --workers 2``: a change of platform state (the clock, a reset, a merchant setting, a
+merchant's API key) is seen by every process on the next request; and a third-party client's
+whole cycle passes against 2 servers + 1 ``wxpay-local worker``.
 
 Each read goes through a fresh connection, so the kernel hands them to either worker; before
 the shared-state check, most reads right after an advance came from the process that had not
@@ -8,6 +9,7 @@ yet refreshed its clock and showed the old day.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -16,19 +18,24 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from json import dumps, loads
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 
 from wxpay_local.testing import MerchantSink
 from wxpay_local.testing.harness import free_port, wait_for
+from wxpay_local.wire.signing import sign, verify
+from wxpay_local.wire.xml import decode, encode
 
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
 PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 READS = 20
 DEMO_MCH_ID = "1900000109"
+JSON = {"Content-Type": "application/json"}
 
 pytestmark = pytest.mark.e2e
 
@@ -97,16 +104,29 @@ def server(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _fresh(method: str, url: str, **kwargs: object) -> httpx.Response:
-    """One request on a connection of its own (either worker may accept it)."""
-    with httpx.Client(trust_env=False, timeout=10) as client:
-        answer = client.request(method, url, **kwargs)  # type: ignore[arg-type]
-    assert answer.status_code == 200, answer.text
-    return answer
+def _connect(url: str) -> http.client.HTTPConnection:
+    """A connection of its own: the kernel hands each to either worker. http.client, not a new
+    httpx client per request: that costs tens of ms (its TLS context), long enough for a
+    per-process copy of the state to be refreshed by a timer, which would hide a stale one."""
+    return http.client.HTTPConnection(urlsplit(url).netloc, timeout=10)
+
+
+def _fresh(method: str, url: str, json: object = None) -> Any:
+    """One control-plane call on a connection of its own; its JSON answer."""
+    connection = _connect(url)
+    try:
+        body = None if json is None else dumps(json).encode()
+        connection.request(method, urlsplit(url).path, body=body, headers=JSON)
+        answer = connection.getresponse()
+        text = answer.read()
+        assert answer.status == 200, text
+        return loads(text)
+    finally:
+        connection.close()
 
 
 def _day(url: str) -> str:
-    now = datetime.fromisoformat(_fresh("GET", url + "/_local/clock").json()["now"])
+    now = datetime.fromisoformat(_fresh("GET", url + "/_local/clock")["now"])
     return now.date().isoformat()
 
 
@@ -132,8 +152,72 @@ def test_a_merchant_setting_is_seen_by_every_worker_at_once(server: str) -> None
     config = f"{server}/_local/merchants/{DEMO_MCH_ID}/config"
     for sign_type in ("ORDER", "MD5"):
         _fresh("POST", config, json={"notify_sign_type": sign_type})
-        seen = [_fresh("GET", config).json()["notify_sign_type"] for _ in range(READS)]
+        seen = [_fresh("GET", config)["notify_sign_type"] for _ in range(READS)]
         assert seen == [sign_type] * READS
+
+
+def _post_xml(url: str, path: str, fields: dict[str, str | int], key: str) -> dict[str, str]:
+    """``fields`` signed with ``key``, on a connection of its own (``_connect``: quickly, or
+    the per-process merchant cache would expire by itself before the next request)."""
+    signed = {**fields, "sign": sign(fields, key)}
+    connection = _connect(url)
+    try:
+        connection.request("POST", path, body=encode(signed))
+        answer = connection.getresponse()
+        assert answer.status == 200, answer.status
+        return decode(answer.read())
+    finally:
+        connection.close()
+
+
+def _orderquery(url: str, appid: str, key: str, nonce: str) -> dict[str, str]:
+    fields: dict[str, str | int] = {
+        "appid": appid,
+        "mch_id": DEMO_MCH_ID,
+        "out_trade_no": "DEMO-KEY-1",
+        "nonce_str": nonce,
+    }
+    return _post_xml(url, "/pay/orderquery", fields, key)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_key_rotation_is_seen_by_every_worker_at_once(server: str) -> None:
+    """Each process caches merchants: right after a rotation answered by one process, the
+    other must refuse the old key and take the new one on its very next request."""
+    demo = next(
+        m
+        for m in _fresh("GET", server + "/_local/merchants")["merchants"]
+        if m["mch_id"] == DEMO_MCH_ID
+    )
+    appid, key = demo["apps"][0]["appid"], demo["api_key"]
+    order: dict[str, str | int] = {
+        "appid": appid,
+        "mch_id": DEMO_MCH_ID,
+        "nonce_str": "keyrotation0",
+        "body": "Demo shop-Latte",
+        "out_trade_no": "DEMO-KEY-1",
+        "total_fee": 1800,
+        "spbill_create_ip": "127.0.0.1",
+        "notify_url": "http://127.0.0.1:9/notify",
+        "trade_type": "NATIVE",
+        "product_id": "latte",
+    }
+    made = _post_xml(server, "/pay/unifiedorder", order, key)
+    assert made["result_code"] == "SUCCESS", made
+    for rotation in range(2):
+        # every process has just verified the current key (and cached its merchant row)
+        for i in range(READS):
+            warm = _orderquery(server, appid, key, f"warm{rotation}x{i}")
+            assert warm["result_code"] == "SUCCESS", warm
+        rotated = _fresh("POST", f"{server}/_local/merchants/{DEMO_MCH_ID}/key", json={})
+        old, key = key, rotated["api_key"]
+        assert key != old
+        for i in range(READS):
+            refused = _orderquery(server, appid, old, f"old{rotation}x{i}")
+            assert (refused["return_code"], refused["return_msg"]) == ("FAIL", "签名错误"), i
+            taken = _orderquery(server, appid, key, f"new{rotation}x{i}")
+            assert (taken["return_code"], taken["result_code"]) == ("SUCCESS", "SUCCESS"), i
+            assert taken["trade_state"] == "NOTPAY" and verify(taken, key), taken
 
 
 WORKER_READY = "wxpay-local worker delivering notifications"

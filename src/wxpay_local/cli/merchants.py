@@ -1,4 +1,4 @@
-"""``merchant create | list | cert``."""
+"""``merchant create | list | rotate-key | cert``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from wxpay_local.cli.remote import Remote, remote_command
 CERT_FILES = ("apiclient_cert.pem", "apiclient_key.pem", "apiclient_cert.p12", "rootca.pem")
 
 
-@click.group(help="Create or list merchants; fetch a merchant's API certificate.")
+@click.group(
+    help="Create or list merchants; rotate a merchant's API key; fetch its API certificate."
+)
 def merchant() -> None:
     pass
 
@@ -58,6 +60,20 @@ def list_(remote: Remote) -> None:
             for m in found["merchants"]
         ),
         empty="no merchants",
+    )
+
+
+@merchant.command("rotate-key", help="Give the merchant a new API key (the old one stops working).")
+@remote_command
+@click.argument("mch_id")
+def rotate_key(remote: Remote, mch_id: str) -> None:
+    rotated = remote.call("POST", f"/_local/merchants/{mch_id}/key", {})
+    if remote.out.as_json:
+        remote.out.json(rotated)
+        return
+    remote.out.pairs(
+        f"merchant {mch_id}: new API key (the old one no longer works)",
+        [("api_key", rotated["api_key"])],
     )
 
 

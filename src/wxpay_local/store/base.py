@@ -12,7 +12,12 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from wxpay_local.store.dialect import Dialect
-from wxpay_local.store.identity import IdentityCache, Session
+from wxpay_local.store.identity import (
+    BUMP_IDENTITY_VERSION,
+    IdentityCache,
+    Session,
+    new_identity_version,
+)
 
 
 class Cursor(Protocol):
@@ -65,13 +70,20 @@ class Statements:
         return self._cur
 
     def changes_identity(self) -> None:
-        """This transaction changes merchants or app bindings: keep the cache out of it."""
+        """This transaction changes merchants or app bindings: keep this process's cache out
+        of it, and bump the identity version so every other process empties its own."""
         if self._cache is None:
-            return
-        if self._session is not None:
-            self._session.change(self._cache)
+            first = True
+        elif self._session is not None:
+            first = self._session.change(self._cache)
         else:
             self._cache.clear()
+            first = True
+        if first:
+            sql, _ = self._dialect.plan(BUMP_IDENTITY_VERSION)
+            for observe in _observers:
+                observe(sql)
+            self._cur.execute(sql, (new_identity_version(),))
 
     def _one(self, template: str, params: Sequence[Any] = ()) -> Any:
         return self._exec(template, params).fetchone()

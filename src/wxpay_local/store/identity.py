@@ -4,10 +4,26 @@ it honest.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 
 from wxpay_local.domain.model import Merchant
+
+#: The ``settings`` row every change of merchants or app bindings sets to a new random value,
+#: in the changing transaction; each process watches it (``web.shared_state``) and empties its
+#: cache when it moves, before serving its next request. Without it another process kept
+#: verifying against a rotated-away key for up to ``ttl``. Random, not a counter: a reset
+#: deletes the row, and a counter starting again could repeat the value a process last saw.
+IDENTITY_VERSION_SETTING = "identity.version"
+BUMP_IDENTITY_VERSION = (
+    "INSERT INTO settings (key, value) VALUES ('identity.version', ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def new_identity_version() -> str:
+    return secrets.token_hex(8)
 
 
 class IdentityCache:
@@ -18,9 +34,12 @@ class IdentityCache:
     a merchant or binding created anywhere is seen at once. A change made in this process
     (any statement on ``merchants`` or ``app_bindings``) empties the cache and turns it off
     until its transaction has ended, then empties it again, before the caller is answered. A
-    change made by another process (another worker, the CLI) applies here within ``ttl``;
-    a request signed with a key this process has not seen yet is checked again against the
-    database (see ``api.pipeline``), so a new key works everywhere at once.
+    change made by another process (another worker, the CLI) bumps ``IDENTITY_VERSION_SETTING``
+    in its transaction, and this process empties the cache when its per-request check of the
+    shared state sees that (``web.app``): the old key is refused everywhere on the very next
+    request. ``ttl`` only bounds a process that serves no requests. A request signed with a key
+    this process has not seen yet is also checked again against the database (see
+    ``api.pipeline``).
     """
 
     def __init__(self, ttl: float = 1.0) -> None:
@@ -99,10 +118,13 @@ class Session:
     def __init__(self) -> None:
         self.changed = False
 
-    def change(self, cache: IdentityCache) -> None:
-        if not self.changed:
-            self.changed = True
-            cache.change_begins()
+    def change(self, cache: IdentityCache) -> bool:
+        """True the first time in this transaction (then the identity version is bumped)."""
+        if self.changed:
+            return False
+        self.changed = True
+        cache.change_begins()
+        return True
 
     def end(self, cache: IdentityCache) -> None:
         """Called once the transaction committed or rolled back."""

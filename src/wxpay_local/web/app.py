@@ -27,6 +27,7 @@ from wxpay_local.domain.orders import OrderRules
 from wxpay_local.probe.runner import Canaries
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
+from wxpay_local.store.identity import IDENTITY_VERSION_SETTING
 from wxpay_local.web import console, control, merchant, pages
 from wxpay_local.web.boundary import Boundary, ensure_admin_token
 from wxpay_local.web.console import auth as console_auth
@@ -86,6 +87,8 @@ class AsgiApp:
         #: Platform state mirrored from the database, checked before every request.
         self.shared = SharedState(store)
         self.shared.watch(CLOCK_SETTING, self._adopt_clock)
+        # A merchant or binding changed by any process (a key rotation): forget the cached ones.
+        self.shared.watch(IDENTITY_VERSION_SETTING, lambda _version: store.cache.clear())
         self.control = Starlette(
             routes=[*control.routes(self), *pages.routes(self), *console.routes(self)],
             exception_handlers={404: pages.not_found},

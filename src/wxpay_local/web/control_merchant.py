@@ -1,5 +1,6 @@
-"""Control-plane operations on a merchant's account: API certificates and the platform CA,
-platform settings (Native callback, H5, JSAPI, OAuth), refund notifications and outcomes.
+"""Control-plane operations on a merchant's account: the API key, API certificates and the
+platform CA, platform settings (Native callback, H5, JSAPI, OAuth), refund notifications and
+outcomes.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import base64
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from wxpay_local.domain import merchant_config, refunds
+from wxpay_local.domain import merchant_config, refunds, setup
 from wxpay_local.domain.model import LIVE, MerchantCert
 from wxpay_local.web import certs, views
 from wxpay_local.web import control_openapi as schemas
@@ -29,6 +30,23 @@ from wxpay_local.web.control_base import (
 
 if TYPE_CHECKING:
     from wxpay_local.web.app import AsgiApp
+
+
+# the API key ---------------------------------------------------------------------------------
+async def rotate_key(app: AsgiApp, call: Call) -> Any:
+    """A new API key, as the console's "rotate" gives one: the old key is refused from the
+    commit on, by every process (the identity version it bumps is checked before each request:
+    ``store.identity``)."""
+    mch_id = call.text("mch_id")
+
+    def work() -> Any:
+        with app.store.begin() as tx:
+            if tx.merchant(mch_id, LIVE) is None:
+                raise not_found(f"no merchant {mch_id}")
+            merchant = setup.rotate_api_key(tx, app.ids, mch_id, app.clock.now())
+        return {"mch_id": merchant.mch_id, "api_key": merchant.api_key}
+
+    return await app.store.run(work)
 
 
 # certificates ---------------------------------------------------------------------------------
@@ -212,6 +230,14 @@ MERCHANT_OPS: tuple[Op, ...] = (
         ("refund_notify_url",),
         params=_MCH,
         response=schemas.obj(mch_id={"type": "string"}, refund_notify_url={"type": "string"}),
+    ),
+    Op(
+        "POST",
+        "/_local/merchants/{mch_id}/key",
+        "Give the merchant a new API key (answered); the old one is refused from now on",
+        rotate_key,
+        params=_MCH,
+        response=schemas.obj(mch_id={"type": "string"}, api_key={"type": "string"}),
     ),
     Op(
         "GET",
