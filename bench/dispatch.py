@@ -31,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (  # noqa: E402 - the sibling script, importable once its folder is on the path
+from harness import (  # noqa: E402 - the sibling module, importable once its folder is on the path
     DEMO_MCH_ID,
     HOST,
     Merchant,

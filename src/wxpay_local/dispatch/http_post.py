@@ -49,6 +49,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        #: Done when the transport has let its socket go (``Poster.close`` waits for it).
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[Answer] | None = None
         self._body: list[bytes] = []
@@ -72,6 +74,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self._answer is None or self._answer.done():
             return
         if self._headers_done and not self._framed:  # an answer that ends with the connection
@@ -139,6 +143,8 @@ class Poster:
 
     def __init__(self) -> None:
         self._origins: dict[tuple[str, str, int], _Origin] = {}
+        #: Every connection still open, idle or busy, so that ``close`` leaves no socket behind.
+        self._open: set[_Connection] = set()
         self._tls: ssl.SSLContext | None = None
 
     async def post(self, url: str, body: bytes, content_type: bytes, timeout: float) -> Answer:
@@ -201,10 +207,16 @@ class Poster:
             )
         except (OSError, ssl.SSLError) as exc:
             raise ConnectError(str(exc) or exc.__class__.__name__) from exc
+        self._open.add(connection)
+        connection.lost.add_done_callback(lambda _: self._open.discard(connection))
         return connection
 
     async def close(self) -> None:
-        for origin in self._origins.values():
-            for connection in origin.idle:
-                connection.close()
+        """Close every connection and wait (briefly) until their sockets are released."""
+        connections = list(self._open)
+        for connection in connections:
+            connection.close()
         self._origins.clear()
+        self._open.clear()
+        if connections:
+            await asyncio.wait([c.lost for c in connections], timeout=1.0)
