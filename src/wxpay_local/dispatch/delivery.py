@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import httpx
-
+from wxpay_local.dispatch.http_post import ConnectError, Poster, ReadError
 from wxpay_local.domain.model import Notification
 from wxpay_local.wire import crypto, signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
@@ -72,21 +71,19 @@ def judge(status: int, body: bytes) -> tuple[bool, str]:
     return True, "acknowledged"
 
 
-async def deliver(client: httpx.AsyncClient, url: str, body: bytes, timeout: float) -> Verdict:
+async def deliver(client: Poster, url: str, body: bytes, timeout: float) -> Verdict:
     started = time.perf_counter()
     try:
-        response = await client.post(
-            url, content=body, headers={"Content-Type": "text/xml"}, timeout=timeout
-        )
-    except httpx.TimeoutException:
+        response = await client.post(url, body, b"text/xml", timeout)
+    except TimeoutError:
         return Verdict(False, f"timed out after {timeout:g} s", None, _ms(started), "")
-    except httpx.HTTPError as exc:
+    except (ConnectError, ReadError) as exc:
         return Verdict(
             False, f"connection failed: {exc.__class__.__name__}: {exc}", None, _ms(started), ""
         )
-    ok, reason = judge(response.status_code, response.content)
-    excerpt = response.content[:EXCERPT_CHARS].decode("utf-8", "replace")
-    return Verdict(ok, reason, response.status_code, _ms(started), excerpt)
+    ok, reason = judge(response.status, response.body)
+    excerpt = response.body[:EXCERPT_CHARS].decode("utf-8", "replace")
+    return Verdict(ok, reason, response.status, _ms(started), excerpt)
 
 
 def _ms(started: float) -> int:

@@ -244,12 +244,8 @@ class Notifications(Protocol):
     def claim_due_notifications(
         self, due_by: datetime, wall_now: datetime, lease_until: datetime, limit: int
     ) -> list[Notification]: ...
-    def record_attempt(
-        self,
-        attempt: DeliveryAttempt,
-        status: str,
-        next_attempt_at: datetime | None,
-        first_attempt_at: datetime,
+    def record_attempts(
+        self, attempts: list[tuple[DeliveryAttempt, str, datetime | None, datetime]]
     ) -> None: ...
     def notification(self, notification_id: int) -> Notification | None: ...
     def notifications(

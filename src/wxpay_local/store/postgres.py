@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from wxpay_local.store import migrate
 from wxpay_local.store.dialect import POSTGRES
 from wxpay_local.store.identity import IdentityCache, Session
 from wxpay_local.store.sql import SqlTx
+from wxpay_local.store.sql_notify import WAKE_CHANNEL
 
 T = TypeVar("T")
 
@@ -114,6 +115,33 @@ class PostgresStore:
                 conn.close()  # reconnect on the next check
                 raise
         return {str(k): str(v) for k, v in rows}
+
+    def announce(self) -> None:
+        """NOTIFY the dispatchers listening on this schema (``wakeups``) that work was committed;
+        one round trip on the shared-state connection, outside any transaction of the caller's."""
+        with self._state_lock:
+            conn = self._state_conn
+            if conn is None or conn.closed:
+                conn = self._state_conn = psycopg.connect(self.url, autocommit=True)
+            try:
+                conn.execute("SELECT pg_notify(%s, current_schema())", (WAKE_CHANNEL,))
+            except psycopg.OperationalError:
+                conn.close()  # reconnect next time
+                raise
+
+    async def wakeups(self) -> AsyncIterator[None]:
+        """Once when listening has begun (work announced before it was missed: look now), then
+        once per ``announce`` from any process on this schema; on an autocommit connection of
+        its own."""
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        async with conn:
+            found = await (await conn.execute("SELECT current_schema()")).fetchone()
+            schema = found[0] if found else "public"
+            await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+            yield None
+            async for note in conn.notifies():
+                if note.payload == schema:
+                    yield None
 
     def close(self) -> None:
         with self._state_lock:

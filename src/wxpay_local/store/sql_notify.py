@@ -9,8 +9,12 @@ from typing import Any
 from wxpay_local.codes import SignType
 from wxpay_local.domain.model import DeliveryAttempt, Notification
 from wxpay_local.store import rows
-from wxpay_local.store.base import Statements
+from wxpay_local.store.base import Statements, _observers
 from wxpay_local.timefmt import to_millis
+
+#: The PostgreSQL channel a process NOTIFYs after committing work for the dispatchers (the
+#: payload is the schema, as several schemas, namespaces and tests, share one database).
+WAKE_CHANNEL = "wxpay_local_notifications"
 
 
 class NotificationStatements(Statements):
@@ -49,58 +53,70 @@ class NotificationStatements(Statements):
     ) -> list[Notification]:
         """Take up to ``limit`` notifications due by the platform clock, until ``lease_until``.
 
-        Other workers skip rows already locked (PostgreSQL) and rows under a live lease; leases
-        run on wall time so that a frozen test clock cannot strand a crashed worker's claim.
+        One statement: other workers skip rows already locked (PostgreSQL) and rows under a
+        live lease; leases run on wall time so that a frozen test clock cannot strand a crashed
+        worker's claim. On SQLite ``{skip}`` is empty (one writer at a time).
         """
         found = self._all(
-            "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?"
-            " AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?{skip}",
-            (to_millis(due_by), to_millis(wall_now), limit),
+            "UPDATE notifications SET lease_until = ? WHERE id IN (SELECT id FROM notifications"
+            " WHERE status = 'pending' AND next_attempt_at <= ?"
+            " AND (lease_until IS NULL OR lease_until < ?)"
+            " ORDER BY next_attempt_at LIMIT ?{skip})"
+            f" RETURNING {rows.NOTIFICATION_COLUMNS}",
+            (to_millis(lease_until), to_millis(due_by), to_millis(wall_now), limit),
         )
-        claimed: list[Notification] = []
-        for (notification_id,) in found:
-            row = self._one(
-                f"UPDATE notifications SET lease_until = ? WHERE id = ?"
-                f" RETURNING {rows.NOTIFICATION_COLUMNS}",
-                (to_millis(lease_until), notification_id),
-            )
-            claimed.append(rows.notification_from_row(row))
+        claimed = [rows.notification_from_row(row) for row in found]
+        # RETURNING keeps no order: deliver the longest-waiting first
+        claimed.sort(key=lambda n: (n.next_attempt_at or n.created_at, n.id))
         return claimed
 
-    def record_attempt(
-        self,
-        attempt: DeliveryAttempt,
-        status: str,
-        next_attempt_at: datetime | None,
-        first_attempt_at: datetime,
+    def record_attempts(
+        self, attempts: list[tuple[DeliveryAttempt, str, datetime | None, datetime]]
     ) -> None:
-        self._exec(
+        """Each (attempt, new status, next attempt's time, first attempt's time): two batched
+        statements for a whole tick, not two round trips per delivery."""
+        if not attempts:
+            return
+        self._exec_many(
             "INSERT INTO delivery_attempts (notification_id, number, at, ok, http_status,"
             " latency_ms, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                attempt.notification_id,
-                attempt.number,
-                to_millis(attempt.at),
-                int(attempt.ok),
-                attempt.http_status,
-                attempt.latency_ms,
-                attempt.reason,
-                attempt.excerpt,
-            ),
+            [
+                (
+                    a.notification_id,
+                    a.number,
+                    to_millis(a.at),
+                    int(a.ok),
+                    a.http_status,
+                    a.latency_ms,
+                    a.reason,
+                    a.excerpt,
+                )
+                for a, _, _, _ in attempts
+            ],
         )
-        self._exec(
+        self._exec_many(
             "UPDATE notifications SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
             " first_attempt_at = COALESCE(first_attempt_at, ?), lease_until = NULL,"
             " delivered_at = CASE WHEN ? = 1 THEN ? ELSE delivered_at END WHERE id = ?",
-            (
-                status,
-                rows.ms(next_attempt_at),
-                to_millis(first_attempt_at),
-                int(attempt.ok),
-                to_millis(attempt.at),
-                attempt.notification_id,
-            ),
+            [
+                (
+                    status,
+                    rows.ms(following),
+                    to_millis(first),
+                    int(a.ok),
+                    to_millis(a.at),
+                    a.notification_id,
+                )
+                for a, status, following, first in attempts
+            ],
         )
+
+    def _exec_many(self, template: str, params: list[tuple[object, ...]]) -> None:
+        """One statement over many rows (psycopg pipelines them into one round trip)."""
+        sql, _ = self._dialect.plan(template)
+        for observe in _observers:
+            observe(sql)
+        self._cur.executemany(sql, params)
 
     def notification(self, notification_id: int) -> Notification | None:
         row = self._one(
