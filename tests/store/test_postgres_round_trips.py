@@ -213,3 +213,16 @@ def test_a_thread_keeps_its_connection_and_an_ended_thread_leaves_none(
     later.join()
     assert theirs[0] not in _open_backends()
     assert mine in _open_backends()
+
+
+def test_a_transaction_kept_past_its_block_cannot_write_outside_it(
+    traced: tuple[PostgresStore, Wire],
+) -> None:
+    store, _ = traced
+    with store.begin() as kept:
+        kept.put_setting("inside", "written")
+    with pytest.raises(psycopg.InterfaceError):
+        kept.put_setting("late", "written")  # the connection is in autocommit between blocks
+    with store.begin(write=False) as tx:
+        assert tx.get_setting("inside") == "written"
+        assert tx.get_setting("late") is None

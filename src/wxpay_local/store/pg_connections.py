@@ -55,13 +55,12 @@ def command(conn: Connection, sql: bytes) -> bytes:
 
 
 class Held:
-    """A connection and the cursor its transactions reuse."""
+    """A connection and the thread that owns it."""
 
-    __slots__ = ("conn", "cur", "owner")
+    __slots__ = ("conn", "owner")
 
     def __init__(self, conn: Connection, owner: threading.Thread) -> None:
         self.conn = conn
-        self.cur: Cursor = conn.cursor()
         self.owner = owner
 
     @property

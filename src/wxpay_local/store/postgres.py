@@ -28,6 +28,7 @@ from wxpay_local.store.pg_connections import (
     BEGIN_READ,
     BEGIN_WRITE,
     Connection,
+    Cursor,
     Held,
     ThreadConnections,
     command,
@@ -39,7 +40,7 @@ log = logging.getLogger("wxpay_local.store")
 
 #: Held (per transaction) by whoever migrates, so that processes starting together take turns.
 _MIGRATION_LOCK = 4242
-#: Worker threads (and so connections) per store; see docs/storage.md for how it was chosen.
+#: Worker threads (and so connections) per store; docs/deploy.md says how it was chosen.
 DEFAULT_THREADS = 4
 _SETTINGS = "SELECT key, value FROM settings WHERE key = ANY(%s)"
 
@@ -49,12 +50,13 @@ class _Transaction:
     block ends (raising if the server rolled it back instead), ``ROLLBACK`` if it raises.
     A class, not a generator: it is on every request's path."""
 
-    __slots__ = ("_store", "_write", "_held", "_session")
+    __slots__ = ("_store", "_write", "_held", "_cur", "_session")
 
     def __init__(self, store: PostgresStore, write: bool) -> None:
         self._store = store
         self._write = write
         self._held: Held | None = None
+        self._cur: Cursor | None = None
         self._session = Session()
 
     def __enter__(self) -> SqlTx:
@@ -65,11 +67,15 @@ class _Transaction:
             self._store.connections.give_back(held)
             raise
         self._held = held
-        return SqlTx(held.cur, POSTGRES, self._store.cache, self._session)
+        # A cursor of its own, closed at the end: a SqlTx kept past its block cannot run a
+        # statement outside the transaction (the connection is in autocommit between them).
+        self._cur = held.conn.cursor()
+        return SqlTx(self._cur, POSTGRES, self._store.cache, self._session)
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        held = self._held
-        assert held is not None
+        held, cur = self._held, self._cur
+        assert held is not None and cur is not None
+        cur.close()
         try:
             if exc_type is None:
                 # A statement that failed inside the block (its error swallowed) leaves the
@@ -169,7 +175,7 @@ class PostgresStore:
         """The current text of some settings rows: one round trip (autocommit, prepared)."""
         held = self.connections.take()
         try:
-            rows = held.cur.execute(_SETTINGS, (list(keys),), prepare=True).fetchall()
+            rows = held.conn.execute(_SETTINGS, (list(keys),), prepare=True).fetchall()
         finally:
             self.connections.give_back(held)
         return {str(k): str(v) for k, v in rows}
