@@ -41,7 +41,7 @@ log = logging.getLogger("wxpay_local.store")
 #: Held (per transaction) by whoever migrates, so that processes starting together take turns.
 _MIGRATION_LOCK = 4242
 #: Worker threads (and so connections) per store; docs/deploy.md says how it was chosen.
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 8
 _SETTINGS = "SELECT key, value FROM settings WHERE key = ANY(%s)"
 
 
