@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,12 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from conftest import pg_session_url
 from pg_schemas import PG_SKIP, PG_URL
 from wxpay_local.api.pipeline import process
 from wxpay_local.demo import DEMO_MCH_ID, seed_if_empty
 from wxpay_local.domain.model import LIVE
 from wxpay_local.settings import Settings
-from wxpay_local.store import open_store
+from wxpay_local.store import SqlStore
 from wxpay_local.store.base import watch_statements
 from wxpay_local.store.postgres import PostgresStore
 from wxpay_local.web.app import AsgiApp, create_app
@@ -58,7 +57,11 @@ class Wire:
 
 
 @pytest.fixture
-def traced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[PostgresStore, Wire]]:
+def traced(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    store_factory: Callable[[str, Path], SqlStore],
+) -> Iterator[tuple[PostgresStore, Wire]]:
     if not PG_URL:
         pytest.skip(PG_SKIP)
     folder = tmp_path / "traces"
@@ -75,9 +78,8 @@ def traced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Po
         return conn
 
     monkeypatch.setattr(psycopg, "connect", connect)
-    store = open_store(pg_session_url())
+    store = store_factory("postgres", tmp_path)  # this session's schema, reset
     assert isinstance(store, PostgresStore)
-    store.reset()
     try:
         yield store, Wire(folder)
     finally:

@@ -173,6 +173,7 @@ class AsgiApp:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.shared.close()
         await self.journal.stop()
         if self.namespaces is not None:
             await self.namespaces.close()

@@ -46,6 +46,9 @@ class SharedState:
         self._lock = threading.Lock()
         self._queue: list[asyncio.Future[None]] = []
         self._draining = False
+        #: The running drain, held so that it is neither collected mid-flight nor left pending
+        #: when the loop closes (``close``).
+        self._drainer: asyncio.Task[None] | None = None
         #: Checks that read the database (for the bench and tests).
         self.checks = 0
 
@@ -112,8 +115,14 @@ class SharedState:
         self._queue.append(future)
         if not self._draining:
             self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
         await future
+
+    async def close(self) -> None:
+        """Let a drain in flight finish (at shutdown: no task is left pending)."""
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None and not drainer.done():
+            await asyncio.gather(drainer, return_exceptions=True)
 
     async def _drain(self) -> None:
         try:
