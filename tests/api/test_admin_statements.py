@@ -72,8 +72,8 @@ def _seed(h: Harness, m: MerchantInfo, count: int, first: int = 0) -> None:
                 START + timedelta(seconds=n),
             )
             at = START + timedelta(seconds=n, milliseconds=5)
-            tx.record_attempt(
-                DeliveryAttempt(note, 1, at, False, 500, 3, "HTTP 500"), "pending", at, at
+            tx.record_attempts(
+                [(DeliveryAttempt(note, 1, at, False, 500, 3, "HTTP 500"), "pending", at, at)]
             )
             payer = tx.insert_payer(f"Payer {n}", "123456")
             tx.insert_openid(payer.id, appid, f"seed-openid-{n:05d}-xxxxxxxxxxxxxx")

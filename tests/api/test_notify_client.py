@@ -82,7 +82,11 @@ async def _with_merchant(
         server.close()
 
 
-def _post_twice(merchant: Merchant, timeout: float = 5.0) -> list[Verdict]:
+def _post_twice(
+    merchant: Merchant,
+    timeout: float = 5.0,
+    run: Callable[[Awaitable[None]], None] = asyncio.run,
+) -> list[Verdict]:
     verdicts: list[Verdict] = []
 
     async def scenario(url: str) -> None:
@@ -93,7 +97,7 @@ def _post_twice(merchant: Merchant, timeout: float = 5.0) -> list[Verdict]:
         finally:
             await poster.close()
 
-    asyncio.run(_with_merchant(merchant, scenario))
+    run(_with_merchant(merchant, scenario))
     return verdicts
 
 
@@ -106,6 +110,15 @@ def test_answers_framed_by_length_reuse_one_connection() -> None:
     assert head[0] == b"POST /wxpay/notify?shop=1 HTTP/1.1"
     assert b"Content-Type: text/xml" in head
     assert merchant.requests[0].endswith(NOTE)
+
+
+def test_answers_are_read_on_uvloop_as_serve_runs_it() -> None:
+    # `wxpay-local serve` runs on uvloop, whose transports are not asyncio.Transport subclasses
+    uvloop = pytest.importorskip("uvloop")
+    merchant = Merchant(lambda _: ANSWER)
+    verdicts = _post_twice(merchant, run=uvloop.run)
+    assert [(v.ok, v.reason, v.http_status) for v in verdicts] == [(True, "acknowledged", 200)] * 2
+    assert merchant.connections == 1
 
 
 def test_chunked_answers_are_read_whole() -> None:

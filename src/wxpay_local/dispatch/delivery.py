@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -9,6 +10,8 @@ from wxpay_local.dispatch.http_post import ConnectError, Poster, ReadError
 from wxpay_local.domain.model import Notification
 from wxpay_local.wire import crypto, signing
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode, encode
+
+log = logging.getLogger("wxpay_local.dispatch")
 
 EXCERPT_CHARS = 300
 
@@ -81,6 +84,10 @@ async def deliver(client: Poster, url: str, body: bytes, timeout: float) -> Verd
         return Verdict(
             False, f"connection failed: {exc.__class__.__name__}: {exc}", None, _ms(started), ""
         )
+    except Exception as exc:  # our bug: an attempt that failed, never a tick that leaves its
+        # claimed notifications leased until the lease runs out
+        log.exception("delivering to %s failed", url)
+        return Verdict(False, f"delivery failed: {exc.__class__.__name__}", None, _ms(started), "")
     ok, reason = judge(response.status, response.body)
     excerpt = response.body[:EXCERPT_CHARS].decode("utf-8", "replace")
     return Verdict(ok, reason, response.status, _ms(started), excerpt)
