@@ -264,3 +264,36 @@ def test_a_write_to_another_store_inside_a_batch_is_that_stores_own(tmp_path: Pa
         namespace.close()
     assert _count(tmp_path / "server.sqlite3") == 1
     assert _count(tmp_path / "namespace.sqlite3") == 1
+
+
+def test_a_commit_that_fails_fails_every_write_of_its_batch(tmp_path: Path) -> None:
+    """A COMMIT refused by SQLite (a deferred foreign key left dangling by one write) answers
+    each caller of that batch with the error, keeps none of their changes, and the next batch
+    commits as usual."""
+    path = tmp_path / "db.sqlite3"
+    store = open_store(str(path))
+    setup = sqlite3.connect(path)
+    setup.executescript(
+        """
+        CREATE TABLE dangling (merchant_id INTEGER
+            REFERENCES merchants (id) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TRIGGER dangle AFTER INSERT ON merchants WHEN NEW.mch_id = '1900000099'
+        BEGIN INSERT INTO dangling VALUES (-1); END;
+        """
+    )
+    setup.close()
+
+    async def scenario() -> list[object]:
+        return await asyncio.gather(
+            store.run(lambda: _insert(store, "1900000001")),
+            store.run(lambda: _insert(store, "1900000099")),
+            store.run(lambda: _insert(store, "1900000003")),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(scenario())
+    assert [str(r) for r in results] == ["FOREIGN KEY constraint failed"] * 3
+    assert _count(path) == 0
+    assert asyncio.run(store.run(lambda: _insert(store, "1900000004"))) == "1900000004"
+    store.close()
+    assert _count(path) == 1

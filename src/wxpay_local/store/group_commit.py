@@ -32,12 +32,12 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 from greenlet import getcurrent, greenlet
 
+from wxpay_local.store.commit_thread import CommitThread, Job
 from wxpay_local.store.identity import IdentityCache, Session
 
 try:
@@ -48,11 +48,27 @@ except ImportError:  # not on POSIX: SQLite's busy handler alone serialises the 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
-#: Seconds a thread may hold the GIL while the commit thread waits for it (see _in_commit_thread).
+#: Seconds a thread may hold the GIL while the commit thread waits for it, once several processes
+#: share the database (see _share_the_gil_promptly).
 _SWITCH_INTERVAL = 0.0005
 #: SQLite's primary result codes for "another connection holds the lock" (extended codes
 #: carry them in their low byte).
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def _share_the_gil_promptly() -> None:
+    """Called once another process is seen holding the commit lock: from then on the loop's
+    thread gives up the GIL after 0.5 ms instead of 5 ms when the commit thread asks for it.
+
+    The commit thread needs the GIL between its COMMIT's return and the ``flock`` unlock (a
+    syscall made from Python: no C-level step does both), so with a busy loop the processes'
+    lock stayed held, idle, for up to a switch interval after each fsync. Only another process
+    pays for that; a lone process (and a lone test) keeps the default, since the shorter
+    interval costs every thread switch more often (system time per unifiedorder 30 -> 45 us
+    with one worker in the issue-15 profiles) and buys it nothing there.
+    """
+    if sys.getswitchinterval() > _SWITCH_INTERVAL:
+        sys.setswitchinterval(_SWITCH_INTERVAL)
 
 
 def is_busy(error: sqlite3.Error) -> bool:
@@ -155,7 +171,7 @@ class GroupCommit:
         self._commit_conn: sqlite3.Connection | None = None
         #: Held from the moment a batch's COMMIT is handed to the commit thread until it ends.
         self._commit_lock = threading.Lock()
-        self._committer: ThreadPoolExecutor | None = None
+        self._committer: CommitThread | None = None
 
     # what begin() needs to know ------------------------------------------------------------
     def joined(self, conn: sqlite3.Connection, *, write: bool) -> Session | None:
@@ -252,8 +268,10 @@ class GroupCommit:
             self._run_calls(loop, conn, batch)
             return
         # Another process holds the write lock: wait for it in the commit thread, not here.
-        waiting = self._in_commit_thread(loop, conn, self._begin_immediate)
-        waiting.add_done_callback(lambda done: self._began(loop, conn, batch, done))
+        _share_the_gil_promptly()
+        self._in_commit_thread(
+            loop, conn, self._begin_immediate, lambda error: self._began(loop, conn, batch, error)
+        )
 
     # the processes' commit lock ---------------------------------------------------------
     def _lock(self, *, wait: bool) -> bool:
@@ -307,10 +325,9 @@ class GroupCommit:
         loop: asyncio.AbstractEventLoop,
         conn: sqlite3.Connection,
         batch: _Batch,
-        done: asyncio.Future[BaseException | None],
+        error: BaseException | None,
     ) -> None:
         self._committing = False
-        error = done.exception() or done.result()
         if error is not None:
             self._finish(loop, batch, error)
             return
@@ -350,40 +367,25 @@ class GroupCommit:
         if not self._commit_in_thread:
             self._finish(loop, batch, self._commit_and_unlock(conn))
             return
-        committing = self._in_commit_thread(loop, conn, self._commit_and_unlock)
-        committing.add_done_callback(lambda done: self._committed(loop, batch, done))
+        self._in_commit_thread(
+            loop, conn, self._commit_and_unlock, lambda error: self._committed(loop, batch, error)
+        )
 
     def _in_commit_thread(
         self,
         loop: asyncio.AbstractEventLoop,
         conn: sqlite3.Connection,
         step: Callable[[sqlite3.Connection], BaseException | None],
-    ) -> asyncio.Future[BaseException | None]:
-        """Run ``step(conn)`` in the commit thread; until it returns, no batch starts and a
-        direct ``begin()`` on conn waits for it."""
+        then: Callable[[BaseException | None], None],
+    ) -> None:
+        """Run ``step(conn)`` in the commit thread, then ``then(its error)`` on the loop; until
+        it returns, no batch starts and a direct ``begin()`` on conn waits for it."""
         if self._committer is None:
-            self._committer = ThreadPoolExecutor(1, thread_name_prefix="wxpay-sqlite-commit")
-            # A COMMIT returns (and the processes' lock is released) only once this thread has
-            # the GIL back; a busy loop gives it up every switch interval (5 ms by default),
-            # which held the lock idle for milliseconds after each fsync.
-            if sys.getswitchinterval() > _SWITCH_INTERVAL:
-                sys.setswitchinterval(_SWITCH_INTERVAL)
+            self._committer = CommitThread()
         self._committing = True
         self._commit_conn = conn
         self._commit_lock.acquire()  # released by the commit thread once step returned
-
-        def locked() -> BaseException | None:
-            try:
-                return step(conn)
-            finally:
-                self._commit_lock.release()
-
-        try:
-            return loop.run_in_executor(self._committer, locked)
-        except BaseException:
-            self._commit_lock.release()
-            self._committing = False
-            raise
+        self._committer.submit(Job(loop, conn, step, then, self._commit_lock))
 
     def _commit_and_unlock(self, conn: sqlite3.Connection) -> BaseException | None:
         try:
@@ -405,10 +407,10 @@ class GroupCommit:
         self,
         loop: asyncio.AbstractEventLoop,
         batch: _Batch,
-        done: asyncio.Future[BaseException | None],
+        error: BaseException | None,
     ) -> None:
         self._committing = False
-        self._finish(loop, batch, done.exception() or done.result())
+        self._finish(loop, batch, error)
 
     def _finish(
         self, loop: asyncio.AbstractEventLoop, batch: _Batch, error: BaseException | None
@@ -428,7 +430,7 @@ class GroupCommit:
 
     def close(self) -> None:
         if self._committer is not None:
-            self._committer.shutdown(wait=True)
+            self._committer.close()
             self._committer = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
