@@ -16,6 +16,7 @@ import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from wxpay_local.domain.model import Merchant
 from wxpay_local.store import migrate
 from wxpay_local.store.dialect import POSTGRES
 from wxpay_local.store.identity import IdentityCache, Session
@@ -56,6 +57,10 @@ class PostgresStore:
     def connection(self) -> AbstractContextManager[Connection[Any]]:
         """A pooled connection, for whole-schema work (``store.namespaced``)."""
         return self._pool.connection()
+
+    def cached_merchant(self, mch_id: str, env: str) -> Merchant | None:
+        """``MerchantPeek``: the identity cache only, no connection, no transaction."""
+        return self.cache.merchant((mch_id, env))
 
     def begin(self, *, write: bool = True) -> AbstractContextManager[SqlTx]:
         """One transaction: committed when the block ends, rolled back if it raises."""
