@@ -590,6 +590,25 @@ def test_unifiedorder_bad_signature_wins_over_bad_fields(platform: Harness) -> N
     assert_fault(answer, "签名错误")
 
 
+def test_unifiedorder_errors_keep_their_order_once_the_merchant_key_is_cached(
+    platform: Harness,
+) -> None:
+    """Fields and (with the merchant's key cached by an earlier call) the signature are checked
+    before the transaction; the answers still follow signature → fields → appid binding."""
+    merchant = platform.merchant()
+    first = signed({**common(merchant), **order()}, merchant.api_key)
+    assert post(platform, PATHS["unifiedorder"], to_xml(first))["result_code"] == "SUCCESS"
+    bad_sign = {**common(merchant), **order(out_trade_no="T2", total_fee="abc")}
+    bad_sign["sign"] = "0" * 32
+    assert_fault(post(platform, PATHS["unifiedorder"], to_xml(bad_sign)), "签名错误")
+    unbound = {**common(merchant), "appid": "wx0000000000000000"}
+    bad_fee = signed({**unbound, **order(out_trade_no="T3", total_fee="abc")}, merchant.api_key)
+    assert_fault(post(platform, PATHS["unifiedorder"], to_xml(bad_fee)), "total_fee参数格式错误")
+    good_fee = signed({**unbound, **order(out_trade_no="T4")}, merchant.api_key)
+    answer = post(platform, PATHS["unifiedorder"], to_xml(good_fee))
+    assert answer["return_code"] == "SUCCESS" and answer["err_code"] == "APPID_NOT_EXIST", answer
+
+
 # --- field validation: return_code=FAIL ---------------------------------------------------------
 Mutation = Callable[[dict[str, object]], None]
 

@@ -422,3 +422,45 @@ def test_a_key_changed_by_another_process_works_at_once(store: SqlStore, path: P
     assert signing.verify(answer, "n" * 32)
     assert ask("z" * 32)["return_code"] == "FAIL"  # a wrong key is still refused
     other.close()
+
+
+def test_a_key_rotated_after_the_early_signature_check_decides_in_the_transaction(
+    store: SqlStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature is checked before the transaction against the key this process had cached;
+    when the transaction finds another key (rotated in between), that key decides: the old one
+    is refused, the new one accepted."""
+    from dataclasses import replace
+
+    from wxpay_local.settings import Settings
+    from wxpay_local.web import create_app
+
+    app = create_app(Settings(data_dir=path.parent, dispatcher=False), store=store)
+    route = build_routes()["/pay/orderquery"]
+    _insert(store, "1900000002")
+    _bind(store, "1900000002", "wx0000000000000002")
+    before = _cached(store, "1900000002")
+    _rotate(store, "1900000002", "r" * 32)
+    # What the early check saw: the merchant as cached just before the rotation.
+    monkeypatch.setattr(store, "cached_merchant", lambda mch_id, env: replace(before))
+
+    def ask(key: str) -> dict[str, str]:
+        body = _signed_orderquery("1900000002", "wx0000000000000002", key)
+        outcome = asyncio.run(
+            store.run(lambda: process(store, app.platform, app.handlers, route, body), write=False)
+        )
+        return decode(outcome.body)
+
+    refused = ask(KEY)
+    assert refused["return_code"] == "FAIL" and refused["return_msg"] == "签名错误"
+    accepted = ask("r" * 32)
+    assert accepted["return_code"] == "SUCCESS" and accepted["err_code"] == "ORDERNOTEXIST"
+
+
+def _cached(store: SqlStore, mch_id: str) -> Any:
+    """The merchant, read once so that this process caches it."""
+    with store.begin(write=False) as tx:
+        tx.merchant(mch_id, LIVE)
+    cached = store.cached_merchant(mch_id, LIVE)
+    assert cached is not None and cached.api_key == KEY
+    return cached

@@ -3,24 +3,29 @@
 One function, ``process``, runs a request through the steps in the platform's order, inside one
 transaction, and returns the bytes to send plus what the request journal needs to explain them.
 It is synchronous: SQLite runs it on the event loop, PostgreSQL in a worker thread.
+
+The pure checks (field validation; the signature, when this process has the merchant's key
+cached) run before the transaction opens: on SQLite every process's write transactions take
+turns under one commit lock, on PostgreSQL they hold row locks, and neither needs to cover
+hashing. Their verdicts are only used in the transaction, where the order of errors is decided.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from wxpay_local.api import doctor
 from wxpay_local.api.context import PLAIN_HTTP, Call, ClientTls, Download, Handler, Platform
+from wxpay_local.api.validation import validate
 from wxpay_local.codes import ErrCode, Fault, Rejected, ReturnMsg, SignType
 from wxpay_local.domain.model import LIVE, SANDBOX, Merchant
-from wxpay_local.domain.ports import Merchants, Store
+from wxpay_local.domain.ports import MerchantPeek, Merchants, Store
 from wxpay_local.spec import ALIASES, ENDPOINTS, SANDBOX_ONLY, SANDBOX_PREFIXES
-from wxpay_local.spec.endpoint import Endpoint, Field
+from wxpay_local.spec.endpoint import Endpoint
 from wxpay_local.wire import envelope, signing
-from wxpay_local.wire.fields import Json, Str
 from wxpay_local.wire.xml import NotUtf8, XmlError, decode
 
 SANDBOX_KEY_ERROR = "沙箱验证签名失败，请确认沙箱签名key是否正确(通过getsignkey调用生成)"
@@ -122,51 +127,6 @@ def _sign_type(raw: Mapping[str, str], endpoint: Endpoint) -> SignType:
     return sign_type
 
 
-#: One request field as ``validate`` walks it: name, required, free text (trimmed), parser.
-FieldStep = tuple[str, bool, bool, Callable[[str, str], object]]
-#: Per endpoint name: the request fields it was built from, and the steps.
-_PLANS: dict[str, tuple[tuple[Field, ...], tuple[FieldStep, ...]]] = {}
-
-
-def _field_plan(endpoint: Endpoint) -> tuple[FieldStep, ...]:
-    """The endpoint's fields as flat steps, built once: most of a request's declared fields
-    are absent, and each of those then costs one dict lookup."""
-    cached = _PLANS.get(endpoint.name)
-    if cached is not None and cached[0] is endpoint.request:
-        return cached[1]
-    steps = tuple(
-        (f.name, f.required, type(f.kind) in (Str, Json), f.kind.parse) for f in endpoint.request
-    )
-    _PLANS[endpoint.name] = (endpoint.request, steps)
-    return steps
-
-
-def validate(endpoint: Endpoint, raw: Mapping[str, str]) -> dict[str, object]:
-    """Typed values of the endpoint's fields; unknown fields are signed but otherwise ignored.
-
-    Free text (``Str``, ``Json``) loses surrounding whitespace here, after the signature was
-    checked over the text as sent: what is stored, echoed and notified never carries it (spec
-    README: clients trim before verifying; docs/behaviour.md). Amounts, times, codes and URLs
-    stay strict: `` 100`` is still a format error.
-    """
-    values: dict[str, object] = {}
-    for name, required, trims, parse in _field_plan(endpoint):
-        text = raw.get(name)
-        if text is not None:
-            if trims:
-                text = text.strip()
-            if text != "":
-                values[name] = parse(name, text)
-                continue
-        if required:
-            raise Fault(ReturnMsg.LACK_PARAMS, detail=f"required field {name} is missing")
-    for check in endpoint.checks:
-        message = check(values)
-        if message is not None:
-            raise Fault(message, detail=f"rule failed: {check.__name__.strip('_')}")
-    return values
-
-
 def _merchant(tx: Merchants, raw: Mapping[str, str], env: str) -> Merchant:
     mch_id = raw.get("mch_id", "")
     if mch_id == "":
@@ -186,6 +146,31 @@ def _verified(endpoint: Endpoint, raw: Mapping[str, str], key: str, sign_type: S
         return True
     decoded = {name: unquote(raw[name]) for name in endpoint.url_encoded_fields if name in raw}
     return bool(decoded) and signing.verify({**raw, **decoded}, key, sign_type)
+
+
+@dataclass(frozen=True, slots=True)
+class _Early:
+    """What was checked before the transaction: ``validate``'s values or the Fault to raise at
+    validation's place in the order; the signature's verdict against ``key`` (None: not cached)."""
+
+    values: dict[str, object] | Fault
+    key: str | None = None
+    verified: bool = False
+
+
+def _check_early(
+    peek: MerchantPeek, endpoint: Endpoint, raw: Mapping[str, str], env: str, sign: SignType
+) -> _Early:
+    try:
+        values: dict[str, object] | Fault = validate(endpoint, raw)
+    except Fault as exc:
+        values = exc
+    signature = raw.get("sign", "")
+    mch_id = raw.get("mch_id", "")
+    cached = peek.cached_merchant(mch_id, env) if mch_id and 0 < len(signature) <= 64 else None
+    if cached is None:
+        return _Early(values)
+    return _Early(values, cached.api_key, _verified(endpoint, raw, cached.api_key, sign))
 
 
 def _verify_fresh(
@@ -330,6 +315,7 @@ def _process(
     key_env = LIVE if endpoint.name == "getsignkey" else route.env
     merchant: Merchant | None = None
     warning = ""
+    early = _check_early(store, endpoint, raw, key_env, sign_type)
     try:
         with store.begin(write=endpoint.writes) as tx:
             merchant = _merchant(tx, raw, key_env)
@@ -339,7 +325,10 @@ def _process(
                 raise Fault(ReturnMsg.LACK_PARAMS, detail="required field sign is missing")
             if len(raw["sign"]) > 64:
                 raise Fault(ReturnMsg.bad_length("sign"), detail="sign has more than 64 characters")
-            verified = _verified(endpoint, raw, merchant.api_key, sign_type)
+            if merchant.api_key == early.key:  # the key verified before the transaction
+                verified = early.verified
+            else:  # not cached then, or rotated since
+                verified = _verified(endpoint, raw, merchant.api_key, sign_type)
             if not verified:
                 merchant, verified = _verify_fresh(tx, endpoint, raw, merchant, key_env, sign_type)
             if not verified:
@@ -352,7 +341,9 @@ def _process(
                     signature=dataclasses.asdict(mismatch),
                     detail="signature mismatch: compare signed_string with the string you signed",
                 )
-            values = validate(endpoint, raw)
+            values = early.values
+            if isinstance(values, Fault):
+                raise values
             appid = values.get("appid")
             if isinstance(appid, str) and not tx.is_bound(merchant.mch_id, appid):
                 code = ErrCode.APPID_MCHID_NOT_MATCH if tx.app(appid) else ErrCode.APPID_NOT_EXIST

@@ -309,7 +309,17 @@ class Tx(Merchants, Payers, Orders, Refunds, Notifications, Bills, AdminQueries,
     declares the narrow ports it uses; this is their sum, which the store provides."""
 
 
-class Store(Protocol):
+class MerchantPeek(Protocol):
+    """This process's identity cache, read without a transaction: lets the API verify a
+    signature before its write transaction opens (outside SQLite's cross-process commit lock).
+    A hint only: the transaction looks the merchant up again and decides."""
+
+    def cached_merchant(self, mch_id: str, env: str) -> Merchant | None:
+        """The merchant if the cache holds it now (``store.identity``); never a query."""
+        ...
+
+
+class Store(MerchantPeek, Protocol):
     """A database: transactions, and a way to run blocking work from async code."""
 
     def begin(self, *, write: bool = True) -> AbstractContextManager[Tx]:

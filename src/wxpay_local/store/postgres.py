@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import psycopg
 
+from wxpay_local.domain.model import Merchant
 from wxpay_local.store import migrate
 from wxpay_local.store.dialect import POSTGRES
 from wxpay_local.store.identity import IdentityCache, Session
@@ -128,6 +129,10 @@ class PostgresStore:
 
     def _started(self) -> None:
         self._mine.add(threading.current_thread())
+
+    def cached_merchant(self, mch_id: str, env: str) -> Merchant | None:
+        """``MerchantPeek``: the identity cache only, no connection, no transaction."""
+        return self.cache.merchant((mch_id, env))
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

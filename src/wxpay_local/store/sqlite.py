@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from wxpay_local.domain.model import Merchant
 from wxpay_local.store import migrate
 from wxpay_local.store.dialect import SQLITE
 from wxpay_local.store.group_commit import GroupCommit
@@ -176,6 +177,10 @@ class SqliteStore:
             conn.execute("PRAGMA query_only=ON")
             self._local.reader = conn
         return conn
+
+    def cached_merchant(self, mch_id: str, env: str) -> Merchant | None:
+        """``MerchantPeek``: the identity cache only, no connection, no transaction."""
+        return self.cache.merchant((mch_id, env))
 
     def begin(self, *, write: bool = True) -> AbstractContextManager[SqlTx]:
         """One transaction: committed when the block ends, rolled back if it raises.

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from wxpay_local.api.pipeline import validate
+from wxpay_local.api.validation import validate
 from wxpay_local.codes import Fault
 from wxpay_local.spec import ENDPOINTS
 
