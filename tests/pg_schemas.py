@@ -4,6 +4,10 @@ a run killed before its exit hook leaves it behind, so each run drops those of g
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
 
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
 PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
@@ -41,3 +45,20 @@ def drop_stale_schemas() -> list[str]:
             except psycopg.Error:  # another run dropping it at the same moment
                 pass
     return dropped
+
+
+@contextmanager
+def private_schema_url(prefix: str) -> Iterator[str]:
+    """The test database's URL with a fresh schema ``<prefix>_<random>`` first on the
+    search_path (for server processes a test starts); the schema is dropped afterwards."""
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -26,20 +25,18 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 from serve_support import serve
 
+from pg_schemas import PG_SKIP, PG_URL, private_schema_url
 from wxpay_local.codes import NotificationStatus
 from wxpay_local.domain.notify import SCHEDULES
 from wxpay_local.store import open_store
 from wxpay_local.testing import wait_for
 from wxpay_sdk import Client
 
-PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
-PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 WORKER_READY = "wxpay-local worker delivering notifications"
 SUCCESS = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
 FAIL = b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>busy</return_msg></xml>"
@@ -109,17 +106,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    import psycopg
-
-    schema = f"wxpay_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with private_schema_url("wxpay_scale") as url:
+        yield url
 
 
 def _worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:

@@ -14,25 +14,23 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from json import dumps, loads
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from pg_schemas import PG_SKIP, PG_URL, private_schema_url
 from wxpay_local.testing import MerchantSink
 from wxpay_local.testing.harness import free_port, wait_for
 from wxpay_local.wire.signing import sign, verify
 from wxpay_local.wire.xml import decode, encode
 
-PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
-PG_SKIP = "PostgreSQL tier skipped: set WXPAY_TEST_PG_URL=postgresql://… to run it"
 READS = 20
 DEMO_MCH_ID = "1900000109"
 JSON = {"Content-Type": "application/json"}
@@ -47,17 +45,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    import psycopg
-
-    schema = f"wxpay_shared_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with private_schema_url("wxpay_shared") as url:
+        yield url
 
 
 def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -12,21 +12,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
+from pg_schemas import PG_URL, private_schema_url
 from wxpay_local.settings import Settings
 from wxpay_local.store import SqlStore, open_store
 from wxpay_local.testing import Harness, MerchantSink, wait_for
 from wxpay_local.wire import signing
 from wxpay_local.wire.xml import decode
-
-PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -43,17 +40,8 @@ READY_LINE = "wxpay-local worker delivering notifications"
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """The test database with a fresh private schema first on the search_path."""
-    import psycopg
-
-    schema = f"wxpay_workers_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with private_schema_url("wxpay_workers") as url:
+        yield url
 
 
 @pytest.fixture
